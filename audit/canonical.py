@@ -1,0 +1,76 @@
+"""Canonical JSON for audit entries: the bytes that get hashed into the log.
+
+A leaf hash commits to exact bytes, so the same entry must always serialise
+to the same bytes, in every process and every Python version. We therefore
+accept only types whose JSON text is unambiguous:
+
+* ``str`` (any Unicode, written as UTF-8, not ``\\u`` escapes),
+* ``int`` and ``bool``, ``None``,
+* ``list`` and string-keyed mappings, nested freely.
+
+Floats are refused: their text form depends on the printer (``1e16`` vs
+``1E+16`` vs ``10000000000000000.0``) and NaN/Infinity are not JSON at all.
+Store amounts as integers in a stated unit (for example epsilon in
+micro-units) instead. Tuples, sets, bytes and other objects are refused too,
+so nothing is silently coerced into something the verifier cannot rebuild.
+
+Keys are sorted by Unicode code point (Python string order) and no
+whitespace is emitted. This is close to, but not exactly, RFC 8785 (JCS),
+which sorts by UTF-16 code units; the two differ only for keys that mix
+astral-plane characters with characters in U+E000..U+FFFF.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+__all__ = ["canonical_json"]
+
+
+def canonical_json(entry: Mapping[str, object]) -> bytes:
+    """Return the canonical UTF-8 JSON bytes of ``entry``.
+
+    Raises ``TypeError`` for a float, a non-string key or any other
+    unsupported value, naming where in the entry it was found, and
+    ``ValueError`` for strings that cannot be encoded as UTF-8 (lone
+    surrogates).
+    """
+    if not isinstance(entry, Mapping):
+        raise TypeError(f"an audit entry must be a mapping, not {type(entry).__name__}")
+    plain = _check(entry, "$")
+    text = json.dumps(
+        plain,
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("audit entry contains a string that is not valid Unicode") from exc
+
+
+def _check(value: object, path: str) -> object:
+    """Validate ``value`` and return it as plain dicts and lists.
+
+    Converting mappings to ``dict`` matters: ``json.dumps`` only understands
+    real dicts, and we must not let a custom mapping decide its own output.
+    """
+    # bool before int is irrelevant for validity (bool is an int) but floats
+    # must be caught before anything numeric slips through.
+    if isinstance(value, float):
+        raise TypeError(f"{path}: floats are not allowed in audit entries; use an integer")
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path}: mapping keys must be str, not {type(key).__name__}")
+            out[key] = _check(item, f"{path}.{key}")
+        return out
+    if isinstance(value, list):
+        return [_check(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise TypeError(f"{path}: {type(value).__name__} is not allowed in audit entries")

@@ -1,0 +1,57 @@
+"""The FastAPI application: routers of every domain, one error shape, request ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+import gateway
+from gateway.api import errors
+from gateway.api.middleware import RequestIdMiddleware
+from gateway.auditlog.routes import router as audit_router
+from gateway.auth.routes import router as auth_router
+from gateway.catalog.routes import router as catalog_router
+from gateway.context import GatewayContext
+from gateway.queries.routes import router as queries_router
+from gateway.requests.routes import router as requests_router
+from gateway.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, ctx: GatewayContext | None = None) -> FastAPI:
+    context = ctx or GatewayContext.open(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if ctx is None:  # a context handed in belongs to the caller
+            context.close()
+
+    app = FastAPI(
+        title="Community Data Gateway 社区数据共享网关",
+        version=gateway.__version__,
+        description=(
+            "Departments register datasets with usage policies; community apps request "
+            "queries for a declared purpose and run them once approved. Every access is logged."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.ctx = context
+    errors.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in (auth_router, catalog_router, requests_router, queries_router, audit_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and store reachability")
+    def healthz() -> dict[str, str]:
+        with context.store.sessions() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> str:
+        return f'cdg_info{{version="{gateway.__version__}"}} 1\n'
+
+    return app

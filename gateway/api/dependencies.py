@@ -1,0 +1,54 @@
+"""Request-scoped dependencies: the context, a store session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from gateway.auth.principal import AuthPrincipal
+from gateway.auth.service import authenticate
+from gateway.context import GatewayContext
+from gateway.errors import Unauthenticated
+
+
+def get_context(request: Request) -> GatewayContext:
+    ctx: GatewayContext = request.app.state.ctx
+    return ctx
+
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+
+
+def get_session(ctx: Context) -> Iterator[Session]:
+    """One session per request, committed when the endpoint returns without error.
+
+    Scope "function" makes the commit happen before the response is sent.
+    """
+    with ctx.store.sessions() as session:
+        yield session
+        session.commit()
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_principal(request: Request, ctx: Context) -> AuthPrincipal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    with ctx.store.sessions() as session:
+        return authenticate(session, token.strip())
+
+
+CurrentPrincipal = Annotated[AuthPrincipal, Depends(current_principal)]
+
+
+def request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+RequestId = Annotated[str, Depends(request_id)]

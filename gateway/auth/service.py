@@ -1,0 +1,76 @@
+"""Principals and API keys.
+
+An API key is ``cdg_`` + 32 random bytes (url-safe base64). Only its SHA-256
+digest is stored: keys carry 256 bits of entropy, so a fast hash suffices and
+lookups stay one indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from sqlalchemy.orm import Session
+
+from gateway.auth.models import ApiKey, Principal
+from gateway.auth.principal import KINDS, AuthPrincipal
+from gateway.auth.repository import AuthRepository
+from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from gateway.store.base import new_id
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
+KEY_PREFIX = "cdg_"
+
+
+def digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def as_principal(row: Principal) -> AuthPrincipal:
+    return AuthPrincipal(id=row.id, name=row.name, kind=row.kind, role=row.role, domain=row.domain)
+
+
+def authenticate(session: Session, api_key: str) -> AuthPrincipal:
+    if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
+        raise Unauthenticated("invalid API key")
+    row = AuthRepository(session).principal_for_digest(digest(api_key))
+    if row is None:
+        raise Unauthenticated("invalid API key")
+    return as_principal(row)
+
+
+def issue_key(session: Session, principal: Principal) -> str:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    AuthRepository(session).add(
+        ApiKey(id=new_id("key"), principal_id=principal.id, digest=digest(key), prefix=key[:10])
+    )
+    return key
+
+
+def add_principal(
+    session: Session, *, name: str, kind: str, domain: str, role: str, display_name: str = ""
+) -> tuple[Principal, str]:
+    """Create a principal and its first API key (shown once, stored as a digest)."""
+    if not _NAME.match(name) or not _NAME.match(domain) or not _NAME.match(role):
+        raise InvalidRequest("name, domain and role must be lowercase identifiers")
+    if kind not in KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")
+    repo = AuthRepository(session)
+    if repo.by_name(name) is not None:
+        raise Conflict("a principal with this name exists")
+    row = Principal(
+        id=new_id("pr"), name=name, kind=kind, domain=domain, role=role, display_name=display_name
+    )
+    repo.add(row)
+    return row, issue_key(session, row)
+
+
+def revoke_principal(session: Session, name: str) -> None:
+    repo = AuthRepository(session)
+    row = repo.by_name(name)
+    if row is None:
+        raise NotFound("no such principal")
+    row.active = False
+    repo.revoke_keys(row.id)
+    session.flush()

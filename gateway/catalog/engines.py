@@ -1,0 +1,164 @@
+"""Connections to department databases: one pooled engine per source, made lazily.
+
+Statements run with a timeout enforced by the database where it can (PostgreSQL
+``statement_timeout``, MariaDB ``max_statement_time``, MySQL
+``max_execution_time``) and by SQLite's progress handler otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Select, create_engine, inspect
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from gateway.errors import SourceError, SourceTimeout
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def make_source_engine(url: str, pool_size: int) -> Engine:
+    if url.startswith("sqlite"):
+        return create_engine(url, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def _arm_timeout(conn: Connection, seconds: float) -> Callable[[], None]:
+    """Make the next statement on ``conn`` stop after ``seconds``; returns a disarm hook."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+        return lambda: None
+    if dialect in ("mysql", "mariadb"):
+        if getattr(conn.dialect, "is_mariadb", False):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(seconds):.3f}")
+        else:
+            conn.exec_driver_sql(f"SET SESSION max_execution_time = {int(seconds * 1000)}")
+        return lambda: None
+    if dialect == "sqlite":
+        raw = conn.connection.driver_connection
+        deadline = time.monotonic() + seconds
+        # Returning non-zero from the handler interrupts the running statement.
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        return lambda: raw.set_progress_handler(None, 0)
+    return lambda: None
+
+
+class SourceEngines:
+    """Engines keyed by source id; the decrypted URL never leaves this object."""
+
+    def __init__(self, pool_size: int) -> None:
+        self._pool_size = pool_size
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def engine(self, source_id: str, url: Callable[[], str]) -> Engine:
+        engine = self._engines.get(source_id)
+        if engine is None:
+            with self._lock:
+                engine = self._engines.get(source_id)
+                if engine is None:
+                    engine = make_source_engine(url(), self._pool_size)
+                    self._engines[source_id] = engine
+        return engine
+
+    def forget(self, source_id: str) -> None:
+        with self._lock:
+            engine = self._engines.pop(source_id, None)
+        if engine is not None:
+            engine.dispose()
+
+    def dispose(self) -> None:
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+
+
+def probe(engine: Engine, timeout: float) -> bool:
+    """True when the source answers a trivial statement in time."""
+    try:
+        with engine.connect() as conn:
+            disarm = _arm_timeout(conn, timeout)
+            try:
+                conn.exec_driver_sql("SELECT 1").fetchall()
+            finally:
+                disarm()
+        return True
+    except SQLAlchemyError:
+        return False
+
+
+def table_columns(engine: Engine, table: str) -> dict[str, str] | None:
+    """Column name -> generic storage type of a source table, or None if it is absent."""
+    schema, _, name = table.rpartition(".")
+    try:
+        inspector = inspect(engine)
+        if not inspector.has_table(name, schema=schema or None):
+            return None
+        found = inspector.get_columns(name, schema=schema or None)
+    except SQLAlchemyError:
+        raise SourceError("the source could not be read") from None
+    return {str(c["name"]): storage_type(c["type"]) for c in found}
+
+
+def storage_type(sql_type: Any) -> str:
+    try:
+        python = sql_type.python_type
+    except NotImplementedError:
+        return "string"
+    import datetime
+    import decimal
+
+    if python is bool:
+        return "boolean"
+    if python is int:
+        return "integer"
+    if python in (float, decimal.Decimal):
+        return "number"
+    if python in (datetime.date, datetime.datetime):
+        return "date"
+    return "string"
+
+
+def execute(engine: Engine, statement: Select[Any], timeout: float, max_rows: int) -> SourceResult:
+    """Run one SELECT with a timeout; fetch at most ``max_rows`` rows."""
+    started = time.monotonic()
+    try:
+        with engine.connect() as conn:
+            disarm = _arm_timeout(conn, timeout)
+            try:
+                result = conn.execute(statement)
+                columns = list(result.keys())
+                rows: Sequence[Any] = result.fetchmany(max_rows)
+                result.close()
+            finally:
+                disarm()
+            conn.rollback()
+    except DBAPIError as exc:
+        # Driver messages can quote SQL and values: they are never passed on.
+        if _is_timeout(exc) or time.monotonic() - started >= timeout * 0.95:
+            raise SourceTimeout("the query ran longer than the statement timeout") from None
+        raise SourceError("the department's database could not answer the query") from None
+    except SQLAlchemyError:
+        raise SourceError("the department's database could not answer the query") from None
+    return SourceResult(columns=columns, rows=[tuple(r) for r in rows])
+
+
+def _is_timeout(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate == "57014":  # PostgreSQL query_canceled
+        return True
+    args = getattr(orig, "args", ())
+    if args and args[0] in (1969, 3024):  # MariaDB / MySQL statement time exceeded
+        return True
+    return "interrupted" in str(orig).lower()

@@ -1,0 +1,43 @@
+"""All SQL of the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.catalog.models import Dataset, PolicyVersion, Source
+
+
+class CatalogRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def source_by_name(self, name: str) -> Source | None:
+        return self.session.scalars(select(Source).where(Source.name == name)).first()
+
+    def source(self, source_id: str) -> Source | None:
+        return self.session.get(Source, source_id)
+
+    def sources(self, owner: str | None) -> Sequence[Source]:
+        stmt = select(Source).order_by(Source.name)
+        if owner is not None:
+            stmt = stmt.where(Source.owner == owner)
+        return self.session.scalars(stmt).all()
+
+    def dataset(self, dataset_id: str) -> Dataset | None:
+        return self.session.get(Dataset, dataset_id)
+
+    def dataset_by_name(self, name: str) -> Dataset | None:
+        return self.session.scalars(select(Dataset).where(Dataset.name == name)).first()
+
+    def datasets(self) -> Sequence[Dataset]:
+        return self.session.scalars(select(Dataset).order_by(Dataset.name)).all()
+
+    def add(self, row: Source | Dataset | PolicyVersion) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def has_policy_version(self, dataset_id: str, version: str) -> bool:
+        return self.session.get(PolicyVersion, (dataset_id, version)) is not None

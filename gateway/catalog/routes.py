@@ -1,0 +1,42 @@
+"""HTTP routes of the catalog (thin: parse, call the service, return)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.schemas import ERRORS
+from gateway.catalog import service
+from gateway.catalog.schemas import DatasetCreate, DatasetOut, PolicyUpdate, SourceCreate, SourceOut
+
+router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERRORS)
+
+
+@router.post("/sources", status_code=201, summary="Register a department database")
+def create_source(body: SourceCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> SourceOut:
+    return service.register_source(session, ctx, who, body)
+
+
+@router.get("/sources", summary="The calling department's sources")
+def list_sources(session: DbSession, who: CurrentPrincipal) -> list[SourceOut]:
+    return service.list_sources(session, who)
+
+
+@router.post("/datasets", status_code=201, summary="Register a dataset with its usage policy")
+def create_dataset(body: DatasetCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> DatasetOut:
+    return service.register_dataset(session, ctx, who, body)
+
+
+@router.get("/datasets", summary="The catalog the caller may see")
+def list_datasets(session: DbSession, who: CurrentPrincipal) -> list[DatasetOut]:
+    return service.list_datasets(session, who)
+
+
+@router.get("/datasets/{dataset_id}", summary="One dataset")
+def get_dataset(dataset_id: str, session: DbSession, who: CurrentPrincipal) -> DatasetOut:
+    return service.dataset_out(service.get_dataset(session, who, dataset_id), who)
+
+
+@router.put("/datasets/{dataset_id}/policy", summary="Replace a dataset's usage policy")
+def put_policy(dataset_id: str, body: PolicyUpdate, session: DbSession, who: CurrentPrincipal) -> DatasetOut:
+    return service.update_policy(session, who, dataset_id, body.policy)

@@ -1,0 +1,241 @@
+"""Catalog logic: departments register sources and datasets; everyone reads what they may."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session
+
+from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.credentials import decrypt_url, encrypt_url
+from gateway.catalog.engines import SourceEngines, make_source_engine, probe, table_columns
+from gateway.catalog.models import Dataset, PolicyVersion, Source
+from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.schemas import (
+    ColumnOut,
+    DatasetCreate,
+    DatasetOut,
+    PurposeOut,
+    SourceCreate,
+    SourceOut,
+)
+from gateway.context import GatewayContext
+from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.store.base import new_id, utcnow
+from policies import UsagePolicy, check_policy, policy_version
+
+# Declared types a stored column may back (dates are often kept as ISO text).
+_COMPATIBLE = {
+    "string": {"string"},
+    "integer": {"integer", "boolean"},
+    "number": {"number", "integer"},
+    "date": {"date", "string"},
+    "boolean": {"boolean", "integer"},
+}
+
+
+def require_department(principal: AuthPrincipal) -> None:
+    if principal.kind != "department":
+        raise Forbidden("only a department may do this", reason="not_a_department")
+
+
+def source_engine(ctx: GatewayContext, source: Source) -> Any:
+    return ctx.engines.engine(
+        source.id,
+        lambda: decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version),
+    )
+
+
+def register_source(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: SourceCreate
+) -> SourceOut:
+    require_department(principal)
+    repo = CatalogRepository(session)
+    if repo.source_by_name(body.name) is not None:
+        raise Conflict("a source with this name exists")
+    url = body.url.get_secret_value()
+    try:
+        dialect = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise InvalidRequest("url is not a valid SQLAlchemy database URL") from None
+    try:
+        engine = make_source_engine(url, 1)
+    except Exception:  # unknown dialect or driver; the message may hold the URL
+        raise InvalidRequest("no database driver is installed for this URL") from None
+    try:
+        if not probe(engine, ctx.settings.statement_timeout_seconds):
+            raise InvalidRequest("the gateway could not connect to this source")
+    finally:
+        engine.dispose()
+    ciphertext, version = encrypt_url(ctx.keyring, body.name, url)
+    source = Source(
+        id=new_id("src"),
+        name=body.name,
+        owner=principal.domain,
+        dialect=dialect,
+        url_ciphertext=ciphertext,
+        key_version=version,
+    )
+    repo.add(source)
+    return source_out(source)
+
+
+def source_out(source: Source) -> SourceOut:
+    return SourceOut(
+        id=source.id,
+        name=source.name,
+        owner=source.owner,
+        dialect=source.dialect,
+        created_at=source.created_at,
+    )
+
+
+def list_sources(session: Session, principal: AuthPrincipal) -> list[SourceOut]:
+    require_department(principal)
+    return [source_out(s) for s in CatalogRepository(session).sources(principal.domain)]
+
+
+def _check_columns(body: DatasetCreate, stored: dict[str, str]) -> None:
+    for column in body.columns:
+        storage = stored.get(column.name)
+        if storage is None:
+            raise InvalidRequest(f"column {column.name} is not in the source table")
+        if storage not in _COMPATIBLE[column.type]:
+            raise InvalidRequest(f"column {column.name} is stored as {storage}, not {column.type}")
+
+
+def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> None:
+    problems = check_policy(
+        policy,
+        [c["name"] for c in body_columns],
+        {c["name"]: c["classification"] for c in body_columns},
+    )
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+
+
+def register_dataset(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: DatasetCreate
+) -> DatasetOut:
+    require_department(principal)
+    repo = CatalogRepository(session)
+    source = repo.source_by_name(body.source)
+    if source is None or source.owner != principal.domain:
+        raise NotFound("no such source")
+    if repo.dataset_by_name(body.name) is not None:
+        raise Conflict("a dataset with this name exists")
+    stored = table_columns(source_engine(ctx, source), body.table)
+    if stored is None:
+        raise InvalidRequest("the table does not exist in the source")
+    _check_columns(body, stored)
+    columns = [{**c.model_dump(), "storage": stored[c.name]} for c in body.columns]
+    _check_policy(columns, body.policy)
+    document = body.policy.model_dump(mode="json")
+    version = policy_version(body.policy)
+    dataset = Dataset(
+        id=new_id("ds"),
+        name=body.name,
+        owner=principal.domain,
+        source_id=source.id,
+        table_name=body.table,
+        description=body.description,
+        privacy_unit=body.privacy_unit,
+        columns=columns,
+        policy=document,
+        policy_version=version,
+    )
+    repo.add(dataset)
+    repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
+    return dataset_out(dataset, principal)
+
+
+def update_policy(
+    session: Session, principal: AuthPrincipal, dataset_id: str, policy: UsagePolicy
+) -> DatasetOut:
+    require_department(principal)
+    repo = CatalogRepository(session)
+    dataset = repo.dataset(dataset_id)
+    if dataset is None or dataset.owner != principal.domain:
+        raise NotFound("no such dataset")
+    _check_policy(dataset.columns, policy)
+    version = policy_version(policy)
+    document = policy.model_dump(mode="json")
+    if not repo.has_policy_version(dataset.id, version):
+        repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
+    dataset.policy = document
+    dataset.policy_version = version
+    dataset.updated_at = utcnow()
+    session.flush()
+    return dataset_out(dataset, principal)
+
+
+def dataset_policy(dataset: Dataset) -> UsagePolicy:
+    return UsagePolicy.model_validate(dataset.policy)
+
+
+def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeOut]:
+    rules = policy.purposes
+    if principal.kind == "app":
+        rules = [
+            r
+            for r in rules
+            if any(
+                g.role == principal.role and ("*" in g.domains or principal.domain in g.domains)
+                for g in r.grantees
+            )
+        ]
+    return [
+        PurposeOut(
+            purpose=r.purpose,
+            legal_basis=r.legal_basis,
+            access=r.access,
+            approval=r.approval,
+            columns={name: rule.treatment for name, rule in r.columns.items()},
+        )
+        for r in rules
+    ]
+
+
+def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
+    policy = dataset_policy(dataset)
+    owner_view = principal.kind == "department" and principal.domain == dataset.owner
+    return DatasetOut(
+        id=dataset.id,
+        name=dataset.name,
+        owner=dataset.owner,
+        description=dataset.description,
+        privacy_unit=dataset.privacy_unit,
+        columns=[ColumnOut.model_validate(c) for c in dataset.columns],
+        policy_version=dataset.policy_version,
+        retention=policy.retention,
+        purposes=_offers(dataset, policy, principal),
+        policy=policy if owner_view else None,
+        created_at=dataset.created_at,
+        updated_at=dataset.updated_at,
+    )
+
+
+def visible_to(dataset: Dataset, principal: AuthPrincipal) -> bool:
+    """Apps see datasets offering them a purpose; departments their own; auditors all."""
+    if principal.kind == "auditor":
+        return True
+    if principal.kind == "department":
+        return dataset.owner == principal.domain
+    return bool(_offers(dataset, dataset_policy(dataset), principal))
+
+
+def list_datasets(session: Session, principal: AuthPrincipal) -> list[DatasetOut]:
+    return [
+        dataset_out(d, principal)
+        for d in CatalogRepository(session).datasets()
+        if visible_to(d, principal)
+    ]
+
+
+def get_dataset(session: Session, principal: AuthPrincipal, dataset_id: str) -> Dataset:
+    dataset = CatalogRepository(session).dataset(dataset_id)
+    if dataset is None or not visible_to(dataset, principal):
+        raise NotFound("no such dataset")
+    return dataset

@@ -1,0 +1,1 @@
+"""The synthetic demo community: generated residents, check-ups and hotline complaints."""

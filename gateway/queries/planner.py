@@ -1,0 +1,150 @@
+"""QuerySpec + Decision -> one SQLAlchemy Core SELECT.
+
+Identifiers come only from the registered schema; every value is a bound
+parameter. The policy's row scope is ANDed with the app's filters, so no
+filter can widen it. Aggregates also count distinct privacy units per group,
+which the gateway uses to suppress groups smaller than the policy's k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    func,
+    select,
+    table,
+)
+from sqlalchemy.sql.expression import ColumnClause, TableClause
+from sqlalchemy.types import TypeEngine
+
+from gateway.queries.binding import DatasetView
+from gateway.queries.spec import Filter, ParamRef, QuerySpec
+from policies import Decision
+
+PERSONS = "cdg_persons"  # hidden per-group count of distinct privacy units
+
+_STORAGE: dict[str, TypeEngine[Any]] = {
+    "string": String(),
+    "integer": Integer(),
+    "number": Float(),
+    "date": Date(),
+    "boolean": Boolean(),
+}
+
+
+def _table(view: DatasetView) -> TableClause:
+    schema, _, name = view.table.rpartition(".")
+    cols = [column(c.name, _STORAGE[c.storage]) for c in view.columns.values()]
+    return table(name, *cols, schema=schema or None)
+
+
+def _as_stored(value: Any, storage: str) -> Any:
+    # Dates kept as ISO text in the source compare as text.
+    if isinstance(value, date) and storage == "string":
+        return value.isoformat()
+    return value
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _condition(col: ColumnClause[Any], op: str, value: Any, storage: str) -> ColumnElement[bool]:
+    def bound(v: Any) -> Any:
+        return bindparam(None, _as_stored(v, storage), type_=col.type, unique=True)
+
+    if op == "=":
+        return col == bound(value)
+    if op == "!=":
+        return col != bound(value)
+    if op == "<":
+        return col < bound(value)
+    if op == "<=":
+        return col <= bound(value)
+    if op == ">":
+        return col > bound(value)
+    if op == ">=":
+        return col >= bound(value)
+    if op == "in":
+        return col.in_([_as_stored(v, storage) for v in value])
+    if op == "between":
+        return col.between(bound(value[0]), bound(value[1]))
+    if op == "prefix":
+        pattern = bindparam(None, _escape_like(str(value)) + "%", type_=String(), unique=True)
+        return col.like(pattern, escape="!")
+    raise ValueError(f"unsupported operator {op}")
+
+
+def _resolve(f: Filter, params: Mapping[str, Any]) -> Any:
+    def one(v: Any) -> Any:
+        return params[v.param] if isinstance(v, ParamRef) else v
+
+    if isinstance(f.value, list):
+        return [one(v) for v in f.value]
+    return one(f.value)
+
+
+def _coerce_literal(value: Any, kind: str) -> Any:
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if isinstance(value, list):
+        return [_coerce_literal(v, kind) for v in value]
+    return value
+
+
+def plan(
+    view: DatasetView,
+    spec: QuerySpec,
+    decision: Decision,
+    params: Mapping[str, Any],
+    fetch_limit: int,
+) -> Select[Any]:
+    t = _table(view)
+    conditions: list[ColumnElement[bool]] = []
+    for scope in decision.row_scope:
+        info = view.columns[scope.column]
+        conditions.append(_condition(t.c[scope.column], scope.op, scope.value, info.storage))
+    for f in spec.filters:
+        info = view.columns[f.column]
+        value = _coerce_literal(_resolve(f, params), info.type)
+        conditions.append(_condition(t.c[f.column], f.op, value, info.storage))
+
+    if spec.kind == "rows":
+        stmt = select(*[t.c[name] for name in spec.select])
+        order_cols = {name: t.c[name] for name in spec.select}
+    else:
+        keys = [t.c[name] for name in spec.group_by]
+        outputs: dict[str, ColumnElement[Any]] = {}
+        for agg in spec.aggregates:
+            target = t.c[agg.column] if agg.column else None
+            if agg.fn == "count":
+                expr: ColumnElement[Any] = func.count(target) if target is not None else func.count()
+            elif agg.fn == "sum":
+                expr = func.sum(target)
+            else:
+                expr = func.avg(target)
+            outputs[agg.alias] = expr.label(agg.alias)
+        persons = func.count(t.c[view.privacy_unit].distinct()).label(PERSONS)
+        stmt = select(*keys, *outputs.values(), persons)
+        if keys:
+            stmt = stmt.group_by(*keys)
+        order_cols = {**{name: t.c[name] for name in spec.group_by}, **outputs}
+    if conditions:
+        stmt = stmt.where(and_(*conditions))
+    for order in spec.order_by:
+        target_col = order_cols[order.column]
+        stmt = stmt.order_by(target_col.desc() if order.desc else target_col.asc())
+    return stmt.limit(fetch_limit)

@@ -1,0 +1,20 @@
+"""HTTP route to run an approved query."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from gateway.api.dependencies import Context, CurrentPrincipal, RequestId
+from gateway.api.schemas import ERRORS
+from gateway.queries.schemas import RunRequest, RunResult
+from gateway.queries.service import RunContext, run_query
+
+router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
+
+
+@router.post("/{query_id}/run", summary="Run an approved query with parameter values (apps)")
+def run(
+    query_id: str, body: RunRequest, request: Request, ctx: Context, who: CurrentPrincipal, rid: RequestId
+) -> RunResult:
+    client = request.client.host if request.client else None
+    return run_query(ctx, who, query_id, body.params, RunContext(request_id=rid, client=client))

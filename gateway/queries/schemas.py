@@ -1,0 +1,35 @@
+"""Bodies of query runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+class ReceiptOut(BaseModel):
+    entry_index: int = Field(description="Index of this run's entry in the access log.")
+    leaf_hash: str = Field(description="RFC 6962 leaf hash of the entry (hex).")
+    recorded_at: datetime
+
+
+class RunResult(BaseModel):
+    query_id: str
+    kind: str
+    purpose: str
+    policy_version: str
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    treatments: dict[str, str]
+    suppressed_groups: int = Field(description="Groups withheld because they held fewer than k persons.")
+    truncated: bool = Field(description="True when the row cap cut the result.")
+    retention: str
+    receipt: ReceiptOut

@@ -1,0 +1,196 @@
+"""Running an approved query (DESIGN.md, "One query, end to end").
+
+Each step that must survive a crash commits on its own: the run is counted
+before the source is touched, and the access-log entry is committed before
+the result is returned. A denial is logged, then raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anonymizers import OperatorContext
+from gateway.auditlog.service import Receipt, append
+from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.models import Dataset, Source
+from gateway.catalog.service import source_engine
+from gateway.context import GatewayContext
+from gateway.errors import Forbidden, GatewayError, NotFound, SourceTimeout
+from gateway.catalog.engines import execute
+from gateway.queries.binding import DatasetView, bind_params
+from gateway.queries.planner import plan
+from gateway.queries.release import Release, release_aggregates, release_rows
+from gateway.queries.schemas import ReceiptOut, RunResult
+from gateway.queries.spec import QuerySpec
+from gateway.requests.models import QueryRequest
+from gateway.requests.repository import RequestRepository
+from gateway.requests.service import decide_for, effective_status
+from policies import Decision, Denial
+
+
+@dataclass(frozen=True)
+class RunContext:
+    request_id: str
+    client: str | None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    query: QueryRequest
+    dataset: Dataset
+    source: Source
+    spec: QuerySpec
+
+
+_NOT_RUNNABLE = {
+    "pending": ("query_pending", "该查询尚未获批准", "the query has not been approved"),
+    "rejected": ("query_rejected", "该查询申请已被拒绝", "the query request was rejected"),
+    "revoked": ("query_revoked", "该查询已被撤销", "the query was revoked"),
+    "expired": ("query_expired", "该查询已过期", "the query approval has expired"),
+}
+
+
+def _load(ctx: GatewayContext, principal: AuthPrincipal, query_id: str) -> _Loaded | None:
+    with ctx.store.transaction() as session:
+        query = RequestRepository(session).get(query_id)
+        if query is None or query.app_id != principal.id:
+            return None
+        dataset = session.get(Dataset, query.dataset_id)
+        source = session.get(Source, dataset.source_id) if dataset else None
+        if dataset is None or source is None:
+            return None
+        return _Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
+
+
+def _deny(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    run: RunContext,
+    loaded: _Loaded | None,
+    code: str,
+    reason: str,
+) -> Forbidden | NotFound:
+    append(
+        ctx.store,
+        "query.run",
+        principal,
+        approved_query=loaded.query.id if loaded else None,
+        dataset=loaded.dataset.id if loaded else None,
+        purpose=loaded.query.purpose if loaded else None,
+        policy_version=loaded.dataset.policy_version if loaded else None,
+        decision={"allowed": False, "reason_code": code},
+        outcome="refused",
+        request_id=run.request_id,
+        client=run.client,
+    )
+    if loaded is None:
+        return NotFound("no such approved query")
+    return Forbidden(reason, reason=code)
+
+
+def _row_cap(ctx: GatewayContext, decision: Decision, query: QueryRequest, spec: QuerySpec) -> int:
+    caps = [ctx.settings.max_rows, decision.max_rows, query.row_cap, spec.limit]
+    return min(c for c in caps if c is not None)
+
+
+def run_query(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    query_id: str,
+    params: dict[str, Any],
+    run: RunContext,
+) -> RunResult:
+    loaded = _load(ctx, principal, query_id) if principal.kind == "app" else None
+    if loaded is None:
+        raise _deny(ctx, principal, run, None, "unknown_query", "")
+    status = effective_status(loaded.query)
+    if status != "approved":
+        code, zh, en = _NOT_RUNNABLE.get(status, ("query_not_runnable", "该查询不可运行", "not runnable"))
+        raise _deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
+    bound = bind_params(loaded.spec, params)
+    verdict: Decision | Denial = decide_for(
+        principal.facts(), loaded.dataset, loaded.query.purpose, loaded.spec
+    )
+    if isinstance(verdict, Denial):
+        raise _deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
+    with ctx.store.transaction() as session:
+        counted = RequestRepository(session).take_run(loaded.query.id)
+    if not counted:
+        raise _deny(
+            ctx, principal, run, loaded, "run_quota_used",
+            "该查询的运行次数已用完 / the query has used all its runs",
+        )
+    return _execute(ctx, principal, run, loaded, verdict, bound)
+
+
+def _execute(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    run: RunContext,
+    loaded: _Loaded,
+    decision: Decision,
+    bound: dict[str, Any],
+) -> RunResult:
+    view = DatasetView.of(loaded.dataset)
+    cap = _row_cap(ctx, decision, loaded.query, loaded.spec)
+    statement = plan(view, loaded.spec, decision, bound, cap + 1)
+    common: dict[str, Any] = {
+        "approved_query": loaded.query.id,
+        "dataset": loaded.dataset.id,
+        "purpose": loaded.query.purpose,
+        "legal_basis": decision.legal_basis,
+        "policy_version": decision.policy_version,
+        "decision": {"allowed": True, "reason_code": "granted"},
+        "kind": loaded.spec.kind,
+        "request_id": run.request_id,
+        "client": run.client,
+    }
+    try:
+        result = execute(
+            source_engine(ctx, loaded.source), statement,
+            ctx.settings.statement_timeout_seconds, cap + 1,
+        )
+    except GatewayError as exc:
+        outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
+        append(ctx.store, "query.run", principal, outcome=outcome, **common)
+        raise
+    if loaded.spec.kind == "rows":
+        context = OperatorContext(
+            master_key=ctx.keyring.current,
+            key_version=ctx.keyring.current_version,
+            owner=loaded.dataset.owner,
+            recipient=principal.name,
+        )
+        release: Release = release_rows(result, decision, context, cap)
+    else:
+        release = release_aggregates(result, decision, cap)
+    receipt: Receipt = append(
+        ctx.store,
+        "query.run",
+        principal,
+        outcome="ok",
+        columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
+        row_count=len(release.rows),
+        suppressed_groups=release.suppressed_groups,
+        result_digest=release.digest(),
+        **common,
+    )
+    return RunResult(
+        query_id=loaded.query.id,
+        kind=loaded.spec.kind,
+        purpose=loaded.query.purpose,
+        policy_version=decision.policy_version,
+        columns=release.columns,
+        rows=release.rows,
+        row_count=len(release.rows),
+        treatments=release.treatments,
+        suppressed_groups=release.suppressed_groups,
+        truncated=release.truncated,
+        retention=decision.retention,
+        receipt=ReceiptOut(
+            entry_index=receipt.entry_index,
+            leaf_hash=receipt.leaf_hash,
+            recorded_at=receipt.recorded_at,
+        ),
+    )

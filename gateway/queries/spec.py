@@ -1,0 +1,132 @@
+"""QuerySpec: the structured query an app files (no SQL text anywhere).
+
+Column names are identifiers checked against the registered schema; values are
+literals or named parameters, always bound, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from policies import QueryShape
+
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+MAX_LIMIT = 100_000
+
+ParamType = Literal["string", "integer", "number", "date", "boolean"]
+Scalar = str | int | float | bool
+Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamRef(_Strict):
+    param: str = Field(pattern=IDENT)
+
+
+class ParamDecl(_Strict):
+    type: ParamType
+    many: bool = False  # the parameter takes a list (for "in")
+    default: Scalar | list[Scalar] | None = None
+
+
+Operand = Scalar | ParamRef
+
+
+class Filter(_Strict):
+    column: str = Field(pattern=IDENT)
+    op: Op
+    value: Operand | list[Operand]
+
+    @model_validator(mode="after")
+    def _arity(self) -> Filter:
+        if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
+            raise ValueError("'between' needs a list of two values")
+        if self.op == "in" and isinstance(self.value, list) and not 1 <= len(self.value) <= 1000:
+            raise ValueError("'in' needs 1 to 1000 values")
+        if self.op not in ("in", "between") and isinstance(self.value, list):
+            raise ValueError(f"'{self.op}' takes a single value")
+        return self
+
+
+class Aggregate(_Strict):
+    fn: Literal["count", "sum", "mean"]
+    column: str | None = Field(default=None, pattern=IDENT)
+    alias: str = Field(alias="as", pattern=IDENT)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _column(self) -> Aggregate:
+        if self.fn != "count" and self.column is None:
+            raise ValueError(f"'{self.fn}' needs a column")
+        return self
+
+
+class OrderBy(_Strict):
+    column: str = Field(pattern=IDENT)
+    desc: bool = False
+
+
+class QuerySpec(_Strict):
+    select: list[str] = Field(default_factory=list, max_length=200)
+    aggregates: list[Aggregate] = Field(default_factory=list, max_length=50)
+    filters: list[Filter] = Field(default_factory=list, max_length=50)
+    group_by: list[str] = Field(default_factory=list, max_length=10)
+    order_by: list[OrderBy] = Field(default_factory=list, max_length=10)
+    limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    params: dict[str, ParamDecl] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuerySpec:
+        import re
+
+        for name in [*self.select, *self.group_by, *self.params]:
+            if not re.match(IDENT, name):
+                raise ValueError("column and parameter names must be identifiers")
+        if bool(self.select) == bool(self.aggregates):
+            raise ValueError("a query selects columns or computes aggregates, exactly one of them")
+        if self.group_by and not self.aggregates:
+            raise ValueError("group_by needs aggregates")
+        aliases = [a.alias for a in self.aggregates]
+        if len(set(aliases)) != len(aliases) or set(aliases) & set(self.group_by):
+            raise ValueError("aggregate names must be unique and differ from group keys")
+        outputs = set(self.select) | set(self.group_by) | set(aliases)
+        for order in self.order_by:
+            if order.column not in outputs:
+                raise ValueError("order_by may only name output columns")
+        used = {ref.param for ref in self.param_refs()}
+        if used - set(self.params):
+            raise ValueError("a filter uses an undeclared parameter")
+        return self
+
+    @property
+    def kind(self) -> Literal["rows", "aggregate"]:
+        return "aggregate" if self.aggregates else "rows"
+
+    def param_refs(self) -> list[ParamRef]:
+        refs: list[ParamRef] = []
+        for f in self.filters:
+            values = f.value if isinstance(f.value, list) else [f.value]
+            refs.extend(v for v in values if isinstance(v, ParamRef))
+        return refs
+
+    def columns_used(self) -> set[str]:
+        used = set(self.select) | set(self.group_by) | {f.column for f in self.filters}
+        used |= {a.column for a in self.aggregates if a.column}
+        return used
+
+    def shape(self) -> QueryShape:
+        aliases = {a.alias for a in self.aggregates}
+        return QueryShape(
+            kind=self.kind,
+            selected=tuple(self.select),
+            aggregated=tuple(a.column for a in self.aggregates if a.column),
+            filtered=tuple(f.column for f in self.filters),
+            grouped=tuple(self.group_by),
+            ordered=tuple(o.column for o in self.order_by if o.column not in aliases),
+        )

@@ -1,0 +1,51 @@
+"""HTTP routes of query requests."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.schemas import ERRORS
+from gateway.requests import service
+from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
+
+router = APIRouter(prefix="/v1/query-requests", tags=["query requests"], responses=ERRORS)
+
+Status = Literal["pending", "approved", "rejected", "expired", "revoked"]
+
+
+@router.post("", status_code=201, summary="File a query request (apps)")
+def create(body: QueryRequestCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.file_request(session, ctx, who, body)
+
+
+@router.get("", summary="Requests the caller filed (apps) or must decide (departments)")
+def listing(
+    session: DbSession,
+    who: CurrentPrincipal,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[QueryRequestOut]:
+    return service.list_requests(session, who, status, limit)
+
+
+@router.get("/{request_id}", summary="One request")
+def get(request_id: str, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.get_request(session, who, request_id)
+
+
+@router.post("/{request_id}/approve", summary="Approve, optionally narrowing (departments)")
+def approve(request_id: str, body: Approval, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.approve(session, who, request_id, body)
+
+
+@router.post("/{request_id}/reject", summary="Reject with a reason (departments)")
+def reject(request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.reject(session, who, request_id, body)
+
+
+@router.post("/{request_id}/revoke", summary="Revoke an approved query; no further runs (departments)")
+def revoke(request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.revoke(session, who, request_id, body)

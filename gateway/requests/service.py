@@ -1,0 +1,224 @@
+"""Query requests: apps file them, owning departments approve, reject or revoke.
+
+A request is checked when filed (could this app ever get this, for this
+purpose?) and again at every run (gateway.queries.service). Every step of its
+life is written to the access log in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.auditlog.service import append_in
+from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.models import Dataset
+from gateway.catalog.service import dataset_policy, get_dataset, require_department
+from gateway.context import GatewayContext
+from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.queries.binding import DatasetView, bind_params, check_spec
+from gateway.queries.spec import QuerySpec
+from gateway.requests.models import QueryRequest
+from gateway.requests.repository import RequestRepository
+from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
+from gateway.store.base import new_id, utcnow
+from policies import Decision, Denial, PrincipalFacts, decide
+
+
+def effective_status(row: QueryRequest, now: datetime | None = None) -> str:
+    if row.status == "approved" and row.expires_at is not None:
+        if row.expires_at <= (now or utcnow()):
+            return "expired"
+    return row.status
+
+
+def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
+    return QueryRequestOut(
+        id=row.id,
+        app=app_name,
+        dataset=row.dataset_id,
+        purpose=row.purpose,
+        justification=row.justification,
+        kind=row.kind,
+        spec=row.spec,
+        example_params=row.example_params,
+        status=effective_status(row),
+        reason=row.reason,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        expires_at=row.expires_at,
+        max_runs=row.max_runs,
+        row_cap=row.row_cap,
+        runs_used=row.runs_used,
+        created_at=row.created_at,
+    )
+
+
+def decide_for(who: PrincipalFacts, dataset: Dataset, purpose: str, spec: QuerySpec) -> Decision | Denial:
+    return decide(who, dataset_policy(dataset), dataset.policy_version, purpose, spec.shape())
+
+
+def _decision_fields(result: Decision | Denial) -> dict[str, Any]:
+    return {
+        "allowed": result.allowed,
+        "reason_code": result.code if isinstance(result, Denial) else "granted",
+    }
+
+
+def file_request(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: QueryRequestCreate
+) -> QueryRequestOut:
+    if principal.kind != "app":
+        raise Forbidden("only a community app may file query requests", reason="not_an_app")
+    dataset = get_dataset(session, principal, body.dataset)
+    check_spec(body.spec, DatasetView.of(dataset))
+    bind_params(body.spec, body.example_params)
+    result = decide_for(principal.facts(), dataset, body.purpose, body.spec)
+    audit_fields = {
+        "dataset": dataset.id,
+        "purpose": body.purpose,
+        "policy_version": dataset.policy_version,
+        "decision": _decision_fields(result),
+    }
+    if isinstance(result, Denial):
+        append_in(session, "request.denied", principal, **audit_fields)
+        session.commit()  # the denial stays on record although the request fails
+        raise Forbidden(result.reason, reason=result.code)
+    automatic = result.approval == "automatic"
+    row = QueryRequest(
+        id=new_id("qr"),
+        app_id=principal.id,
+        dataset_id=dataset.id,
+        purpose=body.purpose,
+        justification=body.justification,
+        kind=body.spec.kind,
+        spec=body.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        example_params=body.example_params,
+        status="approved" if automatic else "pending",
+        reason="pre-approved template" if automatic else "",
+        decided_by="policy" if automatic else None,
+        decided_at=utcnow() if automatic else None,
+    )
+    repo = RequestRepository(session)
+    repo.add(row)
+    append_in(
+        session,
+        "request.approved" if automatic else "request.filed",
+        principal,
+        approved_query=row.id,
+        legal_basis=result.legal_basis,
+        **audit_fields,
+    )
+    return request_out(row, principal.name)
+
+
+def _owned(session: Session, principal: AuthPrincipal, request_id: str) -> tuple[QueryRequest, Dataset]:
+    require_department(principal)
+    row = RequestRepository(session).get(request_id)
+    dataset = session.get(Dataset, row.dataset_id) if row is not None else None
+    if row is None or dataset is None or dataset.owner != principal.domain:
+        raise NotFound("no such query request")
+    return row, dataset
+
+
+def _visible(session: Session, principal: AuthPrincipal, row: QueryRequest) -> bool:
+    if principal.kind == "auditor":
+        return True
+    if principal.kind == "app":
+        return row.app_id == principal.id
+    dataset = session.get(Dataset, row.dataset_id)
+    return dataset is not None and dataset.owner == principal.domain
+
+
+def get_request(session: Session, principal: AuthPrincipal, request_id: str) -> QueryRequestOut:
+    repo = RequestRepository(session)
+    row = repo.get(request_id)
+    if row is None or not _visible(session, principal, row):
+        raise NotFound("no such query request")
+    return request_out(row, repo.app_name(row.app_id))
+
+
+def list_requests(
+    session: Session, principal: AuthPrincipal, status: str | None, limit: int
+) -> list[QueryRequestOut]:
+    repo = RequestRepository(session)
+    app_id = principal.id if principal.kind == "app" else None
+    owner = principal.domain if principal.kind == "department" else None
+    stored_status = "approved" if status == "expired" else status
+    rows = repo.listing(app_id=app_id, owner=owner, status=stored_status, limit=limit)
+    out = [request_out(r, name) for r, name in rows]
+    return [o for o in out if status is None or o.status == status]
+
+
+def approve(
+    session: Session, principal: AuthPrincipal, request_id: str, body: Approval
+) -> QueryRequestOut:
+    row, dataset = _owned(session, principal, request_id)
+    if row.status != "pending":
+        raise Conflict(f"only a pending request can be approved; this one is {row.status}")
+    if body.expires_at is not None:
+        if body.expires_at.tzinfo is None:
+            raise InvalidRequest("expires_at needs a time zone")
+        if body.expires_at <= utcnow():
+            raise InvalidRequest("expires_at is in the past")
+    app = RequestRepository(session).app_name(row.app_id)
+    now = utcnow()
+    row.status = "approved"
+    row.reason = body.note
+    row.decided_by = principal.name
+    row.decided_at = now
+    row.expires_at = body.expires_at
+    row.max_runs = body.max_runs
+    row.row_cap = body.row_cap
+    session.flush()
+    append_in(
+        session,
+        "request.approved",
+        principal,
+        dataset=dataset.id,
+        approved_query=row.id,
+        purpose=row.purpose,
+        app=app,
+        policy_version=dataset.policy_version,
+    )
+    return request_out(row, app)
+
+
+def _close(
+    session: Session,
+    principal: AuthPrincipal,
+    request_id: str,
+    body: Rejection,
+    *,
+    from_status: str,
+    to_status: str,
+) -> QueryRequestOut:
+    row, dataset = _owned(session, principal, request_id)
+    if row.status != from_status:
+        raise Conflict(f"only a {from_status} request can become {to_status}; this one is {row.status}")
+    app = RequestRepository(session).app_name(row.app_id)
+    row.status = to_status
+    row.reason = body.reason
+    row.decided_by = principal.name
+    row.decided_at = utcnow()
+    session.flush()
+    append_in(
+        session,
+        f"request.{to_status}",
+        principal,
+        dataset=dataset.id,
+        approved_query=row.id,
+        purpose=row.purpose,
+        app=app,
+    )
+    return request_out(row, app)
+
+
+def reject(session: Session, principal: AuthPrincipal, request_id: str, body: Rejection) -> QueryRequestOut:
+    return _close(session, principal, request_id, body, from_status="pending", to_status="rejected")
+
+
+def revoke(session: Session, principal: AuthPrincipal, request_id: str, body: Rejection) -> QueryRequestOut:
+    return _close(session, principal, request_id, body, from_status="approved", to_status="revoked")

@@ -1,0 +1,95 @@
+"""Settings: a catalogue of every knob, each with help text.
+
+Values come from ``CDG_*`` environment variables, then from ``CDG_HOME/config``
+(``KEY=value`` lines), then the defaults below. Nothing is read at import time:
+``load_settings()`` is called by the CLI and by ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CDG_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path(".cdg"),
+        description="Directory holding config, key files, the SQLite store and demo sources.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the gateway store; default: SQLite file gateway.db in home.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `cdg serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `cdg serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL shown to clients (demo summary); default http://HOST:PORT.",
+    )
+    master_key: str | None = Field(
+        default=None,
+        description="Base64 master key (32+ bytes); overrides the key files in home/keys.",
+        repr=False,
+    )
+    statement_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Longest a query may run on a department's database before it is cancelled.",
+    )
+    max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most rows any run returns; policies and approvals can only lower it.",
+    )
+    source_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Connections kept open per registered source."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level of the service.")
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'gateway.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _read_config_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if key.startswith("CDG_"):
+            values[key[4:].lower()] = value.strip()
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, then CDG_HOME/config, then defaults."""
+    env = os.environ if environ is None else environ
+    home = Path(str(overrides.get("home") or env.get("CDG_HOME") or ".cdg"))
+    from_file = _read_config_file(home / "config")
+    from_env = {
+        name: env[f"CDG_{name.upper()}"]
+        for name in Settings.model_fields
+        if f"CDG_{name.upper()}" in env
+    }
+    merged: dict[str, object] = {**from_file, **from_env, "home": home, **overrides}
+    # Passing values explicitly keeps pydantic-settings from reading os.environ a second time.
+    return Settings.model_validate(merged)

@@ -1,0 +1,35 @@
+"""Usage policies and the pure decision function the gateway obeys.
+
+Public API: ``UsagePolicy`` (the document a department writes), ``check_policy``
+(problems against a dataset's columns), ``decide`` (Decision or Denial with a
+reason in Chinese and English) and the small value types they use.
+"""
+
+from policies.decision import Decision, Denial, PrincipalFacts, QueryShape, ScopeFilter, decide
+from policies.document import (
+    ColumnRule,
+    Grantee,
+    PurposeRule,
+    ScopeCondition,
+    UsagePolicy,
+    check_policy,
+    policy_version,
+)
+from policies.purposes import covers
+
+__all__ = [
+    "ColumnRule",
+    "Decision",
+    "Denial",
+    "Grantee",
+    "PrincipalFacts",
+    "PurposeRule",
+    "QueryShape",
+    "ScopeCondition",
+    "ScopeFilter",
+    "UsagePolicy",
+    "check_policy",
+    "covers",
+    "decide",
+    "policy_version",
+]

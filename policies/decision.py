@@ -1,0 +1,151 @@
+"""``decide``: pure, deny-by-default, and always explained.
+
+Combination: among the policy's purposes that cover the requested purpose, the
+most specific one whose grantees include the principal (role and domain) is
+the grant. Everything else is checked against that single grant; the first
+violation is the denial. No grant, no access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from policies.document import ColumnRule, PurposeRule, Scalar, ScopeCondition, UsagePolicy
+from policies.purposes import covers
+
+
+@dataclass(frozen=True)
+class PrincipalFacts:
+    name: str
+    kind: str
+    role: str
+    domain: str
+
+
+@dataclass(frozen=True)
+class QueryShape:
+    """The columns a query touches, by how it touches them."""
+
+    kind: Literal["rows", "aggregate"]
+    selected: tuple[str, ...] = ()
+    aggregated: tuple[str, ...] = ()
+    filtered: tuple[str, ...] = ()
+    grouped: tuple[str, ...] = ()
+    ordered: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopeFilter:
+    column: str
+    op: str
+    value: Scalar | list[Scalar]
+
+
+@dataclass(frozen=True)
+class Decision:
+    purpose: str
+    legal_basis: str
+    access: Literal["rows", "aggregate"]
+    columns: dict[str, ColumnRule]
+    row_scope: tuple[ScopeFilter, ...]
+    min_group_size: int
+    max_rows: int | None
+    approval: Literal["manual", "automatic"]
+    policy_version: str
+    retention: str = ""
+    allowed: Literal[True] = field(default=True, init=False)
+
+
+@dataclass(frozen=True)
+class Denial:
+    code: str
+    message_en: str
+    message_zh: str
+    policy_version: str
+    allowed: Literal[False] = field(default=False, init=False)
+
+    @property
+    def reason(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
+
+
+def _grantee_matches(rule: PurposeRule, who: PrincipalFacts) -> bool:
+    return any(
+        g.role == who.role and ("*" in g.domains or who.domain in g.domains)
+        for g in rule.grantees
+    )
+
+
+def _resolve_scope(cond: ScopeCondition, who: PrincipalFacts) -> ScopeFilter:
+    value = who.domain if cond.principal == "domain" else cond.value
+    assert value is not None  # the document validator guarantees one of them
+    return ScopeFilter(cond.column, cond.op, value)
+
+
+def _deny(code: str, en: str, zh: str, version: str) -> Denial:
+    return Denial(code=code, message_en=en, message_zh=zh, policy_version=version)
+
+
+def decide(
+    who: PrincipalFacts,
+    policy: UsagePolicy,
+    version: str,
+    purpose: str,
+    query: QueryShape,
+) -> Decision | Denial:
+    candidates = [r for r in policy.purposes if covers(r.purpose, purpose)]
+    if not candidates:
+        return _deny(
+            "purpose_not_granted",
+            f"the dataset's policy does not allow the purpose '{purpose}'",
+            f"该数据集的使用策略不允许用途“{purpose}”",
+            version,
+        )
+    granted = [r for r in candidates if _grantee_matches(r, who)]
+    if not granted:
+        return _deny(
+            "role_not_granted",
+            f"role '{who.role}' in '{who.domain}' is not granted the purpose '{purpose}'",
+            f"“{who.domain}”的角色“{who.role}”未获授权用于“{purpose}”",
+            version,
+        )
+    rule = max(granted, key=lambda r: r.purpose.count("."))
+    if query.kind == "rows" and rule.access == "aggregate":
+        return _deny(
+            "aggregate_only",
+            "this purpose allows aggregate results only",
+            "该用途仅允许获取统计结果",
+            version,
+        )
+    visible = rule.columns
+    for name in (*query.selected, *query.aggregated):
+        if name not in visible:
+            return _deny(
+                "column_withheld",
+                f"column '{name}' is withheld for this purpose",
+                f"该用途不提供字段“{name}”",
+                version,
+            )
+    # Filtering, grouping or ordering on a treated column would reveal its raw values.
+    for name in (*query.filtered, *query.grouped, *query.ordered):
+        if name not in visible or visible[name].treatment != "keep":
+            return _deny(
+                "column_not_filterable",
+                f"column '{name}' cannot be used to filter, group or order for this purpose",
+                f"该用途不允许按字段“{name}”筛选、分组或排序",
+                version,
+            )
+    released = query.selected if query.kind == "rows" else query.grouped
+    return Decision(
+        purpose=rule.purpose,
+        legal_basis=rule.legal_basis,
+        access=rule.access,
+        columns={name: visible[name] for name in released},
+        row_scope=tuple(_resolve_scope(c, who) for c in rule.row_scope),
+        min_group_size=rule.min_group_size,
+        max_rows=rule.max_rows,
+        approval=rule.approval,
+        policy_version=version,
+        retention=policy.retention,
+    )
