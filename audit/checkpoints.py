@@ -193,7 +193,11 @@ def open_checkpoint(
             ) from None
         verified.add((name, key_id))
     if not verified:
-        seen = ", ".join(sorted(set(others))) or "none"
+        # Names come from an untrusted note: show a few, so the message stays short.
+        names = sorted(set(others))
+        seen = ", ".join(name[:64] for name in names[:5]) or "none"
+        if len(names) > 5:
+            seen += f" and {len(names) - 5} more"
         raise CheckpointError(f"checkpoint has no signature from a trusted key (signed by: {seen})")
 
     # Only now is the text trusted enough to read.

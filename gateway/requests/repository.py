@@ -40,7 +40,7 @@ class RequestRepository:
             )
         if status is not None:
             stmt = stmt.where(QueryRequest.status == status)
-        return [(r, n) for r, n in self.session.execute(stmt).tuples()]
+        return [(r, n) for r, n in self.session.execute(stmt)]
 
     def app_name(self, app_id: str) -> str:
         name = self.session.scalar(select(Principal.name).where(Principal.id == app_id))

@@ -1,0 +1,221 @@
+"""Shared fixtures: real databases, a gateway wired to them, principals with keys.
+
+PostgreSQL and MariaDB come from CDG_TEST_POSTGRES_URL / CDG_TEST_MARIADB_URL
+(defaults: the local servers). When a server is unreachable the test skips with
+the reason, unless CDG_REQUIRE_SERVICES=1 (set by CI), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import URL, make_url
+
+from gateway.api.app import create_app
+from gateway.auth.service import add_principal
+from gateway.context import GatewayContext
+from gateway.demo.catalog import DATASETS
+from gateway.demo.community import Community, generate_community
+from gateway.demo.sources import SOURCE_TABLES, write_sources
+from gateway.settings import Settings, load_settings
+from gateway.store.migrate import upgrade
+
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+
+
+def unavailable(what: str, url: URL, exc: BaseException) -> NoReturn:
+    reason = (
+        f"{what} not reachable at {url.render_as_string(hide_password=True)} "
+        f"({type(exc).__name__}); set the URL in its CDG_TEST_* variable"
+    )
+    if os.environ.get("CDG_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} and CDG_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(reason)
+
+
+def admin_engine(what: str, url: URL) -> sa.Engine:
+    """An engine on the server, or skip (fail under CDG_REQUIRE_SERVICES=1)."""
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3}, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+        unavailable(what, url, exc)
+    return engine
+
+
+def postgres_base() -> URL:
+    return make_url(os.environ.get("CDG_TEST_POSTGRES_URL", PG_DEFAULT))
+
+
+def mariadb_base() -> URL:
+    return make_url(os.environ.get("CDG_TEST_MARIADB_URL", MARIADB_DEFAULT))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL; the URL's search_path points at it."""
+    base = postgres_base()
+    admin = admin_engine("PostgreSQL", base)
+    schema = f"cdg_test_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh utf8mb4 database on the test MariaDB."""
+    base = mariadb_base()
+    admin = admin_engine("MariaDB", base)
+    database = f"cdg_test_{secrets.token_hex(6)}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
+    try:
+        yield base.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE `{database}`"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def small_community() -> Community:
+    return generate_community(seed=7, residents=600)
+
+
+SOURCE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+                pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+@pytest.fixture(params=SOURCE_KINDS)
+def source_url(request: pytest.FixtureRequest, small_community: Community, tmp_path: Path) -> str:
+    """One database holding the three demo tables, on SQLite, PostgreSQL or MariaDB."""
+    kind = request.param
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'source.db'}"
+    else:
+        url = request.getfixturevalue("pg_url" if kind == "postgresql" else "mariadb_url")
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, url))
+    return url
+
+
+# -- a gateway ---------------------------------------------------------------------------
+
+
+DEMO_OWNERS = {"residents": "civil-affairs", "checkups": "health-commission",
+               "complaints": "civil-affairs"}
+
+PRINCIPALS = [
+    ("civil-affairs", "department", "civil-affairs", "department"),
+    ("health-commission", "department", "health-commission", "department"),
+    ("heping-committee", "app", "heping", "neighbourhood-committee"),
+    ("guangming-eldercare", "app", "guangming", "elder-care"),
+    ("jianshe-property", "app", "jianshe", "property"),
+    ("district-auditor", "auditor", "district", "auditor"),
+]
+
+
+@dataclass
+class Gateway:
+    ctx: GatewayContext
+    client: TestClient
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def get(self, who: str, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.auth(who), **kw)
+
+    def post(self, who: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.client.post(path, json=body, headers=self.auth(who), **kw)
+
+    def put(self, who: str, path: str, body: Any = None) -> Any:
+        return self.client.put(path, json=body, headers=self.auth(who))
+
+    # -- flows used by many tests ------------------------------------------------------
+
+    def register_demo_dataset(self, name: str, url: str) -> str:
+        """Register one of the demo datasets (with its demo policy) on ``url``."""
+        spec = copy.deepcopy(next(d for d in DATASETS if d["name"] == name))
+        owner = DEMO_OWNERS[name]
+        source = f"src-{name}"
+        r = self.post(owner, "/v1/sources", {"name": source, "url": url})
+        assert r.status_code == 201, r.text
+        spec["source"] = source
+        r = self.post(owner, "/v1/datasets", spec)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    def approved_query(
+        self,
+        app: str,
+        dataset_id: str,
+        purpose: str,
+        spec: dict[str, Any],
+        approval: dict[str, Any] | None = None,
+    ) -> str:
+        r = self.post(app, "/v1/query-requests", {
+            "dataset": dataset_id, "purpose": purpose, "justification": "test", "spec": spec,
+        })
+        assert r.status_code == 201, r.text
+        body = r.json()
+        if body["status"] == "pending":
+            owner = self.owner_of(dataset_id)
+            a = self.post(owner, f"/v1/query-requests/{body['id']}/approve", approval or {})
+            assert a.status_code == 200, a.text
+        return str(body["id"])
+
+    def owner_of(self, dataset_id: str) -> str:
+        r = self.get("district-auditor", f"/v1/datasets/{dataset_id}")
+        return str(r.json()["owner"])
+
+    def run(self, app: str, query_id: str, params: dict[str, Any] | None = None) -> Any:
+        return self.post(app, f"/v1/queries/{query_id}/run", {"params": params or {}})
+
+
+def make_settings(home: Path, store_url: str | None = None, **extra: Any) -> Settings:
+    from gateway.keys import create_master_key
+
+    s = load_settings(environ={}, home=home, database_url=store_url, **extra)
+    home.mkdir(parents=True, exist_ok=True)
+    create_master_key(s)
+    upgrade(s.store_url)
+    return s
+
+
+def open_gateway(settings: Settings) -> Gateway:
+    ctx = GatewayContext.open(settings)
+    client = TestClient(create_app(ctx=ctx))
+    gw = Gateway(ctx=ctx, client=client)
+    with ctx.store.transaction() as session:
+        for name, kind, domain, role in PRINCIPALS:
+            _, key = add_principal(session, name=name, kind=kind, domain=domain, role=role)
+            gw.keys[name] = key
+    return gw
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway on an SQLite store, with the test principals."""
+    gw = open_gateway(make_settings(tmp_path / "home"))
+    yield gw
+    gw.client.close()
+    gw.ctx.close()
