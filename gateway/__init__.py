@@ -1,3 +1,6 @@
-"""Community Data Gateway (社区数据共享网关): the service that composes policies, anonymizers and audit."""
+"""Community Data Gateway (社区数据共享网关).
+
+The service that composes the policies, anonymizers and audit libraries.
+"""
 
 __version__ = "0.1.0"

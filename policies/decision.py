@@ -72,8 +72,7 @@ class Denial:
 
 def _grantee_matches(rule: PurposeRule, who: PrincipalFacts) -> bool:
     return any(
-        g.role == who.role and ("*" in g.domains or who.domain in g.domains)
-        for g in rule.grantees
+        g.role == who.role and ("*" in g.domains or who.domain in g.domains) for g in rule.grantees
     )
 
 

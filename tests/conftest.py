@@ -100,8 +100,11 @@ def small_community() -> Community:
     return generate_community(seed=7, residents=600)
 
 
-SOURCE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
-                pytest.param("mariadb", marks=pytest.mark.mariadb)]
+SOURCE_KINDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+]
 
 
 @pytest.fixture(params=SOURCE_KINDS)
@@ -119,8 +122,11 @@ def source_url(request: pytest.FixtureRequest, small_community: Community, tmp_p
 # -- a gateway ---------------------------------------------------------------------------
 
 
-DEMO_OWNERS = {"residents": "civil-affairs", "checkups": "health-commission",
-               "complaints": "civil-affairs"}
+DEMO_OWNERS = {
+    "residents": "civil-affairs",
+    "checkups": "health-commission",
+    "complaints": "civil-affairs",
+}
 
 PRINCIPALS = [
     ("civil-affairs", "department", "civil-affairs", "department"),
@@ -172,9 +178,16 @@ class Gateway:
         spec: dict[str, Any],
         approval: dict[str, Any] | None = None,
     ) -> str:
-        r = self.post(app, "/v1/query-requests", {
-            "dataset": dataset_id, "purpose": purpose, "justification": "test", "spec": spec,
-        })
+        r = self.post(
+            app,
+            "/v1/query-requests",
+            {
+                "dataset": dataset_id,
+                "purpose": purpose,
+                "justification": "test",
+                "spec": spec,
+            },
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         if body["status"] == "pending":

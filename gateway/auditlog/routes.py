@@ -29,6 +29,14 @@ def entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     return list_entries(
-        session, who, dataset_id=dataset, app=app, event=event, decision=decision,
-        since=since, until=until, after=after, limit=limit,
+        session,
+        who,
+        dataset_id=dataset,
+        app=app,
+        event=event,
+        decision=decision,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
     )

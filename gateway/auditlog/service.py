@@ -123,7 +123,9 @@ def list_entries(
     if principal.kind == "app":
         principals = [principal.name]
     elif principal.kind == "department":
-        datasets = [d.id for d in CatalogRepository(session).datasets() if d.owner == principal.domain]
+        datasets = [
+            d.id for d in CatalogRepository(session).datasets() if d.owner == principal.domain
+        ]
     rows = AuditRepository(session).entries(
         principals=principals,
         datasets=datasets,

@@ -27,7 +27,9 @@ class AuthRepository:
         return self.session.scalars(select(Principal).where(Principal.name == name)).first()
 
     def all(self) -> Sequence[Principal]:
-        return self.session.scalars(select(Principal).order_by(Principal.kind, Principal.name)).all()
+        return self.session.scalars(
+            select(Principal).order_by(Principal.kind, Principal.name)
+        ).all()
 
     def add(self, row: Principal | ApiKey) -> None:
         self.session.add(row)

@@ -44,7 +44,7 @@ def _arm_timeout(conn: Connection, seconds: float) -> Callable[[], None]:
             conn.exec_driver_sql(f"SET SESSION max_execution_time = {int(seconds * 1000)}")
         return lambda: None
     if dialect == "sqlite":
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         deadline = time.monotonic() + seconds
         # Returning non-zero from the handler interrupts the running statement.
         raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)

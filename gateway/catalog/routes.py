@@ -13,7 +13,9 @@ router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERRORS)
 
 
 @router.post("/sources", status_code=201, summary="Register a department database")
-def create_source(body: SourceCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> SourceOut:
+def create_source(
+    body: SourceCreate, session: DbSession, ctx: Context, who: CurrentPrincipal
+) -> SourceOut:
     return service.register_source(session, ctx, who, body)
 
 
@@ -23,7 +25,9 @@ def list_sources(session: DbSession, who: CurrentPrincipal) -> list[SourceOut]:
 
 
 @router.post("/datasets", status_code=201, summary="Register a dataset with its usage policy")
-def create_dataset(body: DatasetCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> DatasetOut:
+def create_dataset(
+    body: DatasetCreate, session: DbSession, ctx: Context, who: CurrentPrincipal
+) -> DatasetOut:
     return service.register_dataset(session, ctx, who, body)
 
 
@@ -38,5 +42,7 @@ def get_dataset(dataset_id: str, session: DbSession, who: CurrentPrincipal) -> D
 
 
 @router.put("/datasets/{dataset_id}/policy", summary="Replace a dataset's usage policy")
-def put_policy(dataset_id: str, body: PolicyUpdate, session: DbSession, who: CurrentPrincipal) -> DatasetOut:
+def put_policy(
+    dataset_id: str, body: PolicyUpdate, session: DbSession, who: CurrentPrincipal
+) -> DatasetOut:
     return service.update_policy(session, who, dataset_id, body.policy)

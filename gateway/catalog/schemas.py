@@ -12,7 +12,9 @@ from policies import UsagePolicy
 
 NAME = r"^[a-z][a-z0-9_-]{1,63}$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$"
-Classification = Literal["direct_identifier", "quasi_identifier", "sensitive", "attribute", "free_text"]
+Classification = Literal[
+    "direct_identifier", "quasi_identifier", "sensitive", "attribute", "free_text"
+]
 
 
 class _In(BaseModel):

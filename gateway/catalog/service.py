@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
-from gateway.catalog.engines import SourceEngines, make_source_engine, probe, table_columns
+from gateway.catalog.engines import make_source_engine, probe, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.schemas import (

@@ -53,13 +53,17 @@ def serve(
 
 @cli.command()
 def demo(
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the seeding summary as JSON")] = False,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve after seeding")
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the seeding summary as JSON")
+    ] = False,
     residents: Annotated[int, typer.Option(min=100, max=1_000_000)] = 10_000,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Seed a synthetic community (sources, datasets, policies, principals, queries) and serve it."""
+    """Seed a synthetic community (sources, datasets, policies, principals, queries); serve it."""
     from gateway.demo.seed import seed_demo
 
     s = settings()

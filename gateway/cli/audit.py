@@ -28,14 +28,18 @@ def verify(batch: Annotated[int, typer.Option(min=100)] = 5000) -> None:
         last = -1
         while True:
             rows = session.scalars(
-                select(AuditEntryRow).where(AuditEntryRow.index > last)
-                .order_by(AuditEntryRow.index).limit(batch)
+                select(AuditEntryRow)
+                .where(AuditEntryRow.index > last)
+                .order_by(AuditEntryRow.index)
+                .limit(batch)
             ).all()
             if not rows:
                 break
             for row in rows:
                 if row.index != expected:
-                    err_console.print(f"entry {expected}: missing (next stored index is {row.index})")
+                    err_console.print(
+                        f"entry {expected}: missing (next stored index is {row.index})"
+                    )
                     raise typer.Exit(1)
                 if leaf_hash(row.entry.encode("utf-8")).hex() != row.leaf_hash:
                     err_console.print(f"entry {row.index}: content does not match its leaf hash")

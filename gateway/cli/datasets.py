@@ -57,8 +57,14 @@ def listing(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     try:
         with ctx.store.transaction() as session:
             rows = [
-                {"id": d.id, "name": d.name, "owner": d.owner, "table": d.table_name,
-                 "columns": len(d.columns), "policy_version": d.policy_version[:12]}
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "owner": d.owner,
+                    "table": d.table_name,
+                    "columns": len(d.columns),
+                    "policy_version": d.policy_version[:12],
+                }
                 for d in CatalogRepository(session).datasets()
             ]
     finally:

@@ -13,7 +13,9 @@ from gateway.cli.common import emit, fail, initialise, settings
 from gateway.errors import GatewayError
 from gateway.store.engine import Store
 
-app = typer.Typer(help="Principals (departments, apps, auditors) and their API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Principals (departments, apps, auditors) and their API keys.", no_args_is_help=True
+)
 
 
 def _store() -> Store:
@@ -38,7 +40,13 @@ def add(
             row, key = add_principal(
                 session, name=name, kind=kind, domain=domain, role=role, display_name=display_name
             )
-            out = {"name": row.name, "kind": row.kind, "domain": row.domain, "role": row.role, "api_key": key}
+            out = {
+                "name": row.name,
+                "kind": row.kind,
+                "domain": row.domain,
+                "role": row.role,
+                "api_key": key,
+            }
     except GatewayError as exc:
         raise fail(exc.detail) from None
     emit(out, as_json)

@@ -29,9 +29,7 @@ _OWN_COMMUNITY = {"column": "community", "op": "=", "principal": "domain"}
 
 
 def _cols(*spec: tuple[str, str, str, str]) -> list[dict[str, str]]:
-    return [
-        {"name": n, "type": t, "classification": c, "description": d} for n, t, c, d in spec
-    ]
+    return [{"name": n, "type": t, "classification": c, "description": d} for n, t, c, d in spec]
 
 
 DATASETS: list[dict[str, Any]] = [
@@ -63,7 +61,9 @@ DATASETS: list[dict[str, Any]] = [
             "purposes": [
                 {
                     "purpose": "public-service.elderly-care.home-visit",
-                    "legal_basis": "《个人信息保护法》第十三条第(三)(五)项: 履行法定职责, 独居老人探访",
+                    "legal_basis": (
+                        "《个人信息保护法》第十三条第(三)(五)项: 履行法定职责, 独居老人探访"
+                    ),
                     "grantees": [
                         {"role": "neighbourhood-committee"},
                         {"role": "elder-care"},
@@ -179,7 +179,11 @@ DATASETS: list[dict[str, Any]] = [
                     },
                     "row_scope": [
                         _OWN_COMMUNITY,
-                        {"column": "category", "op": "in", "value": ["物业服务", "停车管理", "环境卫生", "噪音扰民"]},
+                        {
+                            "column": "category",
+                            "op": "in",
+                            "value": ["物业服务", "停车管理", "环境卫生", "噪音扰民"],
+                        },
                     ],
                     "approval": "manual",
                     "max_rows": 500,
@@ -206,7 +210,9 @@ DATASETS: list[dict[str, Any]] = [
 # app, dataset name, purpose, justification, spec, example params
 QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
     (
-        "heping-committee", "residents", "public-service.elderly-care.home-visit",
+        "heping-committee",
+        "residents",
+        "public-service.elderly-care.home-visit",
         "每月走访本社区独居高龄老人 / monthly visits to elderly residents living alone",
         {
             "select": ["resident_id", "name", "mobile", "age", "building", "unit", "room"],
@@ -221,10 +227,15 @@ QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {"min_age": 80},
     ),
     (
-        "heping-committee", "residents", "public-service.community-planning",
+        "heping-committee",
+        "residents",
+        "public-service.community-planning",
         "按楼栋统计老年人口, 规划助餐点 / elderly residents per building for meal-point planning",
         {
-            "aggregates": [{"fn": "count", "as": "residents"}, {"fn": "mean", "column": "age", "as": "mean_age"}],
+            "aggregates": [
+                {"fn": "count", "as": "residents"},
+                {"fn": "mean", "column": "age", "as": "mean_age"},
+            ],
             "filters": [{"column": "age", "op": ">=", "value": {"param": "min_age"}}],
             "group_by": ["building"],
             "order_by": [{"column": "building"}],
@@ -233,13 +244,28 @@ QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {"min_age": 60},
     ),
     (
-        "guangming-eldercare", "residents", "public-service.elderly-care.home-visit",
+        "guangming-eldercare",
+        "residents",
+        "public-service.elderly-care.home-visit",
         "为独居老人安排上门助老服务 / home-care visits for residents living alone",
         {
-            "select": ["resident_id", "name", "mobile", "age", "gender", "building", "unit", "room"],
+            "select": [
+                "resident_id",
+                "name",
+                "mobile",
+                "age",
+                "gender",
+                "building",
+                "unit",
+                "room",
+            ],
             "filters": [
                 {"column": "lives_alone", "op": "=", "value": 1},
-                {"column": "age", "op": "between", "value": [{"param": "min_age"}, {"param": "max_age"}]},
+                {
+                    "column": "age",
+                    "op": "between",
+                    "value": [{"param": "min_age"}, {"param": "max_age"}],
+                },
             ],
             "order_by": [{"column": "age", "desc": True}],
             "limit": 200,
@@ -251,7 +277,9 @@ QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {"min_age": 75, "max_age": 120},
     ),
     (
-        "guangming-eldercare", "checkups", "public-service.elderly-care.health-follow-up",
+        "guangming-eldercare",
+        "checkups",
+        "public-service.elderly-care.health-follow-up",
         "慢病随访服务规划 / planning chronic-disease follow-up",
         {
             "aggregates": [
@@ -264,7 +292,9 @@ QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {},
     ),
     (
-        "jianshe-property", "complaints", "property.complaint-handling",
+        "jianshe-property",
+        "complaints",
+        "property.complaint-handling",
         "处理本小区物业相关的12345工单 / handle property-related hotline cases",
         {
             "select": ["complaint_id", "received_at", "category", "status", "text", "resident_id"],
@@ -282,7 +312,9 @@ QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [
         {"category": "物业服务", "since": "2025-06-01"},
     ),
     (
-        "jianshe-property", "complaints", "property.service-statistics",
+        "jianshe-property",
+        "complaints",
+        "property.service-statistics",
         "按类别统计诉求量 / case counts per category",
         {
             "aggregates": [{"fn": "count", "as": "cases"}],

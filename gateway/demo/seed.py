@@ -55,7 +55,9 @@ def _previous_keys(settings: Settings) -> dict[str, str]:
         return {}
 
 
-def _ensure_principals(session: Session, previous: dict[str, str]) -> dict[str, tuple[Principal, str]]:
+def _ensure_principals(
+    session: Session, previous: dict[str, str]
+) -> dict[str, tuple[Principal, str]]:
     out: dict[str, tuple[Principal, str]] = {}
     for name, kind, domain, role, display in PRINCIPALS:
         row = session.scalars(select(Principal).where(Principal.name == name)).first()
@@ -87,8 +89,10 @@ def seed_demo(ctx: GatewayContext, residents: int = 10_000, seed: int = 20261127
         with ctx.store.transaction() as session:
             repo = CatalogRepository(session)
             if repo.source_by_name(spec["source"]) is None:
-                body = SourceCreate.model_validate({"name": spec["source"], "url": urls[spec["source"]]})
-                register_source(session, ctx, owner, body)
+                source = SourceCreate.model_validate(
+                    {"name": spec["source"], "url": urls[spec["source"]]}
+                )
+                register_source(session, ctx, owner, source)
         with ctx.store.transaction() as session:
             existing = CatalogRepository(session).dataset_by_name(spec["name"])
             if existing is None:
@@ -110,27 +114,50 @@ def seed_demo(ctx: GatewayContext, residents: int = 10_000, seed: int = 20261127
                 )
             ).first()
             if found is None:
-                body = QueryRequestCreate.model_validate(
-                    {"dataset": dataset_id, "purpose": purpose, "justification": justification,
-                     "spec": query, "example_params": params}
+                request = QueryRequestCreate.model_validate(
+                    {
+                        "dataset": dataset_id,
+                        "purpose": purpose,
+                        "justification": justification,
+                        "spec": query,
+                        "example_params": params,
+                    }
                 )
-                filed = file_request(session, ctx, who[app], body)
+                filed = file_request(session, ctx, who[app], request)
                 query_id, kind = filed.id, filed.kind
                 if filed.status == "pending":
                     owner = next(d for d in DATASETS if d["name"] == dataset_name)["source"]
-                    approve(session, who[SOURCE_OWNERS[owner]], filed.id,
-                            Approval(note="演示数据: 已审核 / demo: reviewed"))
+                    approve(
+                        session,
+                        who[SOURCE_OWNERS[owner]],
+                        filed.id,
+                        Approval(note="演示数据: 已审核 / demo: reviewed"),
+                    )
             else:
                 query_id, kind = found.id, found.kind
-        approved.append({"id": query_id, "app": app, "dataset": dataset_id, "purpose": purpose,
-                         "kind": kind, "params": params})
+        approved.append(
+            {
+                "id": query_id,
+                "app": app,
+                "dataset": dataset_id,
+                "purpose": purpose,
+                "kind": kind,
+                "params": params,
+            }
+        )
 
     summary: dict[str, Any] = {
         "base_url": settings.base_url,
         "home": str(settings.home.resolve()),
         "principals": [
-            {"name": name, "kind": row.kind, "domain": row.domain, "role": row.role,
-             "display_name": row.display_name, "api_key": key}
+            {
+                "name": name,
+                "kind": row.kind,
+                "domain": row.domain,
+                "role": row.role,
+                "display_name": row.display_name,
+                "api_key": key,
+            }
             for name, (row, key) in principals.items()
         ],
         "datasets": [

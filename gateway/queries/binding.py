@@ -47,8 +47,9 @@ class DatasetView:
             table=dataset.table_name,
             privacy_unit=dataset.privacy_unit,
             columns={
-                c["name"]: ColumnInfo(c["name"], c["type"], c.get("storage", c["type"]),
-                                      c["classification"])
+                c["name"]: ColumnInfo(
+                    c["name"], c["type"], c.get("storage", c["type"]), c["classification"]
+                )
                 for c in dataset.columns
             },
         )
@@ -83,9 +84,9 @@ def check_spec(spec: QuerySpec, view: DatasetView) -> None:
         if name not in view.columns:
             raise InvalidRequest(f"unknown column: {name}")
     for agg in spec.aggregates:
-        if agg.fn in ("sum", "mean") and agg.column is not None:
-            if view.columns[agg.column].type not in ("integer", "number"):
-                raise InvalidRequest(f"{agg.fn} needs a numeric column: {agg.column}")
+        numeric = agg.column is None or view.columns[agg.column].type in ("integer", "number")
+        if agg.fn in ("sum", "mean") and not numeric:
+            raise InvalidRequest(f"{agg.fn} needs a numeric column: {agg.column}")
     for f in spec.filters:
         column = view.columns[f.column]
         if f.op == "prefix" and column.type != "string":
@@ -103,7 +104,9 @@ def check_spec(spec: QuerySpec, view: DatasetView) -> None:
             try:
                 coerce(operand, column.type)
             except ValueError:
-                raise InvalidRequest(f"a value for {f.column} is not a valid {column.type}") from None
+                raise InvalidRequest(
+                    f"a value for {f.column} is not a valid {column.type}"
+                ) from None
         if f.op == "in" and not isinstance(f.value, list | ParamRef):
             raise InvalidRequest(f"'in' on {f.column} needs a list or a list parameter")
 

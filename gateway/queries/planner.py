@@ -8,7 +8,8 @@ which the gateway uses to suppress groups smaller than the policy's k.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
@@ -58,6 +59,16 @@ def _as_stored(value: Any, storage: str) -> Any:
     return value
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
 def _escape_like(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
@@ -66,18 +77,9 @@ def _condition(col: ColumnClause[Any], op: str, value: Any, storage: str) -> Col
     def bound(v: Any) -> Any:
         return bindparam(None, _as_stored(v, storage), type_=col.type, unique=True)
 
-    if op == "=":
-        return col == bound(value)
-    if op == "!=":
-        return col != bound(value)
-    if op == "<":
-        return col < bound(value)
-    if op == "<=":
-        return col <= bound(value)
-    if op == ">":
-        return col > bound(value)
-    if op == ">=":
-        return col >= bound(value)
+    comparison = _COMPARISONS.get(op)
+    if comparison is not None:
+        return comparison(col, bound(value))
     if op == "in":
         return col.in_([_as_stored(v, storage) for v in value])
     if op == "between":
@@ -124,14 +126,16 @@ def plan(
 
     if spec.kind == "rows":
         stmt = select(*[t.c[name] for name in spec.select])
-        order_cols = {name: t.c[name] for name in spec.select}
+        order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]
         outputs: dict[str, ColumnElement[Any]] = {}
         for agg in spec.aggregates:
             target = t.c[agg.column] if agg.column else None
             if agg.fn == "count":
-                expr: ColumnElement[Any] = func.count(target) if target is not None else func.count()
+                expr: ColumnElement[Any] = (
+                    func.count(target) if target is not None else func.count()
+                )
             elif agg.fn == "sum":
                 expr = func.sum(target)
             else:

@@ -14,7 +14,12 @@ router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 
 @router.post("/{query_id}/run", summary="Run an approved query with parameter values (apps)")
 def run(
-    query_id: str, body: RunRequest, request: Request, ctx: Context, who: CurrentPrincipal, rid: RequestId
+    query_id: str,
+    body: RunRequest,
+    request: Request,
+    ctx: Context,
+    who: CurrentPrincipal,
+    rid: RequestId,
 ) -> RunResult:
     client = request.client.host if request.client else None
     return run_query(ctx, who, query_id, body.params, RunContext(request_id=rid, client=client))

@@ -29,7 +29,9 @@ class RunResult(BaseModel):
     rows: list[list[Any]]
     row_count: int
     treatments: dict[str, str]
-    suppressed_groups: int = Field(description="Groups withheld because they held fewer than k persons.")
+    suppressed_groups: int = Field(
+        description="Groups withheld because they held fewer than k persons."
+    )
     truncated: bool = Field(description="True when the row cap cut the result.")
     retention: str
     receipt: ReceiptOut

@@ -13,11 +13,11 @@ from typing import Any
 from anonymizers import OperatorContext
 from gateway.auditlog.service import Receipt, append
 from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.engines import execute
 from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, GatewayError, NotFound, SourceTimeout
-from gateway.catalog.engines import execute
 from gateway.queries.binding import DatasetView, bind_params
 from gateway.queries.planner import plan
 from gateway.queries.release import Release, release_aggregates, release_rows
@@ -106,7 +106,9 @@ def run_query(
         raise _deny(ctx, principal, run, None, "unknown_query", "")
     status = effective_status(loaded.query)
     if status != "approved":
-        code, zh, en = _NOT_RUNNABLE.get(status, ("query_not_runnable", "该查询不可运行", "not runnable"))
+        code, zh, en = _NOT_RUNNABLE.get(
+            status, ("query_not_runnable", "该查询不可运行", "not runnable")
+        )
         raise _deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
     bound = bind_params(loaded.spec, params)
     verdict: Decision | Denial = decide_for(
@@ -118,7 +120,11 @@ def run_query(
         counted = RequestRepository(session).take_run(loaded.query.id)
     if not counted:
         raise _deny(
-            ctx, principal, run, loaded, "run_quota_used",
+            ctx,
+            principal,
+            run,
+            loaded,
+            "run_quota_used",
             "该查询的运行次数已用完 / the query has used all its runs",
         )
     return _execute(ctx, principal, run, loaded, verdict, bound)
@@ -148,8 +154,10 @@ def _execute(
     }
     try:
         result = execute(
-            source_engine(ctx, loaded.source), statement,
-            ctx.settings.statement_timeout_seconds, cap + 1,
+            source_engine(ctx, loaded.source),
+            statement,
+            ctx.settings.statement_timeout_seconds,
+            cap + 1,
         )
     except GatewayError as exc:
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -51,7 +52,10 @@ class RequestRepository:
         stmt = (
             update(QueryRequest)
             .where(QueryRequest.id == request_id, QueryRequest.status == "approved")
-            .where((QueryRequest.max_runs.is_(None)) | (QueryRequest.runs_used < QueryRequest.max_runs))
+            .where(
+                (QueryRequest.max_runs.is_(None)) | (QueryRequest.runs_used < QueryRequest.max_runs)
+            )
             .values(runs_used=QueryRequest.runs_used + 1)
         )
-        return self.session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        result: Any = self.session.execute(stmt)
+        return bool(result.rowcount == 1)

@@ -17,7 +17,9 @@ Status = Literal["pending", "approved", "rejected", "expired", "revoked"]
 
 
 @router.post("", status_code=201, summary="File a query request (apps)")
-def create(body: QueryRequestCreate, session: DbSession, ctx: Context, who: CurrentPrincipal) -> QueryRequestOut:
+def create(
+    body: QueryRequestCreate, session: DbSession, ctx: Context, who: CurrentPrincipal
+) -> QueryRequestOut:
     return service.file_request(session, ctx, who, body)
 
 
@@ -37,15 +39,23 @@ def get(request_id: str, session: DbSession, who: CurrentPrincipal) -> QueryRequ
 
 
 @router.post("/{request_id}/approve", summary="Approve, optionally narrowing (departments)")
-def approve(request_id: str, body: Approval, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+def approve(
+    request_id: str, body: Approval, session: DbSession, who: CurrentPrincipal
+) -> QueryRequestOut:
     return service.approve(session, who, request_id, body)
 
 
 @router.post("/{request_id}/reject", summary="Reject with a reason (departments)")
-def reject(request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+def reject(
+    request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal
+) -> QueryRequestOut:
     return service.reject(session, who, request_id, body)
 
 
-@router.post("/{request_id}/revoke", summary="Revoke an approved query; no further runs (departments)")
-def revoke(request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+@router.post(
+    "/{request_id}/revoke", summary="Revoke an approved query; no further runs (departments)"
+)
+def revoke(
+    request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal
+) -> QueryRequestOut:
     return service.revoke(session, who, request_id, body)

@@ -17,14 +17,18 @@ class _In(BaseModel):
 
 class QueryRequestCreate(_In):
     dataset: str = Field(max_length=32, description="Dataset id from the catalog.")
-    purpose: str = Field(pattern=PURPOSE_PATTERN, description="Declared purpose, e.g. elderly-care.home-visit.")
+    purpose: str = Field(
+        pattern=PURPOSE_PATTERN, description="Declared purpose, e.g. elderly-care.home-visit."
+    )
     justification: str = Field(min_length=1, max_length=2000)
     spec: QuerySpec
     example_params: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
 class Approval(_In):
-    expires_at: datetime | None = Field(default=None, description="After this the query no longer runs.")
+    expires_at: datetime | None = Field(
+        default=None, description="After this the query no longer runs."
+    )
     max_runs: int | None = Field(default=None, ge=1, le=1_000_000)
     row_cap: int | None = Field(default=None, ge=1, le=1_000_000)
     note: str = Field(default="", max_length=2000)

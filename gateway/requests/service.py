@@ -28,9 +28,9 @@ from policies import Decision, Denial, PrincipalFacts, decide
 
 
 def effective_status(row: QueryRequest, now: datetime | None = None) -> str:
-    if row.status == "approved" and row.expires_at is not None:
-        if row.expires_at <= (now or utcnow()):
-            return "expired"
+    lapsed = row.expires_at is not None and row.expires_at <= (now or utcnow())
+    if row.status == "approved" and lapsed:
+        return "expired"
     return row.status
 
 
@@ -56,7 +56,9 @@ def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
     )
 
 
-def decide_for(who: PrincipalFacts, dataset: Dataset, purpose: str, spec: QuerySpec) -> Decision | Denial:
+def decide_for(
+    who: PrincipalFacts, dataset: Dataset, purpose: str, spec: QuerySpec
+) -> Decision | Denial:
     return decide(who, dataset_policy(dataset), dataset.policy_version, purpose, spec.shape())
 
 
@@ -114,7 +116,9 @@ def file_request(
     return request_out(row, principal.name)
 
 
-def _owned(session: Session, principal: AuthPrincipal, request_id: str) -> tuple[QueryRequest, Dataset]:
+def _owned(
+    session: Session, principal: AuthPrincipal, request_id: str
+) -> tuple[QueryRequest, Dataset]:
     require_department(principal)
     row = RequestRepository(session).get(request_id)
     dataset = session.get(Dataset, row.dataset_id) if row is not None else None
@@ -197,7 +201,9 @@ def _close(
 ) -> QueryRequestOut:
     row, dataset = _owned(session, principal, request_id)
     if row.status != from_status:
-        raise Conflict(f"only a {from_status} request can become {to_status}; this one is {row.status}")
+        raise Conflict(
+            f"only a {from_status} request can become {to_status}; this one is {row.status}"
+        )
     app = RequestRepository(session).app_name(row.app_id)
     row.status = to_status
     row.reason = body.reason
@@ -216,9 +222,13 @@ def _close(
     return request_out(row, app)
 
 
-def reject(session: Session, principal: AuthPrincipal, request_id: str, body: Rejection) -> QueryRequestOut:
+def reject(
+    session: Session, principal: AuthPrincipal, request_id: str, body: Rejection
+) -> QueryRequestOut:
     return _close(session, principal, request_id, body, from_status="pending", to_status="rejected")
 
 
-def revoke(session: Session, principal: AuthPrincipal, request_id: str, body: Rejection) -> QueryRequestOut:
+def revoke(
+    session: Session, principal: AuthPrincipal, request_id: str, body: Rejection
+) -> QueryRequestOut:
     return _close(session, principal, request_id, body, from_status="approved", to_status="revoked")

@@ -1,4 +1,4 @@
-"""register -> request -> approve -> run -> audit entry, on SQLite, PostgreSQL and MariaDB sources."""
+"""register, request, approve, run, audit entry: on SQLite, PostgreSQL and MariaDB sources."""
 
 from __future__ import annotations
 
@@ -43,16 +43,24 @@ def test_full_flow(gateway: Gateway, source_url: str) -> None:
     assert offered["public-service.elderly-care.home-visit"]["columns"]["name"] == "mask"
     assert entry["policy"] is None  # only the owner sees the document
 
-    filed = gateway.post("heping-committee", "/v1/query-requests", {
-        "dataset": dataset, "purpose": "public-service.elderly-care.home-visit",
-        "justification": "monthly visits", "spec": HOME_VISIT,
-    })
+    filed = gateway.post(
+        "heping-committee",
+        "/v1/query-requests",
+        {
+            "dataset": dataset,
+            "purpose": "public-service.elderly-care.home-visit",
+            "justification": "monthly visits",
+            "spec": HOME_VISIT,
+        },
+    )
     assert filed.status_code == 201, filed.text
     qid = filed.json()["id"]
     assert filed.json()["status"] == "pending"
     assert gateway.run("heping-committee", qid).status_code == 403  # not yet approved
 
-    pending = gateway.get("civil-affairs", "/v1/query-requests", params={"status": "pending"}).json()
+    pending = gateway.get(
+        "civil-affairs", "/v1/query-requests", params={"status": "pending"}
+    ).json()
     assert [p["id"] for p in pending] == [qid]
     approved = gateway.post("civil-affairs", f"/v1/query-requests/{qid}/approve", {"max_runs": 5})
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
@@ -80,8 +88,9 @@ def test_full_flow(gateway: Gateway, source_url: str) -> None:
 
     # The receipt points at a committed entry that describes the release without raw data.
     index = body["receipt"]["entry_index"]
-    entries = gateway.get("district-auditor", "/v1/audit/entries",
-                          params={"after": index - 1, "limit": 1}).json()
+    entries = gateway.get(
+        "district-auditor", "/v1/audit/entries", params={"after": index - 1, "limit": 1}
+    ).json()
     assert entries[0]["index"] == index
     logged = entries[0]["entry"]
     assert logged["event"] == "query.run" and logged["outcome"] == "ok"
@@ -94,17 +103,27 @@ def test_full_flow(gateway: Gateway, source_url: str) -> None:
 def test_aggregate_flow_suppresses_small_groups(gateway: Gateway, source_url: str) -> None:
     dataset = gateway.register_demo_dataset("residents", source_url)
     spec = {
-        "aggregates": [{"fn": "count", "as": "n"}, {"fn": "mean", "column": "age", "as": "mean_age"}],
+        "aggregates": [
+            {"fn": "count", "as": "n"},
+            {"fn": "mean", "column": "age", "as": "mean_age"},
+        ],
         "group_by": ["building"],
         "order_by": [{"column": "building"}],
     }
-    qid = gateway.approved_query("heping-committee", dataset, "public-service.community-planning", spec)
+    qid = gateway.approved_query(
+        "heping-committee", dataset, "public-service.community-planning", spec
+    )
     body = gateway.run("heping-committee", qid).json()
     engine = sa.create_engine(source_url, poolclass=sa.NullPool)
     with engine.connect() as conn:
-        truth = dict(conn.execute(sa.text(
-            "SELECT building, COUNT(*) FROM residents WHERE community = 'heping' GROUP BY building"
-        )).all())
+        truth = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT building, COUNT(*) FROM residents "
+                    "WHERE community = 'heping' GROUP BY building"
+                )
+            ).all()
+        )
     engine.dispose()
     released = {row[0]: row[1] for row in body["rows"]}
     assert released == {b: n for b, n in truth.items() if n >= 10}

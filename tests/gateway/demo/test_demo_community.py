@@ -8,18 +8,13 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import subprocess
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
 
 import gateway
 from gateway.demo.community import COMMUNITIES, Community, generate_community
@@ -377,94 +372,29 @@ def test_write_sources_accepts_a_subset_and_a_shared_database(
 # -- sources on real servers ------------------------------------------------------------
 
 
-def _unavailable(what: str, url: URL, exc: BaseException) -> NoReturn:
-    reason = (
-        f"{what} not reachable at {url.render_as_string(hide_password=True)} "
-        f"({type(exc).__name__}); set the URL in its CDG_TEST_* variable"
-    )
-    if os.environ.get("CDG_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} and CDG_REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(reason)
-
-
-def _admin_engine(what: str, url: URL) -> sa.Engine:
-    """An engine on the server, or skip (fail under CDG_REQUIRE_SERVICES=1) if unreachable."""
-    problem: BaseException | None = None
-    try:
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
-        problem = exc
-    if problem is not None:
-        _unavailable(what, url, problem)
-    return engine
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL; yields a URL whose search_path is that schema."""
-    base = make_url(
-        os.environ.get("CDG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    )
-    admin = _admin_engine("PostgreSQL", base)
-    schema = f"demo_test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@contextmanager
-def mariadb_database() -> Iterator[str]:
-    """A fresh utf8mb4 database on the test MariaDB; yields its URL."""
-    base = make_url(
-        os.environ.get(
-            "CDG_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
-        )
-    )
-    admin = _admin_engine("MariaDB", base)
-    database = f"demo_test_{secrets.token_hex(6)}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
-    try:
-        yield base.set(database=database).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE `{database}`"))
-        admin.dispose()
-
-
 @pytest.mark.postgres
-def test_write_sources_on_postgresql_is_idempotent(small: Community) -> None:
-    with postgres_schema() as url:
-        urls = dict.fromkeys(SOURCE_TABLES, url)
-        write_sources(small, urls)
-        write_sources(small, urls)
-        assert_written(small, urls)
+def test_write_sources_on_postgresql_is_idempotent(small: Community, pg_url: str) -> None:
+    urls = dict.fromkeys(SOURCE_TABLES, pg_url)
+    write_sources(small, urls)
+    write_sources(small, urls)
+    assert_written(small, urls)
 
 
 @pytest.mark.mariadb
-def test_write_sources_on_mariadb_is_idempotent(small: Community) -> None:
-    with mariadb_database() as url:
-        urls = dict.fromkeys(SOURCE_TABLES, url)
-        write_sources(small, urls)
-        write_sources(small, urls)
-        assert_written(small, urls)
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                collations = conn.execute(
-                    sa.text(
-                        "SELECT table_collation FROM information_schema.tables"
-                        " WHERE table_schema = DATABASE()"
-                    )
-                ).scalars()
-                assert all(str(c).startswith("utf8mb4") for c in collations)
-        finally:
-            engine.dispose()
+def test_write_sources_on_mariadb_is_idempotent(small: Community, mariadb_url: str) -> None:
+    urls = dict.fromkeys(SOURCE_TABLES, mariadb_url)
+    write_sources(small, urls)
+    write_sources(small, urls)
+    assert_written(small, urls)
+    engine = sa.create_engine(mariadb_url)
+    try:
+        with engine.connect() as conn:
+            collations = conn.execute(
+                sa.text(
+                    "SELECT table_collation FROM information_schema.tables"
+                    " WHERE table_schema = DATABASE()"
+                )
+            ).scalars()
+            assert all(str(c).startswith("utf8mb4") for c in collations)
+    finally:
+        engine.dispose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -168,7 +167,8 @@ def _guard_audit_log() -> None:
     if dialect == "sqlite":
         for action in ("UPDATE", "DELETE"):
             op.execute(
-                f"CREATE TRIGGER audit_entries_no_{action.lower()} BEFORE {action} ON audit_entries "
+                f"CREATE TRIGGER audit_entries_no_{action.lower()} "
+                f"BEFORE {action} ON audit_entries "
                 "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END"
             )
     elif dialect == "postgresql":
