@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 import gateway
 from gateway.api import errors
+from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
 from gateway.auditlog.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
     )
     app.state.ctx = context
     errors.install(app)
+    metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     for router in (auth_router, catalog_router, requests_router, queries_router, audit_router):
         app.include_router(router)
@@ -51,7 +54,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    def metrics() -> str:
-        return f'cdg_info{{version="{gateway.__version__}"}} 1\n'
+    def metrics_text() -> str:
+        return f'cdg_info{{version="{gateway.__version__}"}} 1\n' + metrics.render()
 
     return app

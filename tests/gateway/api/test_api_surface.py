@@ -1,0 +1,56 @@
+"""The HTTP surface: documented endpoints, health, metrics, request ids, the error shape."""
+
+from __future__ import annotations
+
+from tests.conftest import Gateway
+
+DOCUMENTED = {
+    ("post", "/v1/sources"),
+    ("get", "/v1/sources"),
+    ("post", "/v1/datasets"),
+    ("get", "/v1/datasets"),
+    ("get", "/v1/datasets/{dataset_id}"),
+    ("put", "/v1/datasets/{dataset_id}/policy"),
+    ("post", "/v1/query-requests"),
+    ("get", "/v1/query-requests"),
+    ("get", "/v1/query-requests/{request_id}"),
+    ("post", "/v1/query-requests/{request_id}/approve"),
+    ("post", "/v1/query-requests/{request_id}/reject"),
+    ("post", "/v1/query-requests/{request_id}/revoke"),
+    ("post", "/v1/queries/{query_id}/run"),
+    ("get", "/v1/audit/entries"),
+    ("get", "/v1/principals/me"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+}
+
+
+def test_openapi_lists_every_endpoint(gateway: Gateway) -> None:
+    spec = gateway.client.get("/openapi.json").json()
+    found = {(m, p) for p, ops in spec["paths"].items() for m in ops}
+    assert found == DOCUMENTED
+    assert gateway.client.get("/docs").status_code == 200
+
+
+def test_health_and_metrics(gateway: Gateway) -> None:
+    assert gateway.client.get("/healthz").json() == {"status": "ok"}
+    gateway.get("heping-committee", "/v1/queries/qr_missing/run")  # 405: GET on a POST route
+    gateway.post("heping-committee", "/v1/queries/qr_secret_id/run", {"params": {}})
+    text = gateway.client.get("/metrics").text
+    assert 'route="/v1/queries/{query_id}/run",status="404"} 1' in text
+    assert "qr_secret_id" not in text  # route templates, never raw ids
+
+
+def test_every_response_has_a_request_id_and_errors_have_one_shape(gateway: Gateway) -> None:
+    ok = gateway.get("heping-committee", "/v1/principals/me")
+    assert len(ok.headers["x-request-id"]) == 32
+    for response in (
+        gateway.client.get("/v1/datasets"),  # no key
+        gateway.client.get("/v1/datasets", headers={"Authorization": "Bearer cdg_wrong"}),
+        gateway.get("heping-committee", "/v1/nowhere"),
+        gateway.client.delete("/v1/datasets", headers=gateway.auth("heping-committee")),
+    ):
+        body = response.json()
+        assert set(body) == {"error", "detail", "request_id"}, body
+        assert body["request_id"] == response.headers["x-request-id"]
+        assert response.status_code in (401, 404, 405)
