@@ -8,6 +8,7 @@ logged by type and request id only.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,9 +44,12 @@ def error_response(
     return JSONResponse(body, status_code=status)
 
 
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+
+
 def _location(loc: tuple[Any, ...]) -> str:
-    # Dictionary keys supplied by the client are part of a location; keep only ours.
-    parts = [str(p) for p in loc if isinstance(p, int) or (isinstance(p, str) and len(p) <= 40)]
+    # Dictionary keys supplied by the client are part of a location: only names are shown.
+    parts = [str(p) if isinstance(p, int) or _NAME.match(str(p)) else "<key>" for p in loc]
     return ".".join(parts)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
+from anonymizers import AnonymizerError, OperatorContext, build_operator
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
@@ -106,8 +107,25 @@ def _check_columns(body: DatasetCreate, stored: dict[str, str]) -> None:
             raise InvalidRequest(f"column {column.name} is stored as {storage}, not {column.type}")
 
 
+_PROBE_CONTEXT = OperatorContext(
+    master_key=bytes(32), key_version=1, owner="policy-check", recipient="policy-check"
+)
+
+
+def _check_treatments(policy: UsagePolicy) -> list[str]:
+    """Build every operator once, so a bad parameter fails at registration, not at a run."""
+    problems = []
+    for rule in policy.purposes:
+        for name, column in rule.columns.items():
+            try:
+                build_operator(column.treatment, column.params, _PROBE_CONTEXT)
+            except AnonymizerError:
+                problems.append(f"purpose {rule.purpose}: column {name}: invalid treatment params")
+    return problems
+
+
 def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> None:
-    problems = check_policy(
+    problems = _check_treatments(policy) + check_policy(
         policy,
         [c["name"] for c in body_columns],
         {c["name"]: c["classification"] for c in body_columns},

@@ -17,6 +17,7 @@ from gateway.errors import InvalidRequest
 from gateway.queries.spec import Filter, ParamDecl, ParamRef, QuerySpec
 
 MAX_STRING = 1000
+INT64 = 2**63  # integers must fit a signed 64-bit column on every source dialect
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,34 @@ class DatasetView:
         )
 
 
+def _bindable_text(value: str) -> bool:
+    """Short text every source can bind: no NUL (PostgreSQL refuses it), valid UTF-8."""
+    if len(value) > MAX_STRING or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes
+        return False
+    return True
+
+
 def coerce(value: Any, kind: str) -> Any:
     """A supplied value as the Python value of a declared type; ValueError if it is not."""
-    if kind == "string" and isinstance(value, str) and len(value) <= MAX_STRING:
+    if kind == "string" and isinstance(value, str) and _bindable_text(value):
         return value
-    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+    if (
+        kind == "integer"
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and -INT64 <= value < INT64
+    ):
         return value
     if (
         kind == "number"
         and isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(value)
+        and (isinstance(value, float) or -INT64 <= value < INT64)
     ):
         return value
     if kind == "boolean" and isinstance(value, bool):

@@ -14,11 +14,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Date,
     Float,
-    Integer,
     Select,
     String,
     and_,
@@ -39,7 +39,7 @@ PERSONS = "cdg_persons"  # hidden per-group count of distinct privacy units
 
 _STORAGE: dict[str, TypeEngine[Any]] = {
     "string": String(),
-    "integer": Integer(),
+    "integer": BigInteger(),  # PostgreSQL casts binds to it: 32 bits is too narrow
     "number": Float(),
     "date": Date(),
     "boolean": Boolean(),
