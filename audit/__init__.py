@@ -10,6 +10,7 @@ A pure library (it imports nothing from ``gateway``):
 * ``CheckpointSigner`` / ``open_checkpoint`` sign and verify C2SP checkpoints.
 """
 
+from audit.accumulator import RootAccumulator
 from audit.canonical import canonical_json
 from audit.checkpoints import (
     Checkpoint,
@@ -34,6 +35,7 @@ __all__ = [
     "MerkleTree",
     "NodeStore",
     "ProofError",
+    "RootAccumulator",
     "StoreError",
     "canonical_json",
     "leaf_hash",

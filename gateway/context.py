@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit import CheckpointSigner
+from gateway.auditlog.subjects import SubjectRefs
+from gateway.auditlog.writer import Appender, AuditLog
 from gateway.catalog.engines import SourceEngines
 from gateway.keys import KeyRing, load_keyring
 from gateway.settings import Settings
@@ -16,16 +19,24 @@ class GatewayContext:
     store: Store
     keyring: KeyRing
     engines: SourceEngines
+    audit: AuditLog
+    subjects: SubjectRefs
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayContext:
+        store = Store.from_url(settings.store_url)
+        keyring = load_keyring(settings)
+        signer = CheckpointSigner(settings.log_origin, keyring.signer)
         return cls(
             settings=settings,
-            store=Store.from_url(settings.store_url),
-            keyring=load_keyring(settings),
+            store=store,
+            keyring=keyring,
             engines=SourceEngines(settings.source_pool_size),
+            audit=AuditLog(store, Appender(settings, signer)),
+            subjects=SubjectRefs(keyring),
         )
 
     def close(self) -> None:
+        self.audit.close()
         self.engines.dispose()
         self.store.dispose()

@@ -1,9 +1,11 @@
-"""The master key ring: key files live outside the database.
+"""The key ring: key files live outside the database.
 
-``cdg init`` writes ``home/keys/master-v1.key`` (32 random bytes, base64, mode 0600).
-``cdg keys rotate`` adds ``master-v2.key``; the highest version is current and
-older versions stay readable so earlier ciphertexts and pseudonyms can be checked.
-Every use derives its own key with HKDF (``anonymizers.derive_key``).
+``cdg init`` writes ``home/keys/master-v1.key`` (32 random bytes, base64, mode 0600)
+and ``home/keys/log-signing-v1.key`` (an Ed25519 seed that signs audit checkpoints).
+``cdg keys rotate`` adds the next version of either; the highest version is current
+and older versions stay, so earlier ciphertexts, pseudonyms and checkpoints can
+still be read and verified. Every use of the master key derives its own key with
+HKDF (``anonymizers.derive_key``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from gateway.settings import Settings
 
 _KEY_FILE = re.compile(r"^master-v(\d+)\.key$")
+_SIGNING_FILE = re.compile(r"^log-signing-v(\d+)\.key$")
 
 
 class KeyFileError(RuntimeError):
@@ -27,6 +32,7 @@ class KeyFileError(RuntimeError):
 @dataclass(frozen=True)
 class KeyRing:
     masters: dict[int, bytes]
+    signing: dict[int, Ed25519PrivateKey]
 
     @property
     def current_version(self) -> int:
@@ -35,6 +41,12 @@ class KeyRing:
     @property
     def current(self) -> bytes:
         return self.masters[self.current_version]
+
+    @property
+    def signer(self) -> Ed25519PrivateKey:
+        if not self.signing:
+            raise KeyFileError("no log signing key; run `cdg init`")
+        return self.signing[max(self.signing)]
 
     def master(self, version: int) -> bytes:
         try:
@@ -47,24 +59,43 @@ def keys_dir(settings: Settings) -> Path:
     return settings.home / "keys"
 
 
-def create_master_key(settings: Settings) -> Path:
-    """Write the next master key version; returns its path."""
+def _write_next(settings: Settings, pattern: re.Pattern[str], stem: str) -> Path:
     directory = keys_dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    existing = _versions(directory)
-    version = max(existing, default=0) + 1
-    path = directory / f"master-v{version}.key"
+    version = max(_versions(directory, pattern), default=0) + 1
+    path = directory / f"{stem}-v{version}.key"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(base64.b64encode(secrets.token_bytes(32)).decode("ascii") + "\n")
     return path
 
 
-def _versions(directory: Path) -> list[int]:
+def create_master_key(settings: Settings) -> Path:
+    """Write the next master key version; returns its path."""
+    return _write_next(settings, _KEY_FILE, "master")
+
+
+def create_signing_key(settings: Settings) -> Path:
+    """Write the next log-signing key version (an Ed25519 seed); returns its path."""
+    return _write_next(settings, _SIGNING_FILE, "log-signing")
+
+
+def ensure_keys(settings: Settings) -> list[Path]:
+    """Create whichever key is missing; returns the files written."""
+    created = []
+    directory = keys_dir(settings)
+    if not settings.master_key and not _versions(directory, _KEY_FILE):
+        created.append(create_master_key(settings))
+    if not settings.log_signing_key and not _versions(directory, _SIGNING_FILE):
+        created.append(create_signing_key(settings))
+    return created
+
+
+def _versions(directory: Path, pattern: re.Pattern[str] = _KEY_FILE) -> list[int]:
     if not directory.is_dir():
         return []
-    found = (_KEY_FILE.match(p.name) for p in directory.iterdir())
+    found = (pattern.match(p.name) for p in directory.iterdir())
     return [int(m.group(1)) for m in found if m]
 
 
@@ -75,14 +106,24 @@ def _decode(text: str) -> bytes:
     return raw
 
 
-def load_keyring(settings: Settings) -> KeyRing:
-    if settings.master_key:
-        return KeyRing({1: _decode(settings.master_key)})
-    directory = keys_dir(settings)
-    versions = _versions(directory)
-    if not versions:
-        raise KeyFileError(f"no master key in {directory}; run `cdg init`")
-    masters = {
-        v: _decode((directory / f"master-v{v}.key").read_text(encoding="ascii")) for v in versions
+def _load(directory: Path, pattern: re.Pattern[str], stem: str) -> dict[int, bytes]:
+    return {
+        v: _decode((directory / f"{stem}-v{v}.key").read_text(encoding="ascii"))
+        for v in _versions(directory, pattern)
     }
-    return KeyRing(masters)
+
+
+def load_keyring(settings: Settings) -> KeyRing:
+    directory = keys_dir(settings)
+    if settings.master_key:
+        masters = {1: _decode(settings.master_key)}
+    else:
+        masters = _load(directory, _KEY_FILE, "master")
+    if not masters:
+        raise KeyFileError(f"no master key in {directory}; run `cdg init`")
+    if settings.log_signing_key:
+        seeds = {1: _decode(settings.log_signing_key)}
+    else:
+        seeds = _load(directory, _SIGNING_FILE, "log-signing")
+    signing = {v: Ed25519PrivateKey.from_private_bytes(seed[:32]) for v, seed in seeds.items()}
+    return KeyRing(masters, signing)

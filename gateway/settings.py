@@ -37,6 +37,29 @@ class Settings(BaseSettings):
         description="Base64 master key (32+ bytes); overrides the key files in home/keys.",
         repr=False,
     )
+    log_signing_key: str | None = Field(
+        default=None,
+        description="Base64 Ed25519 seed that signs audit checkpoints; overrides home/keys.",
+        repr=False,
+    )
+    log_origin: str = Field(
+        default="community-data-gateway.local/audit",
+        min_length=1,
+        max_length=200,
+        description="Origin line of the audit log's signed checkpoints (names this log).",
+    )
+    checkpoint_every_entries: int = Field(
+        default=256,
+        ge=1,
+        le=1_000_000,
+        description="Store a signed checkpoint at least every this many audit entries.",
+    )
+    checkpoint_every_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="Store a signed checkpoint when this long has passed since the last one.",
+    )
     statement_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -8,9 +8,12 @@ the reason, unless CDG_REQUIRE_SERVICES=1 (set by CI), where it fails instead.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import secrets
+import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -205,11 +208,11 @@ class Gateway:
 
 
 def make_settings(home: Path, store_url: str | None = None, **extra: Any) -> Settings:
-    from gateway.keys import create_master_key
+    from gateway.keys import ensure_keys
 
     s = load_settings(environ={}, home=home, database_url=store_url, **extra)
     home.mkdir(parents=True, exist_ok=True)
-    create_master_key(s)
+    ensure_keys(s)
     upgrade(s.store_url)
     return s
 
@@ -232,3 +235,145 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
     yield gw
     gw.client.close()
     gw.ctx.close()
+
+
+# -- shared by the bad-input and tenant-scope tests ----------------------------------------
+# Module-scoped worlds (one gateway + one source per module and source kind) keep the large
+# parametrized tables fast; every case checks that it left the world as it found it.
+
+
+@contextmanager
+def fresh_source_database(kind: str, directory: Path) -> Iterator[str]:
+    """An empty database of ``kind`` (sqlite / postgresql / mariadb), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'source.db'}"
+        return
+    base = postgres_base() if kind == "postgresql" else mariadb_base()
+    admin = admin_engine("PostgreSQL" if kind == "postgresql" else "MariaDB", base)
+    name = f"cdg_test_{secrets.token_hex(6)}"
+    create, drop = (
+        (f'CREATE SCHEMA "{name}"', f'DROP SCHEMA "{name}" CASCADE')
+        if kind == "postgresql"
+        else (f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", f"DROP DATABASE `{name}`")
+    )
+    with admin.begin() as conn:
+        conn.execute(sa.text(create))
+    try:
+        url = (
+            base.update_query_dict({"options": f"-csearch_path={name}"})
+            if kind == "postgresql"
+            else base.set(database=name)
+        )
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(drop))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=SOURCE_KINDS)
+def module_source_url(
+    request: pytest.FixtureRequest, small_community: Community,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """Like ``source_url`` (the three demo tables), shared by the tests of one module."""
+    with fresh_source_database(request.param, tmp_path_factory.mktemp("source")) as url:
+        write_sources(small_community, dict.fromkeys(SOURCE_TABLES, url))
+        yield url
+
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+_REFLECTED: weakref.WeakKeyDictionary[sa.Engine, list[sa.Table]] = weakref.WeakKeyDictionary()
+
+
+def store_snapshot(gw: Gateway) -> Snapshot:
+    """Every row of every gateway-store table except the access log, in a stable order."""
+    engine = gw.ctx.store.engine
+    tables = _REFLECTED.get(engine)
+    if tables is None:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        tables = _REFLECTED[engine] = [
+            t for name, t in sorted(metadata.tables.items()) if name != "audit_entries"
+        ]
+    out: Snapshot = {}
+    with engine.connect() as conn:
+        for table in tables:
+            order = list(table.primary_key.columns) or list(table.c)
+            out[table.name] = [tuple(r) for r in conn.execute(sa.select(table).order_by(*order))]
+    return out
+
+
+def audit_snapshot(gw: Gateway) -> list[tuple[Any, ...]]:
+    """The access log: (index, leaf_hash, entry, decision) in index order."""
+    with gw.ctx.store.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            'SELECT "index", leaf_hash, entry, decision FROM audit_entries ORDER BY "index"'
+        )).all()
+    return [tuple(r) for r in rows]
+
+
+def source_snapshot(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent SHA-256 of all rows, per demo table."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    out: dict[str, tuple[int, str]] = {}
+    try:
+        with engine.connect() as conn:
+            for table in sorted(SOURCE_TABLES.values()):
+                result = conn.execute(sa.text(f"SELECT * FROM {table}"))
+                rows = sorted(repr(tuple(r)) for r in result)
+                out[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    finally:
+        engine.dispose()
+    return out
+
+
+@contextmanager
+def leaves_unchanged(gw: Gateway, source: str | None) -> Iterator[None]:
+    """Assert the block changed no store row and no source row, and only logged denials."""
+    store, audit = store_snapshot(gw), audit_snapshot(gw)
+    before_source = source_snapshot(source) if source else None
+    yield
+    assert store_snapshot(gw) == store, "the gateway store changed"
+    after = audit_snapshot(gw)
+    assert after[: len(audit)] == audit, "existing access-log entries changed"
+    added = after[len(audit):]
+    assert all(row[3] == "denied" for row in added), f"non-denial entries logged: {added}"
+    if source:
+        assert source_snapshot(source) == before_source, "the source data changed"
+
+
+def raw_resident_values(community: Community) -> frozenset[str]:
+    """Resident ID numbers and mobile numbers as stored in the source."""
+    values = {str(r["resident_id"]) for r in community.residents}
+    values |= {str(r["mobile"]) for r in community.residents if r.get("mobile")}
+    return frozenset(values)
+
+
+ERROR_KEYS = {"error", "detail", "request_id"}
+ECHO_MARKERS = ("drop table", "or 1=1", "union select", "traceback", "sqlalchemy", "psycopg",
+                "pymysql", "sqlite3", "select *", 'file "')
+
+
+def assert_error(
+    response: Any, status: int, *, raw: frozenset[str] = frozenset(), echoed: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The documented error: status, the one shape, no echo of input, SQL, traces or data."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict) and ERROR_KEYS <= set(body) <= ERROR_KEYS | {"reason"}, body
+    assert all(isinstance(body[k], str) for k in ERROR_KEYS), body
+    assert body["request_id"] and body["request_id"] == response.headers["x-request-id"]
+    assert body["detail"].strip(), body
+    if status == 403:
+        assert body.get("reason"), body  # a stable reason code, and words for people
+        assert any(c.isalpha() for c in body["detail"]) and len(body["detail"]) >= 10, body
+    text = response.text.lower()
+    for marker in ECHO_MARKERS:
+        assert marker not in text, (marker, response.text[:500])
+    for value in echoed:
+        if len(value) >= 3:
+            assert value.lower() not in text, (value[:80], response.text[:500])
+    assert not any(v in response.text for v in raw), "a raw resident value reached the response"
+    return body

@@ -12,6 +12,7 @@ import gateway
 from gateway.api import errors
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
+from gateway.auditlog.routes import public_router, subjects_router
 from gateway.auditlog.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.catalog.routes import router as catalog_router
@@ -44,7 +45,15 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
     metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
-    for router in (auth_router, catalog_router, requests_router, queries_router, audit_router):
+    for router in (
+        auth_router,
+        catalog_router,
+        requests_router,
+        queries_router,
+        audit_router,
+        subjects_router,
+        public_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and store reachability")

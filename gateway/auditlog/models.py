@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, Float, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime
@@ -23,3 +23,49 @@ class AuditEntryRow(Base):
     dataset: Mapped[str | None] = mapped_column(String(64), index=True)
     event: Mapped[str] = mapped_column(String(32))
     decision: Mapped[str] = mapped_column(String(16))
+    row_count: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Privacy loss charged by the release (differential privacy), in the ledger's unit.
+    privacy_cost: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class AuditNode(Base):
+    """Perfect-subtree hashes of the RFC 6962 tree; level 0 holds the leaf hashes."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditSequencer(Base):
+    """One row: the log's size. Updating it is the lock that orders appenders.
+
+    A row lock on PostgreSQL and the write lock on SQLite: either way one appender
+    at a time, across every gateway process on the store.
+    """
+
+    __tablename__ = "audit_sequencer"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditCheckpoint(Base):
+    """Signed checkpoints (C2SP signed note); the signing key never enters the database."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditSubject(Base):
+    """Which entries released rows about which resident (by SubjectRef only)."""
+
+    __tablename__ = "audit_subjects"
+
+    subject_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entry_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

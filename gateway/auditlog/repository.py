@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from gateway.auditlog.models import AuditEntryRow
-
-# Any constant works; it only has to be the same in every gateway process.
-_SEQUENCER_LOCK = 0x43444741
+from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSequencer, AuditSubject
 
 
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def lock_sequencer(self) -> None:
-        """Serialise appenders so indexes form one gap-free order across processes."""
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            self.session.execute(text(f"SELECT pg_advisory_xact_lock({_SEQUENCER_LOCK})"))
-
-    def next_index(self) -> int:
-        last = self.session.scalar(select(func.max(AuditEntryRow.index)))
-        return 0 if last is None else int(last) + 1
-
-    def insert(self, row: AuditEntryRow) -> None:
-        self.session.add(row)
-        self.session.flush()
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
@@ -68,3 +52,69 @@ class AuditRepository:
         if after is not None:
             stmt = stmt.where(AuditEntryRow.index > after)
         return self.session.scalars(stmt).all()
+
+    def stream(self, batch: int = 5000) -> Iterator[tuple[int, str, str]]:
+        """(index, entry, leaf_hash) in index order, read in batches."""
+        last = -1
+        while True:
+            rows = self.session.execute(
+                select(AuditEntryRow.index, AuditEntryRow.entry, AuditEntryRow.leaf_hash)
+                .where(AuditEntryRow.index > last)
+                .order_by(AuditEntryRow.index)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            for index, entry, digest in rows:
+                yield int(index), str(entry), str(digest)
+            last = int(rows[-1][0])
+
+    def checkpoints(self) -> Sequence[AuditCheckpoint]:
+        return self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)).all()
+
+    def latest_checkpoint(self) -> AuditCheckpoint | None:
+        return self.session.scalars(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)
+        ).first()
+
+    def sequencer_size(self) -> int:
+        size = self.session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1))
+        return int(size or 0)
+
+    def entry(self, index: int) -> AuditEntryRow | None:
+        return self.session.get(AuditEntryRow, index)
+
+    def entries_for_subject(self, subject_ref: str, limit: int) -> Sequence[AuditEntryRow]:
+        return self.session.scalars(
+            select(AuditEntryRow)
+            .join(AuditSubject, AuditSubject.entry_index == AuditEntryRow.index)
+            .where(AuditSubject.subject_ref == subject_ref)
+            .order_by(AuditEntryRow.index)
+            .limit(limit)
+        ).all()
+
+    def summary(
+        self, by_dataset: bool, datasets: Sequence[str] | None, principals: Sequence[str] | None
+    ) -> list[tuple[str | None, int, int, int, float]]:
+        """(dataset or principal, runs, denials, rows released, privacy spent)."""
+        key = AuditEntryRow.dataset if by_dataset else AuditEntryRow.principal
+        run = (AuditEntryRow.event == "query.run") & (AuditEntryRow.decision == "allowed")
+        stmt = (
+            select(
+                key,
+                func.sum(case((run, 1), else_=0)),
+                func.sum(case((AuditEntryRow.decision == "denied", 1), else_=0)),
+                func.coalesce(func.sum(AuditEntryRow.row_count), 0),
+                func.coalesce(func.sum(AuditEntryRow.privacy_cost), 0.0),
+            )
+            .group_by(key)
+            .order_by(key)
+        )
+        if datasets is not None:
+            stmt = stmt.where(AuditEntryRow.dataset.in_(datasets))
+        if principals is not None:
+            stmt = stmt.where(AuditEntryRow.principal.in_(principals))
+        return [
+            (k, int(r or 0), int(d or 0), int(n or 0), float(c or 0.0))
+            for k, r, d, n, c in self.session.execute(stmt).all()
+        ]

@@ -1,18 +1,35 @@
-"""HTTP routes of the access log."""
+"""HTTP routes of the access log, its proofs, and residents' access history."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from gateway.api.dependencies import CurrentPrincipal, DbSession
+from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
-from gateway.auditlog.schemas import AuditEntryOut
-from gateway.auditlog.service import list_entries
+from gateway.auditlog import service
+from gateway.auditlog.export import as_csv, as_jsonl, export_records
+from gateway.auditlog.schemas import (
+    AuditEntryOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    SubjectAccess,
+    SubjectLookup,
+    SubjectRefOut,
+    SummaryRow,
+)
+from gateway.auditlog.signing import verifier_keys
+from gateway.errors import Forbidden
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
+subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
+public_router = APIRouter(tags=["audit"])
+
+Decision = Literal["allowed", "denied", "none"]
 
 
 @router.get("/entries", summary="Access-log entries the caller may see, oldest first")
@@ -22,13 +39,13 @@ def entries(
     dataset: str | None = None,
     app: str | None = None,
     event: str | None = None,
-    decision: Literal["allowed", "denied", "none"] | None = None,
+    decision: Decision | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: Annotated[int | None, Query(ge=-1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
-    return list_entries(
+    return service.list_entries(
         session,
         who,
         dataset_id=dataset,
@@ -40,3 +57,104 @@ def entries(
         after=after,
         limit=limit,
     )
+
+
+@router.get("/checkpoint", summary="The newest signed checkpoint and the log's public keys")
+def checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> CheckpointOut:
+    return service.latest_checkpoint(session, ctx)
+
+
+@router.post("/checkpoint", summary="Sign and store a checkpoint now (auditors)")
+def new_checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> CheckpointOut:
+    return service.issue_checkpoint(session, ctx, who)
+
+
+@router.get("/proofs/inclusion", summary="RFC 6962 inclusion proof of one entry")
+def inclusion(
+    session: DbSession,
+    who: CurrentPrincipal,
+    index: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int, Query(ge=1)],
+) -> InclusionProofOut:
+    return service.inclusion_proof(session, index, tree_size)
+
+
+@router.get("/proofs/consistency", summary="RFC 6962 consistency proof between two sizes")
+def consistency(
+    session: DbSession,
+    who: CurrentPrincipal,
+    old_size: Annotated[int, Query(ge=1)],
+    new_size: Annotated[int, Query(ge=1)],
+) -> ConsistencyProofOut:
+    return service.consistency_proof(session, old_size, new_size)
+
+
+@router.get("/summary", summary="Runs, denials, rows released and privacy spent")
+def summary(
+    session: DbSession, who: CurrentPrincipal, by: Literal["dataset", "app"] = "dataset"
+) -> list[SummaryRow]:
+    return service.summary(session, who, by)
+
+
+@router.get(
+    "/export",
+    summary="Export entries with inclusion proofs to a fresh signed checkpoint",
+    response_class=StreamingResponse,
+)
+def export(
+    ctx: Context,
+    who: CurrentPrincipal,
+    format: Literal["jsonl", "csv"] = "jsonl",
+    dataset: str | None = None,
+    app: str | None = None,
+    event: str | None = None,
+    decision: Decision | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    if who.kind == "app":
+        raise Forbidden("apps cannot export the access log", reason="not_allowed")
+    with ctx.store.transaction() as session:
+        datasets, principals = service.visible_scope(session, who)
+        row = ctx.audit.appender.checkpoint_now(session)
+        cp = (row.size, row.note) if row is not None else (0, "")
+    filters: dict[str, Any] = {
+        "principals": principals,
+        "datasets": datasets,
+        "principal": app,
+        "dataset": dataset,
+        "event": event,
+        "decision": decision,
+        "since": since,
+        "until": until,
+    }
+    records = export_records(ctx.store, cp, filters)
+    body = as_csv(records) if format == "csv" else as_jsonl(records)
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(body, media_type=media)
+
+
+@subjects_router.post("/lookup", summary="A resident's SubjectRef from an ID number (departments)")
+def lookup(
+    body: SubjectLookup, ctx: Context, who: CurrentPrincipal, rid: RequestId
+) -> SubjectRefOut:
+    return service.subject_ref_for(ctx, who, body.id_number, rid)
+
+
+@subjects_router.get("/{subject_ref}/accesses", summary="Who received rows about a resident")
+def accesses(
+    subject_ref: str,
+    session: DbSession,
+    who: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[SubjectAccess]:
+    return service.subject_accesses(session, who, subject_ref, limit)
+
+
+@public_router.get(
+    "/.well-known/cdg-audit-keys",
+    response_class=PlainTextResponse,
+    summary="The log's origin and note verifier keys, one per line (public)",
+)
+def published_keys(ctx: Context) -> str:
+    return "\n".join(verifier_keys(ctx.keyring, ctx.settings.log_origin)) + "\n"

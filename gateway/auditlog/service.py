@@ -1,98 +1,81 @@
-"""Writing and reading the access log.
+"""Recording to and reading the access log.
 
-``append`` runs in its own transaction and commits before it returns: an entry
-must be durable before any response that depends on it exists, whatever happens
-to the caller's own transaction (a denial rolls that back, yet stays logged).
+``record`` appends through the process's batching writer and returns once the
+entry is committed: an entry must be durable before any response that depends
+on it exists, whatever happens to the caller's own transaction (a denial rolls
+that back, yet stays logged). ``record_in`` appends inside the caller's
+transaction, so a change and its entry commit together.
 Entries hold no raw personal data: who asked, for what, under which policy
-version, what was released (column names and treatments, row count, a digest).
+version, what was released (column names and treatments, row count, a digest),
+and residents only as SubjectRefs in a separate index.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from audit import canonical_json, leaf_hash
+from audit import MerkleTree
 from gateway.auditlog.models import AuditEntryRow
+from gateway.auditlog.nodestore import SqlNodeStore
 from gateway.auditlog.repository import AuditRepository
-from gateway.auditlog.schemas import AuditEntryOut
+from gateway.auditlog.schemas import (
+    AuditEntryOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    SubjectAccess,
+    SubjectRefOut,
+    SummaryRow,
+)
+from gateway.auditlog.signing import verifier_keys
+from gateway.auditlog.verify import LoggedEntry, Report, StoredCheckpoint, verify
+from gateway.auditlog.writer import Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
+from gateway.context import GatewayContext
+from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.store.base import utcnow
-from gateway.store.engine import Store
-
-_APPEND_ATTEMPTS = 20
 
 
-@dataclass(frozen=True)
-class Receipt:
-    entry_index: int
-    leaf_hash: str
-    recorded_at: datetime
-
-
-def _entry(event: str, principal: AuthPrincipal, fields: dict[str, Any]) -> dict[str, Any]:
-    recorded_at = utcnow()
+def _pending(
+    event: str, principal: AuthPrincipal, subjects: list[str] | None, fields: dict[str, Any]
+) -> Pending:
     entry: dict[str, Any] = {
         "event": event,
-        "time": recorded_at.isoformat(timespec="microseconds"),
+        "time": utcnow().isoformat(timespec="microseconds"),
         "principal": principal.name,
         "principal_kind": principal.kind,
         "role": principal.role,
         "domain": principal.domain,
         **{k: v for k, v in fields.items() if v is not None},
     }
-    data = canonical_json(entry)
-    decision = entry.get("decision", {}).get("allowed")
-    return {
-        "recorded_at": recorded_at,
-        "entry": data.decode("utf-8"),
-        "leaf_hash": leaf_hash(data).hex(),
-        "principal": principal.name,
-        "dataset": fields.get("dataset"),
-        "event": event,
-        "decision": "none" if decision is None else ("allowed" if decision else "denied"),
-    }
+    if subjects is not None:
+        entry["subject_count"] = len(subjects)
+    return Pending(entry=entry, subjects=subjects or [])
 
 
-def _insert(session: Session, row_fields: dict[str, Any]) -> Receipt:
-    repo = AuditRepository(session)
-    repo.lock_sequencer()
-    index = repo.next_index()
-    repo.insert(AuditEntryRow(index=index, **row_fields))
-    return Receipt(
-        entry_index=index, leaf_hash=row_fields["leaf_hash"], recorded_at=row_fields["recorded_at"]
-    )
+def record(
+    ctx: GatewayContext,
+    event: str,
+    principal: AuthPrincipal,
+    subjects: list[str] | None = None,
+    **fields: Any,
+) -> Receipt:
+    """Append one entry (batched with others) and return after it is committed."""
+    return ctx.audit.append(_pending(event, principal, subjects, fields))
 
 
-def append(store: Store, event: str, principal: AuthPrincipal, **fields: Any) -> Receipt:
-    """Append one entry in its own transaction and commit it before returning."""
-    row_fields = _entry(event, principal, fields)
-    for _ in range(_APPEND_ATTEMPTS):
-        try:
-            with store.transaction() as session:
-                return _insert(session, row_fields)
-        except IntegrityError:
-            # Another process took this index (SQLite has no sequencer lock); try the next.
-            continue
-    raise RuntimeError("could not append to the audit log")
-
-
-def append_in(session: Session, event: str, principal: AuthPrincipal, **fields: Any) -> Receipt:
+def record_in(
+    session: Session, ctx: GatewayContext, event: str, principal: AuthPrincipal, **fields: Any
+) -> Receipt:
     """Append within the caller's transaction: the entry commits together with the change."""
-    row_fields = _entry(event, principal, fields)
-    for _ in range(_APPEND_ATTEMPTS):
-        try:
-            with session.begin_nested():
-                return _insert(session, row_fields)
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not append to the audit log")
+    return ctx.audit.append_in(session, _pending(event, principal, None, fields))
 
 
 def entry_out(row: AuditEntryRow) -> AuditEntryOut:
@@ -118,14 +101,7 @@ def list_entries(
     limit: int,
 ) -> list[AuditEntryOut]:
     """Auditors see everything; departments entries on their datasets; apps their own."""
-    principals: list[str] | None = None
-    datasets: list[str] | None = None
-    if principal.kind == "app":
-        principals = [principal.name]
-    elif principal.kind == "department":
-        datasets = [
-            d.id for d in CatalogRepository(session).datasets() if d.owner == principal.domain
-        ]
+    datasets, principals = visible_scope(session, principal)
     rows = AuditRepository(session).entries(
         principals=principals,
         datasets=datasets,
@@ -139,3 +115,134 @@ def list_entries(
         limit=limit,
     )
     return [entry_out(r) for r in rows]
+
+
+def visible_scope(
+    session: Session, principal: AuthPrincipal
+) -> tuple[list[str] | None, list[str] | None]:
+    """(datasets, principals) filters for what this principal may read of the log."""
+    if principal.kind == "app":
+        return None, [principal.name]
+    if principal.kind == "department":
+        owned = [d.id for d in CatalogRepository(session).datasets() if d.owner == principal.domain]
+        return owned, None
+    return None, None
+
+
+def latest_checkpoint(session: Session, ctx: GatewayContext) -> CheckpointOut:
+    row = AuditRepository(session).latest_checkpoint()
+    if row is None:
+        raise NotFound("the log has no checkpoint yet")
+    return _checkpoint_out(ctx, row.size, row.root, row.note)
+
+
+def _checkpoint_out(ctx: GatewayContext, size: int, root: bytes, note: str) -> CheckpointOut:
+    return CheckpointOut(
+        origin=ctx.settings.log_origin,
+        size=size,
+        root=base64.b64encode(root).decode("ascii"),
+        note=note,
+        verifier_keys=verifier_keys(ctx.keyring, ctx.settings.log_origin),
+    )
+
+
+def issue_checkpoint(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal
+) -> CheckpointOut:
+    if principal.kind != "auditor":
+        raise Forbidden("only an auditor may request a checkpoint", reason="not_an_auditor")
+    row = ctx.audit.appender.checkpoint_now(session)
+    if row is None:
+        raise Conflict("the log is empty")
+    return _checkpoint_out(ctx, row.size, row.root, row.note)
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionProofOut:
+    tree = MerkleTree(SqlNodeStore(session))
+    if not 0 <= index < tree_size <= tree.size():
+        raise NotFound("no such entry in a tree of that size")
+    return InclusionProofOut(
+        index=index,
+        tree_size=tree_size,
+        leaf_hash=SqlNodeStore(session).get(0, index).hex(),
+        proof=_b64(tree.inclusion_proof(index, tree_size)),
+    )
+
+
+def consistency_proof(session: Session, old_size: int, new_size: int) -> ConsistencyProofOut:
+    tree = MerkleTree(SqlNodeStore(session))
+    if not 0 < old_size <= new_size <= tree.size():
+        raise NotFound("no tree of those sizes")
+    return ConsistencyProofOut(
+        old_size=old_size, new_size=new_size, proof=_b64(tree.consistency_proof(old_size, new_size))
+    )
+
+
+def summary(session: Session, principal: AuthPrincipal, by: str) -> list[SummaryRow]:
+    datasets, principals = visible_scope(session, principal)
+    rows = AuditRepository(session).summary(by == "dataset", datasets, principals)
+    return [
+        SummaryRow(key=k, runs=r, denials=d, rows_released=n, privacy_spent=c)
+        for k, r, d, n, c in rows
+    ]
+
+
+def verify_store(
+    session: Session,
+    ctx: GatewayContext,
+    since: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    repo = AuditRepository(session)
+    checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
+    entries = (LoggedEntry(i, e, h) for i, e, h in repo.stream())
+    return verify(
+        entries,
+        checkpoints,
+        verifier_keys(ctx.keyring, ctx.settings.log_origin),
+        ctx.settings.log_origin,
+        expected_size=repo.sequencer_size(),
+        since=since,
+        progress=progress,
+    )
+
+
+def subject_ref_for(
+    ctx: GatewayContext, principal: AuthPrincipal, id_number: str, request_id: str
+) -> SubjectRefOut:
+    """Departments turn an ID number into the SubjectRef the log indexes; audited."""
+    if principal.kind != "department":
+        raise Forbidden("only a department may look up a resident", reason="not_a_department")
+    ref = ctx.subjects.ref(id_number)
+    record(ctx, "subject.lookup", principal, subject_lookups=1, request_id=request_id)
+    return SubjectRefOut(subject_ref=ref)
+
+
+def subject_accesses(
+    session: Session, principal: AuthPrincipal, subject_ref: str, limit: int
+) -> list[SubjectAccess]:
+    """Who received rows about this resident, when and why (departments and auditors)."""
+    if principal.kind == "app":
+        raise Forbidden("apps cannot read residents' access history", reason="not_allowed")
+    datasets, _ = visible_scope(session, principal)
+    out = []
+    for row in AuditRepository(session).entries_for_subject(subject_ref, limit):
+        if datasets is not None and row.dataset not in datasets:
+            continue
+        entry = json.loads(row.entry)
+        out.append(
+            SubjectAccess(
+                index=row.index,
+                time=str(entry.get("time", "")),
+                app=str(entry.get("principal", "")),
+                purpose=entry.get("purpose"),
+                legal_basis=entry.get("legal_basis"),
+                dataset=entry.get("dataset"),
+                columns=list(entry.get("columns", [])),
+            )
+        )
+    return out

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from gateway.keys import create_master_key, keys_dir
+from gateway.keys import ensure_keys
 from gateway.settings import Settings, load_settings
 from gateway.store.migrate import upgrade
 
@@ -36,11 +36,9 @@ def initialise(s: Settings) -> dict[str, Any]:
     config = s.home / "config"
     if not config.exists():
         config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
-    created_key = None
-    if not s.master_key and not any(keys_dir(s).glob("master-v*.key")):
-        created_key = str(create_master_key(s))
+    created = [str(p) for p in ensure_keys(s)]
     upgrade(s.store_url)
-    return {"home": str(s.home.resolve()), "store": _safe_url(s.store_url), "new_key": created_key}
+    return {"home": str(s.home.resolve()), "store": _safe_url(s.store_url), "new_keys": created}
 
 
 def _safe_url(url: str) -> str:

@@ -129,6 +129,7 @@ def seed_demo(ctx: GatewayContext, residents: int = 10_000, seed: int = 20261127
                     owner = next(d for d in DATASETS if d["name"] == dataset_name)["source"]
                     approve(
                         session,
+                        ctx,
                         who[SOURCE_OWNERS[owner]],
                         filed.id,
                         Approval(note="演示数据: 已审核 / demo: reviewed"),

@@ -36,6 +36,7 @@ from gateway.queries.spec import Filter, ParamRef, QuerySpec
 from policies import Decision
 
 PERSONS = "cdg_persons"  # hidden per-group count of distinct privacy units
+SUBJECT = "cdg_subject"  # hidden privacy-unit value of each released row, for the access index
 
 _STORAGE: dict[str, TypeEngine[Any]] = {
     "string": String(),
@@ -125,7 +126,8 @@ def plan(
         conditions.append(_condition(t.c[f.column], f.op, value, info.storage))
 
     if spec.kind == "rows":
-        stmt = select(*[t.c[name] for name in spec.select])
+        subject = t.c[view.privacy_unit].label(SUBJECT)
+        stmt = select(*[t.c[name] for name in spec.select], subject)
         order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]

@@ -17,7 +17,7 @@ from typing import Any
 
 from anonymizers import OperatorContext, build_operator
 from gateway.catalog.engines import SourceResult
-from gateway.queries.planner import PERSONS
+from gateway.queries.planner import PERSONS, SUBJECT
 from policies import Decision
 
 
@@ -28,6 +28,7 @@ class Release:
     treatments: dict[str, str]
     suppressed_groups: int
     truncated: bool
+    subjects: list[Any]  # privacy-unit values of released rows: indexed, never returned
 
     def digest(self) -> str:
         """SHA-256 of the released JSON: the audit entry's fingerprint of the answer."""
@@ -50,19 +51,24 @@ def release_rows(
 ) -> Release:
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
+    subject_at = result.columns.index(SUBJECT)
+    columns = [c for c in result.columns if c != SUBJECT]
     vectors: list[list[Any]] = []
     for position, name in enumerate(result.columns):
+        if position == subject_at:
+            continue
         rule = decision.columns[name]
         values: Sequence[Any] = [_plain(r[position]) for r in rows]
         if rule.treatment != "keep":
             values = build_operator(rule.treatment, rule.params, context).apply(values)
         vectors.append(list(values))
     return Release(
-        columns=list(result.columns),
+        columns=columns,
         rows=[list(r) for r in zip(*vectors, strict=True)] if vectors else [],
-        treatments={name: decision.columns[name].treatment for name in result.columns},
+        treatments={name: decision.columns[name].treatment for name in columns},
         suppressed_groups=0,
         truncated=truncated,
+        subjects=[r[subject_at] for r in rows],
     )
 
 
@@ -82,4 +88,5 @@ def release_aggregates(result: SourceResult, decision: Decision, limit: int) -> 
         treatments={name: "aggregate" for name in columns},
         suppressed_groups=suppressed,
         truncated=len(result.rows) > limit,
+        subjects=[],
     )

@@ -15,9 +15,15 @@ class RunRequest(BaseModel):
 
 
 class ReceiptOut(BaseModel):
+    """A proof bundle a client can keep and verify offline (cf. C2SP tlog-proof)."""
+
     entry_index: int = Field(description="Index of this run's entry in the access log.")
     leaf_hash: str = Field(description="RFC 6962 leaf hash of the entry (hex).")
     recorded_at: datetime
+    tree_size: int = Field(description="Size of the tree the proof and checkpoint refer to.")
+    inclusion_proof: list[str] = Field(description="RFC 6962 audit path, base64 hashes.")
+    checkpoint: str = Field(description="Signed checkpoint (C2SP signed note) at tree_size.")
+    entry: str = Field(description="The entry's canonical JSON: the bytes the leaf hashes.")
 
 
 class RunResult(BaseModel):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from anonymizers import OperatorContext
-from gateway.auditlog.service import Receipt, append
+from gateway.auditlog.service import record
+from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.engines import execute
 from gateway.catalog.models import Dataset, Source
@@ -71,8 +72,8 @@ def _deny(
     code: str,
     reason: str,
 ) -> Forbidden | NotFound:
-    append(
-        ctx.store,
+    record(
+        ctx,
         "query.run",
         principal,
         approved_query=loaded.query.id if loaded else None,
@@ -161,7 +162,7 @@ def _execute(
         )
     except GatewayError as exc:
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
-        append(ctx.store, "query.run", principal, outcome=outcome, **common)
+        record(ctx, "query.run", principal, outcome=outcome, **common)
         raise
     if loaded.spec.kind == "rows":
         context = OperatorContext(
@@ -173,10 +174,11 @@ def _execute(
         release: Release = release_rows(result, decision, context, cap)
     else:
         release = release_aggregates(result, decision, cap)
-    receipt: Receipt = append(
-        ctx.store,
+    receipt: Receipt = record(
+        ctx,
         "query.run",
         principal,
+        subjects=ctx.subjects.refs(release.subjects) if loaded.spec.kind == "rows" else None,
         outcome="ok",
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
@@ -196,9 +198,5 @@ def _execute(
         suppressed_groups=release.suppressed_groups,
         truncated=release.truncated,
         retention=decision.retention,
-        receipt=ReceiptOut(
-            entry_index=receipt.entry_index,
-            leaf_hash=receipt.leaf_hash,
-            recorded_at=receipt.recorded_at,
-        ),
+        receipt=ReceiptOut.model_validate(receipt.bundle()),
     )

@@ -40,22 +40,22 @@ def get(request_id: str, session: DbSession, who: CurrentPrincipal) -> QueryRequ
 
 @router.post("/{request_id}/approve", summary="Approve, optionally narrowing (departments)")
 def approve(
-    request_id: str, body: Approval, session: DbSession, who: CurrentPrincipal
+    request_id: str, body: Approval, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.approve(session, who, request_id, body)
+    return service.approve(session, ctx, who, request_id, body)
 
 
 @router.post("/{request_id}/reject", summary="Reject with a reason (departments)")
 def reject(
-    request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal
+    request_id: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.reject(session, who, request_id, body)
+    return service.reject(session, ctx, who, request_id, body)
 
 
 @router.post(
     "/{request_id}/revoke", summary="Revoke an approved query; no further runs (departments)"
 )
 def revoke(
-    request_id: str, body: Rejection, session: DbSession, who: CurrentPrincipal
+    request_id: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.revoke(session, who, request_id, body)
+    return service.revoke(session, ctx, who, request_id, body)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.auditlog.service import append_in
+from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
 from gateway.catalog.service import dataset_policy, get_dataset, require_department
@@ -85,7 +85,7 @@ def file_request(
         "decision": _decision_fields(result),
     }
     if isinstance(result, Denial):
-        append_in(session, "request.denied", principal, **audit_fields)
+        record_in(session, ctx, "request.denied", principal, **audit_fields)
         session.commit()  # the denial stays on record although the request fails
         raise Forbidden(result.reason, reason=result.code)
     automatic = result.approval == "automatic"
@@ -105,8 +105,9 @@ def file_request(
     )
     repo = RequestRepository(session)
     repo.add(row)
-    append_in(
+    record_in(
         session,
+        ctx,
         "request.approved" if automatic else "request.filed",
         principal,
         approved_query=row.id,
@@ -157,7 +158,11 @@ def list_requests(
 
 
 def approve(
-    session: Session, principal: AuthPrincipal, request_id: str, body: Approval
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    request_id: str,
+    body: Approval,
 ) -> QueryRequestOut:
     row, dataset = _owned(session, principal, request_id)
     if row.status != "pending":
@@ -177,8 +182,9 @@ def approve(
     row.max_runs = body.max_runs
     row.row_cap = body.row_cap
     session.flush()
-    append_in(
+    record_in(
         session,
+        ctx,
         "request.approved",
         principal,
         dataset=dataset.id,
@@ -192,6 +198,7 @@ def approve(
 
 def _close(
     session: Session,
+    ctx: GatewayContext,
     principal: AuthPrincipal,
     request_id: str,
     body: Rejection,
@@ -210,8 +217,9 @@ def _close(
     row.decided_by = principal.name
     row.decided_at = utcnow()
     session.flush()
-    append_in(
+    record_in(
         session,
+        ctx,
         f"request.{to_status}",
         principal,
         dataset=dataset.id,
@@ -223,12 +231,24 @@ def _close(
 
 
 def reject(
-    session: Session, principal: AuthPrincipal, request_id: str, body: Rejection
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    request_id: str,
+    body: Rejection,
 ) -> QueryRequestOut:
-    return _close(session, principal, request_id, body, from_status="pending", to_status="rejected")
+    return _close(
+        session, ctx, principal, request_id, body, from_status="pending", to_status="rejected"
+    )
 
 
 def revoke(
-    session: Session, principal: AuthPrincipal, request_id: str, body: Rejection
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    request_id: str,
+    body: Rejection,
 ) -> QueryRequestOut:
-    return _close(session, principal, request_id, body, from_status="approved", to_status="revoked")
+    return _close(
+        session, ctx, principal, request_id, body, from_status="approved", to_status="revoked"
+    )

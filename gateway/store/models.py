@@ -1,6 +1,12 @@
 """Imports every domain's ORM models so the metadata is complete (Alembic, tests)."""
 
-from gateway.auditlog.models import AuditEntryRow
+from gateway.auditlog.models import (
+    AuditCheckpoint,
+    AuditEntryRow,
+    AuditNode,
+    AuditSequencer,
+    AuditSubject,
+)
 from gateway.auth.models import ApiKey, Principal
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.requests.models import QueryRequest
@@ -8,7 +14,11 @@ from gateway.store.base import Base
 
 __all__ = [
     "ApiKey",
+    "AuditCheckpoint",
     "AuditEntryRow",
+    "AuditNode",
+    "AuditSequencer",
+    "AuditSubject",
     "Base",
     "Dataset",
     "PolicyVersion",

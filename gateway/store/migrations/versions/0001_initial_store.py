@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from gateway.store.guards import append_only_statements
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -27,6 +29,8 @@ def upgrade() -> None:
         sa.Column("dataset", sa.String(length=64), nullable=True),
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("decision", sa.String(length=16), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=True),
+        sa.Column("privacy_cost", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("index", name=op.f("pk_audit_entries")),
     )
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
@@ -148,42 +152,50 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_query_requests_status"), ["status"], unique=False)
 
-    _guard_audit_log()
-
-
-# The log is append-only: the database refuses UPDATE and DELETE on it. An owner
-# can still drop the triggers; the Merkle proofs are what detect that.
-_PG_GUARD = """
-CREATE OR REPLACE FUNCTION cdg_audit_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_entries is append-only';
-END;
-$$ LANGUAGE plpgsql
-"""
-
-
-def _guard_audit_log() -> None:
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("size", name=op.f("pk_audit_checkpoints")),
+    )
+    op.create_table(
+        "audit_nodes",
+        sa.Column("level", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_audit_nodes")),
+    )
+    op.create_table(
+        "audit_sequencer",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_sequencer")),
+    )
+    op.create_table(
+        "audit_subjects",
+        sa.Column("subject_ref", sa.String(length=64), nullable=False),
+        sa.Column("entry_index", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("subject_ref", "entry_index", name=op.f("pk_audit_subjects")),
+    )
     dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_entries_no_{action.lower()} "
-                f"BEFORE {action} ON audit_entries "
-                "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END"
-            )
-    elif dialect == "postgresql":
-        op.execute(_PG_GUARD)
-        op.execute(
-            "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries "
-            "FOR EACH ROW EXECUTE FUNCTION cdg_audit_append_only()"
-        )
-        op.execute(
-            "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
-            "FOR EACH STATEMENT EXECUTE FUNCTION cdg_audit_append_only()"
-        )
+    for statement in append_only_statements(dialect, "audit_entries", ("UPDATE", "DELETE")):
+        op.execute(statement)
+    op.execute("INSERT INTO audit_sequencer (id, size) VALUES (1, 0)")
+    for table in ("audit_nodes", "audit_checkpoints", "audit_subjects"):
+        for statement in append_only_statements(dialect, table, ("UPDATE", "DELETE")):
+            op.execute(statement)
+    # The sequencer row is updated on every append but must never disappear.
+    for statement in append_only_statements(dialect, "audit_sequencer", ("DELETE",)):
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    op.drop_table("audit_subjects")
+    op.drop_table("audit_sequencer")
+    op.drop_table("audit_nodes")
+    op.drop_table("audit_checkpoints")
     with op.batch_alter_table("query_requests", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_query_requests_status"))
         batch_op.drop_index(batch_op.f("ix_query_requests_dataset_id"))

@@ -1,0 +1,199 @@
+"""Verifying the access log from the store or from an export, without trusting either.
+
+Reads entries in index order once and checks, for each one: its position (no gap,
+no duplicate), the index it claims, its leaf hash, and the previous-leaf hash it
+carries (a chain that locates edits, insertions, removals and swaps). A streaming
+RFC 6962 accumulator recomputes the root at every checkpoint size, and every
+checkpoint must carry a valid signature by a published log key and match that
+root (which also makes consecutive checkpoints consistent). A checkpoint saved by
+an auditor earlier (``since``) must match the recomputed root at its size.
+The first problem found, by index, is what ``cdg audit verify`` reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from audit import CheckpointError, RootAccumulator, leaf_hash, open_checkpoint
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    index: int
+    entry: str
+    leaf_hash: str
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int
+    kind: str
+    message: str
+
+
+@dataclass
+class Report:
+    entries: int = 0
+    checkpoints: int = 0
+    signed_size: int = 0  # entries covered by the newest valid signed checkpoint
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return min(self.problems, key=lambda p: p.index) if self.problems else None
+
+
+def _claimed(text: str) -> tuple[int | None, str | None]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    index, prev = data.get("index"), data.get("prev")
+    return (index if isinstance(index, int) else None, prev if isinstance(prev, str) else None)
+
+
+def _check_checkpoints(
+    checkpoints: Sequence[StoredCheckpoint],
+    verifier_keys: Sequence[str],
+    origin: str,
+    report: Report,
+) -> dict[int, bytes]:
+    """Signature and self-consistency of each stored checkpoint; returns size -> signed root."""
+    signed: dict[int, bytes] = {}
+    for cp in checkpoints:
+        try:
+            opened = open_checkpoint(cp.note, verifier_keys, origin=origin)
+        except CheckpointError as exc:
+            report.problems.append(
+                Problem(cp.size, "forged_checkpoint", f"checkpoint at size {cp.size}: {exc}")
+            )
+            continue
+        if opened.size != cp.size or opened.root != cp.root:
+            report.problems.append(
+                Problem(
+                    cp.size,
+                    "altered_checkpoint",
+                    f"checkpoint row at size {cp.size} does not match its signed note",
+                )
+            )
+            continue
+        signed[cp.size] = opened.root
+    report.checkpoints = len(checkpoints)
+    return signed
+
+
+def verify(
+    entries: Iterable[LoggedEntry],
+    checkpoints: Sequence[StoredCheckpoint],
+    verifier_keys: Sequence[str],
+    origin: str,
+    *,
+    expected_size: int | None = None,
+    since: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    report = Report()
+    signed = _check_checkpoints(checkpoints, verifier_keys, origin, report)
+    saved = None
+    if since is not None:
+        try:
+            saved = open_checkpoint(since, verifier_keys, origin=origin)
+        except CheckpointError as exc:
+            report.problems.append(Problem(0, "forged_checkpoint", f"saved checkpoint: {exc}"))
+    targets = dict(signed)
+    if saved is not None:
+        targets.setdefault(saved.size, saved.root)
+
+    acc = RootAccumulator()
+    prev = ""
+    position = 0
+    for logged in entries:
+        if logged.index != position:
+            kind = "missing_entry" if logged.index > position else "reordered_entries"
+            report.problems.append(
+                Problem(
+                    position,
+                    kind,
+                    f"entry {position}: expected next, found index {logged.index}",
+                )
+            )
+            break
+        digest = leaf_hash(logged.entry.encode("utf-8"))
+        claimed_index, claimed_prev = _claimed(logged.entry)
+        if digest.hex() != logged.leaf_hash:
+            report.problems.append(
+                Problem(
+                    position,
+                    "changed_entry",
+                    f"entry {position}: content does not match its leaf hash",
+                )
+            )
+        elif claimed_index != position:
+            report.problems.append(
+                Problem(
+                    position,
+                    "reordered_entries",
+                    f"entry {position}: it was written as entry {claimed_index}",
+                )
+            )
+        elif claimed_prev != prev:
+            report.problems.append(
+                Problem(
+                    position,
+                    "broken_chain",
+                    f"entry {position}: the entry before it was changed, removed or inserted",
+                )
+            )
+        acc.add(digest)
+        prev = digest.hex()
+        position += 1
+        root = targets.get(position)
+        if root is not None and acc.root() != root:
+            report.problems.append(
+                Problem(
+                    position - 1,
+                    "checkpoint_mismatch",
+                    f"entries 0..{position - 1} do not hash to the signed checkpoint "
+                    f"at size {position}",
+                )
+            )
+        if progress is not None:
+            progress(position)
+        if report.problems and len(report.problems) > 100:
+            break
+    report.entries = position
+    report.signed_size = max((s for s in targets if s <= position), default=0)
+    for size in sorted(targets):
+        if size > position:
+            report.problems.append(
+                Problem(
+                    position,
+                    "truncated_tail",
+                    f"a signed checkpoint covers {size} entries but the log holds {position}",
+                )
+            )
+            break
+    if expected_size is not None and expected_size != position and not report.problems:
+        report.problems.append(
+            Problem(
+                position,
+                "truncated_tail" if expected_size > position else "missing_entry",
+                f"the log's sequencer counts {expected_size} entries but {position} are stored",
+            )
+        )
+    return report

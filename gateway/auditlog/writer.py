@@ -1,0 +1,280 @@
+"""Appending to the access log: one total order, a Merkle tree, signed checkpoints.
+
+Every append runs in a transaction that first updates the single sequencer row:
+a row lock on PostgreSQL and the database write lock on SQLite, so appenders in
+every gateway process take turns and indexes form one gap-free order. In that
+transaction the entries (each carrying its index and the previous leaf hash),
+their tree nodes and subject index rows are written, and a checkpoint is stored
+when one is due. The transaction commits before any caller gets a receipt.
+
+``AuditLog.append`` batches: a writer thread takes whatever entries are waiting
+and appends them in one transaction, then wakes their callers. The guarantee is
+unchanged (nobody gets a receipt before the commit) and the cost of a commit is
+shared by the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from audit import Checkpoint, CheckpointSigner, MerkleTree, canonical_json, leaf_hash
+from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSequencer, AuditSubject
+from gateway.auditlog.nodestore import SqlNodeStore
+from gateway.settings import Settings
+from gateway.store.base import utcnow
+from gateway.store.engine import Store
+
+_MAX_BATCH = 512
+_ATTEMPTS = 20
+_WAIT_SECONDS = 60.0
+
+
+class AuditUnavailable(RuntimeError):
+    """The log could not be written; no data may be released."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    entry: dict[str, Any]
+    subjects: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    entry_index: int
+    leaf_hash: str
+    recorded_at: datetime
+    tree_size: int
+    inclusion_proof: list[str]
+    checkpoint: str
+    entry: str
+
+    def bundle(self) -> dict[str, Any]:
+        return {
+            "entry_index": self.entry_index,
+            "leaf_hash": self.leaf_hash,
+            "recorded_at": self.recorded_at.isoformat(),
+            "tree_size": self.tree_size,
+            "inclusion_proof": self.inclusion_proof,
+            "checkpoint": self.checkpoint,
+            "entry": self.entry,
+        }
+
+
+def _row_fields(entry: dict[str, Any], data: bytes, digest: bytes) -> dict[str, Any]:
+    decision = (
+        entry.get("decision", {}).get("allowed")
+        if isinstance(entry.get("decision"), dict)
+        else None
+    )
+    return {
+        "index": entry["index"],
+        "recorded_at": entry["_recorded_at"],
+        "entry": data.decode("utf-8"),
+        "leaf_hash": digest.hex(),
+        "principal": entry["principal"],
+        "dataset": entry.get("dataset"),
+        "event": entry["event"],
+        "decision": "none" if decision is None else ("allowed" if decision else "denied"),
+        "row_count": entry.get("row_count"),
+        "privacy_cost": _cost(entry.get("privacy_cost")),
+    }
+
+
+def _cost(value: Any) -> float | None:
+    # Costs travel in entries as decimal strings (no floats in canonical JSON).
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Appender:
+    """Writes batches of entries inside a caller's transaction (no commit here)."""
+
+    def __init__(self, settings: Settings, signer: CheckpointSigner) -> None:
+        self.settings = settings
+        self.signer = signer
+
+    def append(self, session: Session, batch: list[Pending]) -> list[Receipt]:
+        session.execute(
+            update(AuditSequencer)
+            .where(AuditSequencer.id == 1)
+            .values(size=AuditSequencer.size + len(batch))
+        )
+        end = int(session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1)) or 0)
+        start = end - len(batch)
+        store = SqlNodeStore(session)
+        if store.size() != start:
+            raise AuditUnavailable("the audit tree and the sequencer disagree")
+        prev = store.get(0, start - 1).hex() if start else ""
+        now = utcnow()
+        rows, leaves, texts = [], [], []
+        for offset, pending in enumerate(batch):
+            entry = {**pending.entry, "index": start + offset, "prev": prev}
+            entry.setdefault("time", now.isoformat(timespec="microseconds"))
+            data = canonical_json(entry)
+            digest = leaf_hash(data)
+            rows.append(_row_fields({**entry, "_recorded_at": now}, data, digest))
+            leaves.append(digest)
+            texts.append(data.decode("utf-8"))
+            prev = digest.hex()
+        session.execute(insert(AuditEntryRow), rows)
+        tree = MerkleTree(store)
+        tree.append_many(leaves)
+        subject_rows = [
+            {"subject_ref": ref, "entry_index": start + offset}
+            for offset, pending in enumerate(batch)
+            for ref in pending.subjects
+        ]
+        if subject_rows:
+            session.execute(insert(AuditSubject), subject_rows)
+        root = tree.root(end)
+        note = self.signer.sign(Checkpoint(self.settings.log_origin, end, root))
+        if self._checkpoint_due(session, end, now):
+            session.add(AuditCheckpoint(size=end, root=root, note=note, signed_at=now))
+            session.flush()
+        return [
+            Receipt(
+                entry_index=start + offset,
+                leaf_hash=leaves[offset].hex(),
+                recorded_at=now,
+                tree_size=end,
+                inclusion_proof=[
+                    base64.b64encode(h).decode("ascii")
+                    for h in tree.inclusion_proof(start + offset, end)
+                ],
+                checkpoint=note,
+                entry=texts[offset],
+            )
+            for offset in range(len(batch))
+        ]
+
+    def _checkpoint_due(self, session: Session, size: int, now: datetime) -> bool:
+        last = session.execute(
+            select(AuditCheckpoint.size, AuditCheckpoint.signed_at)
+            .order_by(AuditCheckpoint.size.desc())
+            .limit(1)
+        ).first()
+        if last is None:
+            return True
+        last_size, signed_at = last
+        interval = timedelta(seconds=self.settings.checkpoint_every_seconds)
+        return bool(
+            size - last_size >= self.settings.checkpoint_every_entries
+            or now - signed_at >= interval
+        )
+
+    def checkpoint_now(self, session: Session) -> AuditCheckpoint | None:
+        """Sign and store a checkpoint for the current size (if it has none yet)."""
+        session.execute(
+            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
+        )
+        tree = MerkleTree(SqlNodeStore(session))
+        size = tree.size()
+        if size == 0:
+            return None
+        existing = session.get(AuditCheckpoint, size)
+        if existing is not None:
+            return existing
+        root = tree.root(size)
+        row = AuditCheckpoint(
+            size=size,
+            root=root,
+            note=self.signer.sign(Checkpoint(self.settings.log_origin, size, root)),
+            signed_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+
+class AuditLog:
+    """The process's audit writer: a thread that appends waiting entries in batches."""
+
+    def __init__(self, store: Store, appender: Appender) -> None:
+        self.store = store
+        self.appender = appender
+        self._queue: queue.Queue[tuple[Pending, Future[Receipt]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def append(self, pending: Pending) -> Receipt:
+        """Append one entry; returns only after its transaction has committed."""
+        future: Future[Receipt] = Future()
+        self._ensure_thread()
+        self._queue.put((pending, future))
+        try:
+            return future.result(timeout=_WAIT_SECONDS)
+        except Exception as exc:
+            raise AuditUnavailable("the access log could not be written") from exc
+
+    def append_in(self, session: Session, pending: Pending) -> Receipt:
+        """Append within the caller's transaction; it commits with the caller's change."""
+        return self.appender.append(session, [pending])[0]
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first[0] is _STOP:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item[0] is _STOP:
+                    self._queue.put(item)
+                    break
+                batch.append(item)
+            self._write(batch)
+
+    def _write(self, batch: list[tuple[Pending, Future[Receipt]]]) -> None:
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self.store.transaction() as session:
+                    receipts = self.appender.append(session, [p for p, _ in batch])
+            except (IntegrityError, DBAPIError) as exc:
+                if attempt + 1 < _ATTEMPTS:
+                    continue
+                for _, future in batch:
+                    future.set_exception(AuditUnavailable(type(exc).__name__))
+                return
+            except Exception as exc:  # never leave a caller waiting
+                for _, future in batch:
+                    future.set_exception(AuditUnavailable(type(exc).__name__))
+                return
+            for (_, future), receipt in zip(batch, receipts, strict=True):
+                future.set_result(receipt)
+            return
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put((_STOP, Future()))
+            thread.join(timeout=10)
+
+
+_STOP = Pending(entry={"event": "stop"})
