@@ -199,7 +199,7 @@ def verify_store(
 ) -> Report:
     repo = AuditRepository(session)
     checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
-    entries = (LoggedEntry(i, e, h) for i, e, h in repo.stream())
+    entries = (LoggedEntry(i, e, h, n) for i, e, h, n in repo.stream())
     return verify(
         entries,
         checkpoints,

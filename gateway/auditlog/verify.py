@@ -24,6 +24,7 @@ class LoggedEntry:
     index: int
     entry: str
     leaf_hash: str
+    node: bytes | None = None  # the tree's stored leaf, when reading from the store
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,14 @@ def verify(
                     position,
                     "reordered_entries",
                     f"entry {position}: it was written as entry {claimed_index}",
+                )
+            )
+        elif logged.node is not None and logged.node != digest:
+            report.problems.append(
+                Problem(
+                    position,
+                    "changed_entry",
+                    f"entry {position}: the Merkle tree holds another entry here",
                 )
             )
         elif claimed_prev != prev:
