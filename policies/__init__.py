@@ -7,7 +7,9 @@ reason in Chinese and English) and the small value types they use.
 
 from policies.decision import Decision, Denial, PrincipalFacts, QueryShape, ScopeFilter, decide
 from policies.document import (
+    Bounds,
     ColumnRule,
+    DifferentialPrivacy,
     Grantee,
     PurposeRule,
     ScopeCondition,
@@ -18,9 +20,11 @@ from policies.document import (
 from policies.purposes import covers
 
 __all__ = [
+    "Bounds",
     "ColumnRule",
     "Decision",
     "Denial",
+    "DifferentialPrivacy",
     "Grantee",
     "PrincipalFacts",
     "PurposeRule",

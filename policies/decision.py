@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from policies.document import ColumnRule, PurposeRule, Scalar, ScopeCondition, UsagePolicy
+from policies.document import (
+    ColumnRule,
+    DifferentialPrivacy,
+    PurposeRule,
+    Scalar,
+    ScopeCondition,
+    UsagePolicy,
+)
 from policies.purposes import covers
 
 
@@ -33,6 +40,8 @@ class QueryShape:
     filtered: tuple[str, ...] = ()
     grouped: tuple[str, ...] = ()
     ordered: tuple[str, ...] = ()
+    summed: tuple[str, ...] = ()  # columns under sum or mean (need DP bounds)
+    epsilon: float | None = None  # what the query asks to spend, if it says
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class Decision:
     approval: Literal["manual", "automatic"]
     policy_version: str
     retention: str = ""
+    dp: DifferentialPrivacy | None = None
+    epsilon: float | None = None  # what one run spends, when dp is set
     allowed: Literal[True] = field(default=True, init=False)
 
 
@@ -135,6 +146,10 @@ def decide(
                 f"该用途不允许按字段“{name}”筛选、分组或排序",
                 version,
             )
+    if rule.dp is not None:
+        refused = _check_dp(rule.dp, query, version)
+        if refused is not None:
+            return refused
     released = query.selected if query.kind == "rows" else query.grouped
     return Decision(
         purpose=rule.purpose,
@@ -147,4 +162,34 @@ def decide(
         approval=rule.approval,
         policy_version=version,
         retention=policy.retention,
+        dp=rule.dp,
+        epsilon=(query.epsilon or rule.dp.epsilon_per_run) if rule.dp is not None else None,
     )
+
+
+def _check_dp(dp: DifferentialPrivacy, query: QueryShape, version: str) -> Denial | None:
+    for name in query.summed:
+        if name not in dp.bounds:
+            return _deny(
+                "bounds_missing",
+                f"column '{name}' has no clamping bounds for noised sums and means",
+                f"字段“{name}”未设定求和/均值的截断范围",
+                version,
+            )
+    if dp.delta == 0:
+        for name in query.grouped:
+            if name not in dp.group_keys:
+                return _deny(
+                    "undeclared_group_keys",
+                    f"grouping by '{name}' needs a declared key set (or a policy delta > 0)",
+                    f"按字段“{name}”分组需要策略声明公开取值集合(或设置 delta > 0)",
+                    version,
+                )
+    if query.epsilon is not None and query.epsilon > dp.epsilon_per_run:
+        return _deny(
+            "epsilon_too_high",
+            f"the query asks for epsilon {query.epsilon}; this purpose allows {dp.epsilon_per_run}",
+            f"查询申请的隐私预算 ε={query.epsilon} 超过该用途单次上限 {dp.epsilon_per_run}",
+            version,
+        )
+    return None

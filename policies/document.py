@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.purposes import PURPOSE_PATTERN
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+NAME = r"^[a-z][a-z0-9_-]{1,63}$"  # roles and domains of principals
+TEXT = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL cannot store
 Scalar = str | int | float | bool
 
 TreatmentName = Literal["keep", "redact", "mask", "pseudonymise", "nullify"]
@@ -34,6 +36,50 @@ class ColumnRule(_Strict):
     params: dict[str, str | int] = Field(default_factory=dict)
 
 
+class Bounds(_Strict):
+    """Clamping bounds of a numeric column in DP aggregates."""
+
+    lower: int | float
+    upper: int | float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if not self.lower <= self.upper:
+            raise ValueError("lower must not exceed upper")
+        return self
+
+
+class DifferentialPrivacy(_Strict):
+    """How aggregates of one purpose are noised and what they may spend (pure ε-DP)."""
+
+    epsilon_per_run: float = Field(gt=0, le=10, description="Most ε one run may spend.")
+    epsilon_per_window: float = Field(gt=0, le=100, description="Budget per app and window.")
+    window: Literal["day", "week", "month"] = "month"
+    contribution_limit: int = Field(
+        default=1, ge=1, le=1000, description="Most rows one person contributes (L)."
+    )
+    bounds: dict[str, Bounds] = Field(default_factory=dict, description="For sum and mean.")
+    group_keys: dict[str, list[Scalar]] = Field(
+        default_factory=dict, description="Public key sets of the columns apps may group by."
+    )
+    delta: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1e-3,
+        description="Allows grouping by undeclared keys, with threshold partition selection.",
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1, description="Level of the intervals.")
+
+    @model_validator(mode="after")
+    def _budget(self) -> DifferentialPrivacy:
+        if self.epsilon_per_run > self.epsilon_per_window:
+            raise ValueError("epsilon_per_run exceeds epsilon_per_window")
+        for column, keys in self.group_keys.items():
+            if not keys or len(keys) > 1000 or len(set(map(str, keys))) != len(keys):
+                raise ValueError(f"group_keys of {column}: 1 to 1000 distinct keys")
+        return self
+
+
 class ScopeCondition(_Strict):
     """One condition of a row scope; ``principal`` takes the value from the requester."""
 
@@ -48,19 +94,23 @@ class ScopeCondition(_Strict):
             raise ValueError("a scope condition needs exactly one of value or principal")
         if self.op == "in" and not isinstance(self.value, list):
             raise ValueError("'in' needs a list value")
+        if self.op != "in" and isinstance(self.value, list):
+            raise ValueError(f"'{self.op}' takes a single value")
         return self
 
 
 class Grantee(_Strict):
     """Principals of this role, in one of these domains ("*" = any), may ask."""
 
-    role: str = Field(min_length=1, max_length=64)
-    domains: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    role: str = Field(pattern=NAME)
+    domains: list[Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9_-]{1,63})$")]] = Field(
+        default_factory=lambda: ["*"], min_length=1
+    )
 
 
 class PurposeRule(_Strict):
     purpose: str = Field(pattern=PURPOSE_PATTERN)
-    legal_basis: str = Field(min_length=1, max_length=500)
+    legal_basis: str = Field(min_length=1, max_length=500, pattern=TEXT)
     grantees: list[Grantee] = Field(min_length=1)
     access: Literal["rows", "aggregate"]
     columns: dict[str, ColumnRule] = Field(min_length=1)
@@ -68,6 +118,15 @@ class PurposeRule(_Strict):
     min_group_size: int = Field(default=10, ge=1, le=1000)
     approval: Literal["manual", "automatic"] = "manual"
     max_rows: int | None = Field(default=None, ge=1)
+    dp: DifferentialPrivacy | None = Field(
+        default=None, description="Noise aggregates with differential privacy (aggregate only)."
+    )
+
+    @model_validator(mode="after")
+    def _dp_only_for_aggregates(self) -> PurposeRule:
+        if self.dp is not None and self.access != "aggregate":
+            raise ValueError("dp applies to aggregate access only")
+        return self
 
     @field_validator("columns")
     @classmethod
@@ -82,7 +141,7 @@ class PurposeRule(_Strict):
 
 class UsagePolicy(_Strict):
     version: Literal[1] = 1
-    retention: str = Field(default="", max_length=500)
+    retention: str = Field(default="", max_length=500, pattern=TEXT)
     purposes: list[PurposeRule] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -111,6 +170,12 @@ def check_policy(
                 problems.append(
                     f"purpose {rule.purpose}: direct identifier {name} cannot be released raw"
                 )
+        if rule.dp is not None:
+            for name in [*rule.dp.bounds, *rule.dp.group_keys]:
+                if name not in rule.columns:
+                    problems.append(
+                        f"purpose {rule.purpose}: dp names column {name}, which it does not list"
+                    )
         for cond in rule.row_scope:
             if cond.column not in known:
                 problems.append(

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import PlainTextResponse
 
 import gateway
 from gateway.api import errors
+from gateway.api.dependencies import reject_nul_characters
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
 from gateway.auditlog.routes import public_router, subjects_router
 from gateway.auditlog.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
+from gateway.budget.routes import router as budget_router
 from gateway.catalog.routes import router as catalog_router
 from gateway.context import GatewayContext
 from gateway.queries.routes import router as queries_router
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
             "queries for a declared purpose and run them once approved. Every access is logged."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(reject_nul_characters)],
     )
     app.state.ctx = context
     errors.install(app)
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         catalog_router,
         requests_router,
         queries_router,
+        budget_router,
         audit_router,
         subjects_router,
         public_router,

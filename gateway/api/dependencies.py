@@ -11,7 +11,15 @@ from sqlalchemy.orm import Session
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.context import GatewayContext
-from gateway.errors import Unauthenticated
+from gateway.errors import InvalidRequest, NotFound, Unauthenticated
+
+
+def reject_nul_characters(request: Request) -> None:
+    """No id or filter holds NUL, and PostgreSQL cannot even compare text with it."""
+    if "\x00" in request.scope.get("path", ""):
+        raise NotFound("no such resource")
+    if any("\x00" in k or "\x00" in v for k, v in request.query_params.multi_items()):
+        raise InvalidRequest("the query string contains a NUL character")
 
 
 def get_context(request: Request) -> GatewayContext:

@@ -73,6 +73,9 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:  # FastAPI could not parse the body (too deep, undecodable)
+            detail = "the request body is not valid JSON"
+            return error_response(request, 422, "InvalidRequest", detail)
         name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
         return error_response(request, exc.status_code, name, name)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.queries.spec import IDENT, ParamType
 from policies import UsagePolicy
+from policies.document import TEXT
 
 NAME = r"^[a-z][a-z0-9_-]{1,63}$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$"
@@ -40,14 +41,14 @@ class ColumnIn(_In):
     name: str = Field(pattern=IDENT)
     type: ParamType
     classification: Classification
-    description: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=500, pattern=TEXT)
 
 
 class DatasetCreate(_In):
     name: str = Field(pattern=NAME)
     source: str = Field(pattern=NAME, description="Name of a source the department registered.")
     table: str = Field(pattern=TABLE)
-    description: str = Field(default="", max_length=2000)
+    description: str = Field(default="", max_length=2000, pattern=TEXT)
     privacy_unit: str = Field(pattern=IDENT, description="Column identifying one resident.")
     columns: list[ColumnIn] = Field(min_length=1, max_length=500)
     policy: UsagePolicy

@@ -24,6 +24,7 @@ from gateway.catalog.schemas import (
 )
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.queries.binding import coerce
 from gateway.store.base import new_id, utcnow
 from policies import UsagePolicy, check_policy, policy_version
 
@@ -124,8 +125,28 @@ def _check_treatments(policy: UsagePolicy) -> list[str]:
     return problems
 
 
+def _check_scope_values(policy: UsagePolicy, types: dict[str, str]) -> list[str]:
+    """A literal row-scope value is bound at every run: it must fit its column's type."""
+    problems = []
+    for rule in policy.purposes:
+        for cond in rule.row_scope:
+            kind = types.get(cond.column)
+            if kind is None or cond.value is None:
+                continue  # an unknown column is reported by check_policy
+            try:
+                for value in cond.value if isinstance(cond.value, list) else [cond.value]:
+                    coerce(value, kind)
+            except ValueError:
+                problems.append(
+                    f"purpose {rule.purpose}: a row scope value for {cond.column}"
+                    f" is not a valid {kind}"
+                )
+    return problems
+
+
 def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> None:
-    problems = _check_treatments(policy) + check_policy(
+    types = {c["name"]: c["type"] for c in body_columns}
+    problems = _check_treatments(policy) + _check_scope_values(policy, types) + check_policy(
         policy,
         [c["name"] for c in body_columns],
         {c["name"]: c["classification"] for c in body_columns},

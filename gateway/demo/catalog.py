@@ -142,6 +142,22 @@ DATASETS: list[dict[str, Any]] = [
                     "row_scope": [_OWN_COMMUNITY],
                     "min_group_size": 10,
                     "approval": "manual",
+                    "dp": {
+                        "epsilon_per_run": 0.5,
+                        "epsilon_per_window": 5.0,
+                        "window": "month",
+                        "contribution_limit": 2,
+                        "bounds": {
+                            "systolic": {"lower": 80, "upper": 220},
+                            "diastolic": {"lower": 40, "upper": 140},
+                        },
+                        "group_keys": {
+                            "hypertension": [0, 1],
+                            "diabetes": [0, 1],
+                            "heart_disease": [0, 1],
+                        },
+                        "confidence": 0.95,
+                    },
                 },
             ],
         },

@@ -127,6 +127,9 @@ def check_spec(spec: QuerySpec, view: DatasetView) -> None:
                 ) from None
         if f.op == "in" and not isinstance(f.value, list | ParamRef):
             raise InvalidRequest(f"'in' on {f.column} needs a list or a list parameter")
+    for name, decl in spec.params.items():  # a default is bound whenever a run omits it
+        if decl.default is not None:
+            _bind_one(name, decl, decl.default)
 
 
 def _bind_one(name: str, decl: ParamDecl, value: Any) -> Any:

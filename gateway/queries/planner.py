@@ -47,7 +47,7 @@ _STORAGE: dict[str, TypeEngine[Any]] = {
 }
 
 
-def _table(view: DatasetView) -> TableClause:
+def table_of(view: DatasetView) -> TableClause:
     schema, _, name = view.table.rpartition(".")
     cols = [column(c.name, _STORAGE[c.storage]) for c in view.columns.values()]
     return table(name, *cols, schema=schema or None)
@@ -108,14 +108,14 @@ def _coerce_literal(value: Any, kind: str) -> Any:
     return value
 
 
-def plan(
+def where_clause(
+    t: TableClause,
     view: DatasetView,
     spec: QuerySpec,
     decision: Decision,
     params: Mapping[str, Any],
-    fetch_limit: int,
-) -> Select[Any]:
-    t = _table(view)
+) -> list[ColumnElement[bool]]:
+    """The policy's row scope AND every filter of the app: a conjunction, nothing else."""
     conditions: list[ColumnElement[bool]] = []
     for scope in decision.row_scope:
         info = view.columns[scope.column]
@@ -124,6 +124,18 @@ def plan(
         info = view.columns[f.column]
         value = _coerce_literal(_resolve(f, params), info.type)
         conditions.append(_condition(t.c[f.column], f.op, value, info.storage))
+    return conditions
+
+
+def plan(
+    view: DatasetView,
+    spec: QuerySpec,
+    decision: Decision,
+    params: Mapping[str, Any],
+    fetch_limit: int,
+) -> Select[Any]:
+    t = table_of(view)
+    conditions = where_clause(t, view, spec, decision, params)
 
     if spec.kind == "rows":
         subject = t.c[view.privacy_unit].label(SUBJECT)
@@ -138,6 +150,8 @@ def plan(
                 expr: ColumnElement[Any] = (
                     func.count(target) if target is not None else func.count()
                 )
+            elif agg.fn == "persons":
+                expr = func.count(t.c[view.privacy_unit].distinct())
             elif agg.fn == "sum":
                 expr = func.sum(target)
             else:

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 
 from gateway.api.dependencies import Context, CurrentPrincipal, RequestId
 from gateway.api.schemas import ERRORS
+from gateway.queries.runs import RunContext
 from gateway.queries.schemas import RunRequest, RunResult
-from gateway.queries.service import RunContext, run_query
+from gateway.queries.service import run_query
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 

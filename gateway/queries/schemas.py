@@ -26,6 +26,24 @@ class ReceiptOut(BaseModel):
     entry: str = Field(description="The entry's canonical JSON: the bytes the leaf hashes.")
 
 
+class DPInfo(BaseModel):
+    """How a differentially private release was made and what it cost."""
+
+    epsilon: float = Field(description="ε this run spent (0 when answered from a stored release).")
+    delta: float
+    mechanism: str
+    confidence: float = Field(description="Level of every interval, e.g. 0.95.")
+    scales: dict[str, float] = Field(description="Noise scale of each released measure.")
+    intervals: list[list[list[float] | None]] = Field(
+        description="Per row and column: [low, high] at the stated level; null for group keys."
+    )
+    cached: bool = Field(description="True when an identical earlier run's answer was returned.")
+    window_start: str
+    budget_total: float
+    budget_spent: float
+    budget_remaining: float
+
+
 class RunResult(BaseModel):
     query_id: str
     kind: str
@@ -41,3 +59,6 @@ class RunResult(BaseModel):
     truncated: bool = Field(description="True when the row cap cut the result.")
     retention: str
     receipt: ReceiptOut
+    dp: DPInfo | None = Field(
+        default=None, description="Present on differentially private releases."
+    )

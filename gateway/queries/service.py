@@ -7,7 +7,6 @@ the result is returned. A denial is logged, then raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from anonymizers import OperatorContext
@@ -18,31 +17,18 @@ from gateway.catalog.engines import execute
 from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
-from gateway.errors import Forbidden, GatewayError, NotFound, SourceTimeout
+from gateway.errors import GatewayError, SourceTimeout
 from gateway.queries.binding import DatasetView, bind_params
+from gateway.queries.dp_run import run_dp
 from gateway.queries.planner import plan
 from gateway.queries.release import Release, release_aggregates, release_rows
+from gateway.queries.runs import Loaded, RunContext, audit_fields, deny
 from gateway.queries.schemas import ReceiptOut, RunResult
 from gateway.queries.spec import QuerySpec
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.service import decide_for, effective_status
 from policies import Decision, Denial
-
-
-@dataclass(frozen=True)
-class RunContext:
-    request_id: str
-    client: str | None
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    query: QueryRequest
-    dataset: Dataset
-    source: Source
-    spec: QuerySpec
-
 
 _NOT_RUNNABLE = {
     "pending": ("query_pending", "该查询尚未获批准", "the query has not been approved"),
@@ -52,7 +38,7 @@ _NOT_RUNNABLE = {
 }
 
 
-def _load(ctx: GatewayContext, principal: AuthPrincipal, query_id: str) -> _Loaded | None:
+def _load(ctx: GatewayContext, principal: AuthPrincipal, query_id: str) -> Loaded | None:
     with ctx.store.transaction() as session:
         query = RequestRepository(session).get(query_id)
         if query is None or query.app_id != principal.id:
@@ -61,33 +47,7 @@ def _load(ctx: GatewayContext, principal: AuthPrincipal, query_id: str) -> _Load
         source = session.get(Source, dataset.source_id) if dataset else None
         if dataset is None or source is None:
             return None
-        return _Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
-
-
-def _deny(
-    ctx: GatewayContext,
-    principal: AuthPrincipal,
-    run: RunContext,
-    loaded: _Loaded | None,
-    code: str,
-    reason: str,
-) -> Forbidden | NotFound:
-    record(
-        ctx,
-        "query.run",
-        principal,
-        approved_query=loaded.query.id if loaded else None,
-        dataset=loaded.dataset.id if loaded else None,
-        purpose=loaded.query.purpose if loaded else None,
-        policy_version=loaded.dataset.policy_version if loaded else None,
-        decision={"allowed": False, "reason_code": code},
-        outcome="refused",
-        request_id=run.request_id,
-        client=run.client,
-    )
-    if loaded is None:
-        return NotFound("no such approved query")
-    return Forbidden(reason, reason=code)
+        return Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
 
 
 def _row_cap(ctx: GatewayContext, decision: Decision, query: QueryRequest, spec: QuerySpec) -> int:
@@ -104,23 +64,23 @@ def run_query(
 ) -> RunResult:
     loaded = _load(ctx, principal, query_id) if principal.kind == "app" else None
     if loaded is None:
-        raise _deny(ctx, principal, run, None, "unknown_query", "")
+        raise deny(ctx, principal, run, None, "unknown_query", "")
     status = effective_status(loaded.query)
     if status != "approved":
         code, zh, en = _NOT_RUNNABLE.get(
             status, ("query_not_runnable", "该查询不可运行", "not runnable")
         )
-        raise _deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
+        raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
     bound = bind_params(loaded.spec, params)
     verdict: Decision | Denial = decide_for(
         principal.facts(), loaded.dataset, loaded.query.purpose, loaded.spec
     )
     if isinstance(verdict, Denial):
-        raise _deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
+        raise deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
     with ctx.store.transaction() as session:
         counted = RequestRepository(session).take_run(loaded.query.id)
     if not counted:
-        raise _deny(
+        raise deny(
             ctx,
             principal,
             run,
@@ -128,6 +88,8 @@ def run_query(
             "run_quota_used",
             "该查询的运行次数已用完 / the query has used all its runs",
         )
+    if verdict.dp is not None:
+        return run_dp(ctx, principal, run, loaded, verdict, bound)
     return _execute(ctx, principal, run, loaded, verdict, bound)
 
 
@@ -135,24 +97,14 @@ def _execute(
     ctx: GatewayContext,
     principal: AuthPrincipal,
     run: RunContext,
-    loaded: _Loaded,
+    loaded: Loaded,
     decision: Decision,
     bound: dict[str, Any],
 ) -> RunResult:
     view = DatasetView.of(loaded.dataset)
     cap = _row_cap(ctx, decision, loaded.query, loaded.spec)
     statement = plan(view, loaded.spec, decision, bound, cap + 1)
-    common: dict[str, Any] = {
-        "approved_query": loaded.query.id,
-        "dataset": loaded.dataset.id,
-        "purpose": loaded.query.purpose,
-        "legal_basis": decision.legal_basis,
-        "policy_version": decision.policy_version,
-        "decision": {"allowed": True, "reason_code": "granted"},
-        "kind": loaded.spec.kind,
-        "request_id": run.request_id,
-        "client": run.client,
-    }
+    common = audit_fields(loaded, decision, run)
     try:
         result = execute(
             source_engine(ctx, loaded.source),

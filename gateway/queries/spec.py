@@ -54,7 +54,7 @@ class Filter(_Strict):
 
 
 class Aggregate(_Strict):
-    fn: Literal["count", "sum", "mean"]
+    fn: Literal["count", "persons", "sum", "mean"]  # persons: distinct privacy units
     column: str | None = Field(default=None, pattern=IDENT)
     alias: str = Field(alias="as", pattern=IDENT)
 
@@ -62,8 +62,10 @@ class Aggregate(_Strict):
 
     @model_validator(mode="after")
     def _column(self) -> Aggregate:
-        if self.fn != "count" and self.column is None:
+        if self.fn in ("sum", "mean") and self.column is None:
             raise ValueError(f"'{self.fn}' needs a column")
+        if self.fn == "persons" and self.column is not None:
+            raise ValueError("'persons' counts distinct residents and takes no column")
         return self
 
 
@@ -80,6 +82,9 @@ class QuerySpec(_Strict):
     order_by: list[OrderBy] = Field(default_factory=list, max_length=10)
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     params: dict[str, ParamDecl] = Field(default_factory=dict, max_length=50)
+    epsilon: float | None = Field(
+        default=None, gt=0, le=10, description="ε one run spends (DP purposes; default: policy's)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> QuerySpec:
@@ -129,4 +134,6 @@ class QuerySpec(_Strict):
             filtered=tuple(f.column for f in self.filters),
             grouped=tuple(self.group_by),
             ordered=tuple(o.column for o in self.order_by if o.column not in aliases),
+            summed=tuple(a.column for a in self.aggregates if a.fn in ("sum", "mean") and a.column),
+            epsilon=self.epsilon,
         )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.queries.spec import QuerySpec
+from policies.document import TEXT
 from policies.purposes import PURPOSE_PATTERN
 
 
@@ -16,11 +17,11 @@ class _In(BaseModel):
 
 
 class QueryRequestCreate(_In):
-    dataset: str = Field(max_length=32, description="Dataset id from the catalog.")
+    dataset: str = Field(max_length=32, pattern=TEXT, description="Dataset id from the catalog.")
     purpose: str = Field(
         pattern=PURPOSE_PATTERN, description="Declared purpose, e.g. elderly-care.home-visit."
     )
-    justification: str = Field(min_length=1, max_length=2000)
+    justification: str = Field(min_length=1, max_length=2000, pattern=TEXT)
     spec: QuerySpec
     example_params: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
@@ -31,11 +32,11 @@ class Approval(_In):
     )
     max_runs: int | None = Field(default=None, ge=1, le=1_000_000)
     row_cap: int | None = Field(default=None, ge=1, le=1_000_000)
-    note: str = Field(default="", max_length=2000)
+    note: str = Field(default="", max_length=2000, pattern=TEXT)
 
 
 class Rejection(_In):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=TEXT)
 
 
 class QueryRequestOut(BaseModel):

@@ -8,6 +8,7 @@ from gateway.auditlog.models import (
     AuditSubject,
 )
 from gateway.auth.models import ApiKey, Principal
+from gateway.budget.models import BudgetLedger, DPRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.requests.models import QueryRequest
 from gateway.store.base import Base
@@ -20,6 +21,8 @@ __all__ = [
     "AuditSequencer",
     "AuditSubject",
     "Base",
+    "BudgetLedger",
+    "DPRelease",
     "Dataset",
     "PolicyVersion",
     "Principal",

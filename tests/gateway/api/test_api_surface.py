@@ -20,6 +20,7 @@ DOCUMENTED = {
     ("post", "/v1/queries/{query_id}/run"),
     ("get", "/v1/audit/entries"),
     ("get", "/v1/principals/me"),
+    ("get", "/v1/budgets"),
     ("get", "/v1/audit/checkpoint"),
     ("post", "/v1/audit/checkpoint"),
     ("get", "/v1/audit/proofs/inclusion"),

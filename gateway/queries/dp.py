@@ -1,0 +1,313 @@
+"""Differentially private aggregates: one pushed-down statement, OpenDP noise.
+
+What is protected: one resident, i.e. every row sharing a value of the dataset's
+privacy-unit column. Accounting is pure ε-DP (basic composition): a run spends
+the ε its Decision names, split evenly over the measures it releases.
+
+The statement (one per run, executed by the department's database):
+
+    SELECT keys, COUNT(*), COUNT(DISTINCT unit), SUM(clamped) ...
+    FROM (SELECT keys, unit, CASE clamp(col) ...,
+                 ROW_NUMBER() OVER (PARTITION BY unit ORDER BY unit) AS rn
+          FROM table WHERE <row scope> AND <filters>) AS bounded
+    WHERE rn <= L GROUP BY keys
+
+Sensitivity arguments (neighbouring datasets differ in all rows of one person;
+L is the policy's contribution limit, G the number of released groups):
+
+- The inner query keeps at most L rows of any person, after scope and filters,
+  so a person touches at most min(L, G) groups.
+- count (rows per group): the person's ≤ L rows change the vector of group counts
+  by at most L in L1 norm.                                     Δ = L
+- persons (distinct persons per group): the person changes each of at most
+  min(L, G) groups by one.                                      Δ = min(L, G)
+- sum(col): each of the person's ≤ L rows adds a value clamped to [lo, hi], so at
+  most M = max(|lo|, |hi|) in absolute value; NULLs add nothing. Δ = L·M
+- mean(col): the values are clamped and centred on c = (lo + hi) / 2 before summing,
+  so each row adds at most (hi − lo) / 2.                       Δ = L·(hi − lo)/2
+  mean = c + noisy centred sum / noisy count, clamped to [lo, hi]: post-processing.
+
+Each measure is one vector over the groups, released with OpenDP's Laplace
+mechanism at scale Δ/ε_m: discrete (integer) noise for counts and integer sums,
+so no floating-point attack applies; float sums use OpenDP's float Laplace.
+
+Groups: with declared public key sets every combination of keys is released,
+with noise, whether or not it holds data. Without them (only where the policy
+sets δ > 0) a group is released when its noisy count reaches
+τ = L + b·ln(L / 2δ), b the count's scale: a group held by one person passes with
+probability at most δ/L, and one person reaches at most L groups, so (ε, δ)-DP.
+
+Post-processing rules (cost nothing): a release whose total noisy count is below
+the policy's k is refused, and intervals come from OpenDP's accuracy functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import opendp.prelude as dp_lib
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
+
+from gateway.catalog.engines import SourceResult
+from gateway.errors import Forbidden
+from gateway.queries.binding import DatasetView
+from gateway.queries.planner import table_of, where_clause
+from gateway.queries.spec import QuerySpec
+from policies import Decision, DifferentialPrivacy
+
+dp_lib.enable_features("contrib")
+
+MAX_GROUPS = 10_000
+_RN = "cdg_rn"
+_UNIT = "cdg_unit"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One noised vector: ``count``, ``persons`` or ``sum:<column>``."""
+
+    name: str
+    sensitivity: float
+    integer: bool
+
+    @property
+    def label(self) -> str:
+        return "cdg_m_" + self.name.replace(":", "_")
+
+
+@dataclass(frozen=True)
+class DPPlan:
+    statement: Select[Any]
+    measures: list[Measure]
+    groups: list[tuple[Any, ...]] | None  # declared key combinations, or None (threshold)
+    epsilon_each: float
+
+
+def measure_name(fn: str, column: str | None) -> str:
+    if fn in ("count", "persons"):
+        return fn
+    return f"{'sum' if fn == 'sum' else 'msum'}:{column}"
+
+
+def _centre(dp: DifferentialPrivacy, column: str, integer: bool) -> float:
+    b = dp.bounds[column]
+    centre = (b.lower + b.upper) / 2
+    return int(centre) if integer else float(centre)
+
+
+def _bound(dp: DifferentialPrivacy, column: str) -> float:
+    b = dp.bounds[column]
+    return float(max(abs(b.lower), abs(b.upper)))
+
+
+def _is_integer_sum(view: DatasetView, dp: DifferentialPrivacy, column: str) -> bool:
+    b = dp.bounds[column]
+    return view.columns[column].type == "integer" and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in (b.lower, b.upper)
+    )
+
+
+def declared_groups(spec: QuerySpec, dp: DifferentialPrivacy) -> list[tuple[Any, ...]] | None:
+    if not all(k in dp.group_keys for k in spec.group_by):
+        return None
+    sets = [dp.group_keys[k] for k in spec.group_by]
+    if math.prod(len(s) for s in sets) > MAX_GROUPS:
+        raise Forbidden("too many groups for one release", reason="too_many_groups")
+    return list(itertools.product(*sets))
+
+
+def plan_dp(
+    view: DatasetView, spec: QuerySpec, decision: Decision, params: Mapping[str, Any]
+) -> DPPlan:
+    assert decision.dp is not None and decision.epsilon is not None
+    dp = decision.dp
+    limit = dp.contribution_limit
+    groups = declared_groups(spec, dp)
+    group_count = len(groups) if groups is not None else limit
+    wanted = ["count"]  # always: the k rule, thresholds and means need it
+    for agg in spec.aggregates:
+        name = measure_name(agg.fn, agg.column)
+        if name not in wanted:
+            wanted.append(name)
+    measures = []
+    for name in wanted:
+        if name == "count":
+            measures.append(Measure(name, limit, True))
+        elif name == "persons":
+            measures.append(Measure(name, min(limit, max(group_count, 1)), True))
+        else:
+            kind, column = name.split(":", 1)
+            b = dp.bounds[column]
+            if kind == "sum":
+                integer = _is_integer_sum(view, dp, column)
+                reach = _bound(dp, column)
+            else:  # centred values for means
+                integer = _is_integer_sum(view, dp, column) and (b.upper - b.lower) % 2 == 0
+                reach = (b.upper - b.lower) / 2
+            measures.append(Measure(name, limit * (int(reach) if integer else reach), integer))
+
+    t = table_of(view)
+    unit = t.c[view.privacy_unit]
+    inner_cols: list[ColumnElement[Any]] = [t.c[k].label(k) for k in spec.group_by]
+    inner_cols.append(unit.label(_UNIT))
+    for m in measures:
+        if ":" in m.name:
+            kind, column = m.name.split(":", 1)
+            b = dp.bounds[column]
+            value = t.c[column]
+            clamped: ColumnElement[Any] = case(
+                (value < b.lower, b.lower), (value > b.upper, b.upper), else_=value
+            )
+            if kind == "msum":
+                clamped = clamped - _centre(dp, column, m.integer)
+            inner_cols.append(clamped.label(f"cdg_v_{kind}_{column}"))
+    rn = func.row_number().over(partition_by=unit, order_by=unit).label(_RN)
+    conditions = where_clause(t, view, spec, decision, params)
+    inner = select(*inner_cols, rn)
+    if conditions:
+        inner = inner.where(and_(*conditions))
+    bounded = inner.subquery("cdg_bounded")
+    keys = [bounded.c[k] for k in spec.group_by]
+    outputs: list[ColumnElement[Any]] = []
+    for m in measures:
+        if m.name == "count":
+            outputs.append(func.count().label(m.label))
+        elif m.name == "persons":
+            outputs.append(func.count(bounded.c[_UNIT].distinct()).label(m.label))
+        else:
+            kind, column = m.name.split(":", 1)
+            outputs.append(func.sum(bounded.c[f"cdg_v_{kind}_{column}"]).label(m.label))
+    statement = select(*keys, *outputs).where(bounded.c[_RN] <= limit)
+    if keys:
+        statement = statement.group_by(*keys)
+    return DPPlan(statement, measures, groups, decision.epsilon / len(measures))
+
+
+@functools.lru_cache(maxsize=256)
+def _mechanism(integer: bool, scale: float) -> Any:
+    if integer:
+        space = dp_lib.vector_domain(dp_lib.atom_domain(T=int)), dp_lib.l1_distance(T=int)
+    else:
+        space = (
+            dp_lib.vector_domain(dp_lib.atom_domain(T=float, nan=False)),
+            dp_lib.l1_distance(T=float),
+        )
+    return dp_lib.m.make_laplace(*space, scale=scale)
+
+
+def accuracy(integer: bool, scale: float, alpha: float) -> float:
+    if integer:
+        return float(dp_lib.discrete_laplacian_scale_to_accuracy(scale, alpha))
+    return float(dp_lib.laplacian_scale_to_accuracy(scale, alpha))
+
+
+def noise(measure: Measure, values: Sequence[float], epsilon: float) -> tuple[list[float], float]:
+    """Release ``values`` under ε; returns the noisy values and the scale used."""
+    scale = measure.sensitivity / epsilon
+    mechanism = _mechanism(measure.integer, scale)
+    d_in: Any = int(measure.sensitivity) if measure.integer else float(measure.sensitivity)
+    # OpenDP's own privacy map confirms the calibration before anything is released.
+    if mechanism.map(d_in) > epsilon * (1 + 1e-9):
+        raise RuntimeError("noise calibration does not meet the budget")
+    if not values:
+        return [], scale
+    data = [int(v) for v in values] if measure.integer else [float(v) for v in values]
+    return [float(v) for v in mechanism(data)], scale
+
+
+@dataclass(frozen=True)
+class DPRelease:
+    columns: list[str]
+    rows: list[list[Any]]
+    intervals: list[list[list[float] | None]]
+    scales: dict[str, float]
+
+
+def _key(values: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+def release(plan: DPPlan, spec: QuerySpec, decision: Decision, result: SourceResult) -> DPRelease:
+    assert decision.dp is not None
+    dp = decision.dp
+    nkeys = len(spec.group_by)
+    by_key = {_key(row[:nkeys]): row[nkeys:] for row in result.rows}
+    groups = plan.groups if plan.groups is not None else [tuple(r[:nkeys]) for r in result.rows]
+    truth: dict[str, list[float]] = {}
+    for position, m in enumerate(plan.measures):
+        truth[m.name] = [
+            float(by_key[_key(g)][position] or 0) if _key(g) in by_key else 0.0 for g in groups
+        ]
+    noisy: dict[str, list[float]] = {}
+    scales: dict[str, float] = {}
+    for m in plan.measures:
+        noisy[m.name], scales[m.name] = noise(m, truth[m.name], plan.epsilon_each)
+
+    counts = noisy["count"]
+    keep = list(range(len(groups)))
+    if plan.groups is None:
+        limit = dp.contribution_limit
+        tau = limit + scales["count"] * math.log(limit / (2 * dp.delta))
+        keep = [i for i in keep if counts[i] >= tau]
+    if sum(max(counts[i], 0.0) for i in keep) < decision.min_group_size:
+        raise Forbidden(
+            "该查询范围过小，无法发布统计结果 / the query's scope is too small to release",
+            reason="scope_too_small",
+        )
+
+    alpha = 1 - dp.confidence
+    by_measure = {m.name: m for m in plan.measures}
+    rows: list[list[Any]] = []
+    intervals: list[list[list[float] | None]] = []
+    for i in keep:
+        row: list[Any] = list(groups[i])
+        spans: list[list[float] | None] = [None] * nkeys
+        for agg in spec.aggregates:
+            if agg.fn in ("count", "persons"):
+                m = by_measure[agg.fn]
+                a = accuracy(m.integer, scales[m.name], alpha)
+                row.append(int(noisy[m.name][i]))
+                spans.append([noisy[m.name][i] - a, noisy[m.name][i] + a])
+            elif agg.fn == "sum":
+                m = by_measure[f"sum:{agg.column}"]
+                a = accuracy(m.integer, scales[m.name], alpha)
+                value = noisy[m.name][i]
+                row.append(int(value) if m.integer else value)
+                spans.append([value - a, value + a])
+            else:
+                value, span = _mean(by_measure, noisy, scales, str(agg.column), dp, i, alpha)
+                row.append(value)
+                spans.append(span)
+        rows.append(row)
+        intervals.append(spans)
+    columns = [*spec.group_by, *(a.alias for a in spec.aggregates)]
+    published = {a.alias: scales[measure_name(a.fn, a.column)] for a in spec.aggregates}
+    return DPRelease(columns, rows, intervals, published)
+
+
+def _mean(
+    by_measure: Mapping[str, Measure],
+    noisy: Mapping[str, list[float]],
+    scales: Mapping[str, float],
+    column: str,
+    dp: DifferentialPrivacy,
+    i: int,
+    alpha: float,
+) -> tuple[float, list[float]]:
+    """Centre + noisy centred sum / noisy count, clamped; interval by a union bound."""
+    lo, hi = float(dp.bounds[column].lower), float(dp.bounds[column].upper)
+    s_m, c_m = by_measure[f"msum:{column}"], by_measure["count"]
+    centre = (lo + hi) / 2
+    s, c = noisy[s_m.name][i], noisy[c_m.name][i]
+    value = min(max(centre + s / c, lo), hi) if c >= 1 else centre
+    a_s = accuracy(s_m.integer, scales[s_m.name], alpha / 2)
+    a_c = accuracy(c_m.integer, scales[c_m.name], alpha / 2)
+    if c - a_c <= 0:
+        return value, [lo, hi]
+    ends = [centre + (s + ds) / (c + dc) for ds in (-a_s, a_s) for dc in (-a_c, a_c)]
+    return value, [max(min(ends), lo), min(max(ends), hi)]
