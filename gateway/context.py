@@ -24,7 +24,7 @@ class GatewayContext:
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayContext:
-        store = Store.from_url(settings.store_url)
+        store = Store.from_url(settings.store_url, settings.store_pool_size)
         keyring = load_keyring(settings)
         signer = CheckpointSigner(settings.log_origin, keyring.signer)
         return cls(

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Most rows any run returns; policies and approvals can only lower it.",
     )
+    store_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Connections to a PostgreSQL store per process (as many again on bursts).",
+    )
     source_pool_size: int = Field(
         default=5, ge=1, le=100, description="Connections kept open per registered source."
     )

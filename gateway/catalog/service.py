@@ -146,10 +146,14 @@ def _check_scope_values(policy: UsagePolicy, types: dict[str, str]) -> list[str]
 
 def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> None:
     types = {c["name"]: c["type"] for c in body_columns}
-    problems = _check_treatments(policy) + _check_scope_values(policy, types) + check_policy(
-        policy,
-        [c["name"] for c in body_columns],
-        {c["name"]: c["classification"] for c in body_columns},
+    problems = (
+        _check_treatments(policy)
+        + _check_scope_values(policy, types)
+        + check_policy(
+            policy,
+            [c["name"] for c in body_columns],
+            {c["name"]: c["classification"] for c in body_columns},
+        )
     )
     if problems:
         raise InvalidRequest("; ".join(problems))

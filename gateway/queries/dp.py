@@ -16,7 +16,8 @@ Sensitivity arguments (neighbouring datasets differ in all rows of one person;
 L is the policy's contribution limit, G the number of released groups):
 
 - The inner query keeps at most L rows of any person, after scope and filters,
-  so a person touches at most min(L, G) groups.
+  so a person touches at most min(L, G) groups. Which rows are kept is decided by
+  ordering each person's rows by their own content, never by other people's rows.
 - count (rows per group): the person's ≤ L rows change the vector of group counts
   by at most L in L1 norm.                                     Δ = L
 - persons (distinct persons per group): the person changes each of at most
@@ -166,7 +167,11 @@ def plan_dp(
             if kind == "msum":
                 clamped = clamped - _centre(dp, column, m.integer)
             inner_cols.append(clamped.label(f"cdg_v_{kind}_{column}"))
-    rn = func.row_number().over(partition_by=unit, order_by=unit).label(_RN)
+    # Which of a person's rows are kept must depend on that person's rows alone, or the
+    # bound of L rows per person would not make the sensitivities above hold: order by
+    # the row's own released content (ties are identical rows, so either one is fine).
+    own_order = [*(t.c[k] for k in spec.group_by), *inner_cols[len(spec.group_by) + 1 :]]
+    rn = func.row_number().over(partition_by=unit, order_by=own_order or [unit]).label(_RN)
     conditions = where_clause(t, view, spec, decision, params)
     inner = select(*inner_cols, rn)
     if conditions:

@@ -21,12 +21,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def make_store_engine(url: str) -> Engine:
+def make_store_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
 class Store:
@@ -37,8 +37,8 @@ class Store:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(make_store_engine(url))
+    def from_url(cls, url: str, pool_size: int = 10) -> Store:
+        return cls(make_store_engine(url, pool_size))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
