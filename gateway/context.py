@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit import CheckpointSigner
+from gateway.access.service import EngineHolder
 from gateway.auditlog.subjects import SubjectRefs
 from gateway.auditlog.writer import Appender, AuditLog
 from gateway.catalog.engines import SourceEngines
 from gateway.keys import KeyRing, load_keyring
 from gateway.settings import Settings
 from gateway.store.engine import Store
+from policies import load_hierarchy
 
 
 @dataclass
@@ -21,6 +23,7 @@ class GatewayContext:
     engines: SourceEngines
     audit: AuditLog
     subjects: SubjectRefs
+    access: EngineHolder
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayContext:
@@ -34,6 +37,7 @@ class GatewayContext:
             engines=SourceEngines(settings.source_pool_size),
             audit=AuditLog(store, Appender(settings, signer)),
             subjects=SubjectRefs(keyring),
+            access=EngineHolder(load_hierarchy(settings.purposes_file)),
         )
 
     def close(self) -> None:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         le=86_400,
         description="Store a signed checkpoint when this long has passed since the last one.",
     )
+    purposes_file: Path | None = Field(
+        default=None,
+        description="YAML purpose hierarchy replacing the built-in one (policies/purposes.yaml).",
+    )
     statement_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -5,7 +5,15 @@ Public API: ``UsagePolicy`` (the document a department writes), ``check_policy``
 reason in Chinese and English) and the small value types they use.
 """
 
-from policies.decision import Decision, Denial, PrincipalFacts, QueryShape, ScopeFilter, decide
+from policies.decision import (
+    Circumstances,
+    Decision,
+    Denial,
+    PrincipalFacts,
+    QueryShape,
+    ScopeFilter,
+    decide,
+)
 from policies.document import (
     Bounds,
     ColumnRule,
@@ -17,23 +25,31 @@ from policies.document import (
     check_policy,
     policy_version,
 )
+from policies.engine import PolicyEngine, RoleAssignment, derive_rules
+from policies.hierarchy import PurposeHierarchy, load_hierarchy
 from policies.purposes import covers
 
 __all__ = [
     "Bounds",
+    "Circumstances",
     "ColumnRule",
     "Decision",
     "Denial",
     "DifferentialPrivacy",
     "Grantee",
+    "PolicyEngine",
     "PrincipalFacts",
+    "PurposeHierarchy",
     "PurposeRule",
     "QueryShape",
+    "RoleAssignment",
     "ScopeCondition",
     "ScopeFilter",
     "UsagePolicy",
     "check_policy",
     "covers",
     "decide",
+    "derive_rules",
+    "load_hierarchy",
     "policy_version",
 ]

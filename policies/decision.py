@@ -9,6 +9,7 @@ violation is the denial. No grant, no access.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from policies.document import (
@@ -42,6 +43,20 @@ class QueryShape:
     ordered: tuple[str, ...] = ()
     summed: tuple[str, ...] = ()  # columns under sum or mean (need DP bounds)
     epsilon: float | None = None  # what the query asks to spend, if it says
+
+
+@dataclass(frozen=True)
+class Circumstances:
+    """Facts about the moment of a decision, gathered by the caller (decide does no I/O).
+
+    ``granted`` is what the casbin engine answered: the purpose node whose grant lets this
+    principal through, or None. ``runs_today`` counts the app's runs under the purpose today.
+    """
+
+    granted: str | None
+    now: datetime
+    runs_today: int = 0
+    known_purpose: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,16 @@ def decide(
     version: str,
     purpose: str,
     query: QueryShape,
+    circumstances: Circumstances | None = None,
 ) -> Decision | Denial:
+    """Without ``circumstances`` the grant is read from the document alone (tools, tests)."""
+    if circumstances is not None and not circumstances.known_purpose:
+        return _deny(
+            "unknown_purpose",
+            f"'{purpose}' is not a purpose in the purpose hierarchy",
+            f"“{purpose}”不在用途层级中",
+            version,
+        )
     candidates = [r for r in policy.purposes if covers(r.purpose, purpose)]
     if not candidates:
         return _deny(
@@ -121,6 +145,10 @@ def decide(
             version,
         )
     rule = max(granted, key=lambda r: r.purpose.count("."))
+    if circumstances is not None:
+        refused = _check_circumstances(rule, circumstances, version)
+        if refused is not None:
+            return refused
     if query.kind == "rows" and rule.access == "aggregate":
         return _deny(
             "aggregate_only",
@@ -165,6 +193,39 @@ def decide(
         dp=rule.dp,
         epsilon=(query.epsilon or rule.dp.epsilon_per_run) if rule.dp is not None else None,
     )
+
+
+def _check_circumstances(rule: PurposeRule, facts: Circumstances, version: str) -> Denial | None:
+    if facts.granted != rule.purpose:
+        # The engine and the document disagree: a policy changed between the two reads.
+        return _deny(
+            "policy_changed",
+            "the policy changed while deciding; try again",
+            "使用策略刚刚发生变化，请重试",
+            version,
+        )
+    if rule.not_before is not None and facts.now < rule.not_before:
+        return _deny(
+            "not_yet_valid",
+            f"the grant for '{rule.purpose}' starts at {rule.not_before.isoformat()}",
+            f"用途“{rule.purpose}”的授权自 {rule.not_before.isoformat()} 起生效",
+            version,
+        )
+    if rule.not_after is not None and facts.now >= rule.not_after:
+        return _deny(
+            "grant_expired",
+            f"the grant for '{rule.purpose}' ended at {rule.not_after.isoformat()}",
+            f"用途“{rule.purpose}”的授权已于 {rule.not_after.isoformat()} 结束",
+            version,
+        )
+    if rule.max_runs_per_day is not None and facts.runs_today >= rule.max_runs_per_day:
+        return _deny(
+            "daily_quota_used",
+            f"this purpose allows {rule.max_runs_per_day} runs per day; they are used",
+            f"该用途每日最多运行 {rule.max_runs_per_day} 次，今日已用完",
+            version,
+        )
+    return None
 
 
 def _check_dp(dp: DifferentialPrivacy, query: QueryShape, version: str) -> Denial | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -118,14 +119,34 @@ class PurposeRule(_Strict):
     min_group_size: int = Field(default=10, ge=1, le=1000)
     approval: Literal["manual", "automatic"] = "manual"
     max_rows: int | None = Field(default=None, ge=1)
+    max_runs_per_day: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Most runs per app and day (UTC)."
+    )
+    not_before: datetime | None = Field(default=None, description="The grant starts then.")
+    not_after: datetime | None = Field(default=None, description="The grant ends then.")
+    sensitive: bool = Field(
+        default=False,
+        description="Marks a purpose allowed to use sensitive personal information (PIPL Art. 28).",
+    )
+    withheld: list[str] = Field(
+        default_factory=list, description="Columns stated as withheld (documentation, checked)."
+    )
     dp: DifferentialPrivacy | None = Field(
         default=None, description="Noise aggregates with differential privacy (aggregate only)."
     )
 
     @model_validator(mode="after")
-    def _dp_only_for_aggregates(self) -> PurposeRule:
+    def _consistent(self) -> PurposeRule:
         if self.dp is not None and self.access != "aggregate":
             raise ValueError("dp applies to aggregate access only")
+        for moment in (self.not_before, self.not_after):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("not_before and not_after need a time zone")
+        if self.not_before and self.not_after and self.not_before >= self.not_after:
+            raise ValueError("not_before must come before not_after")
+        both = sorted(set(self.withheld) & set(self.columns))
+        if both:
+            raise ValueError(f"columns both released and withheld: {', '.join(both)}")
         return self
 
     @field_validator("columns")
@@ -153,12 +174,29 @@ class UsagePolicy(_Strict):
 
 
 def check_policy(
-    policy: UsagePolicy, columns: Iterable[str], classifications: dict[str, str]
+    policy: UsagePolicy,
+    columns: Iterable[str],
+    classifications: dict[str, str],
+    known_purposes: Container[str] | None = None,
 ) -> list[str]:
     """Problems of a valid document against the dataset it governs (empty = fine)."""
     known = set(columns)
     problems: list[str] = []
     for rule in policy.purposes:
+        if known_purposes is not None and rule.purpose not in known_purposes:
+            problems.append(f"purpose {rule.purpose} is not in the purpose hierarchy")
+        for name, col in rule.columns.items():
+            if classifications.get(name) != "sensitive":
+                continue
+            if not rule.sensitive:
+                problems.append(
+                    f"purpose {rule.purpose}: sensitive column {name} needs a purpose marked "
+                    "sensitive: true"
+                )
+            elif rule.access == "rows" and col.treatment == "keep":
+                problems.append(
+                    f"purpose {rule.purpose}: sensitive column {name} cannot be released raw"
+                )
         for name, col in rule.columns.items():
             if name not in known:
                 problems.append(f"purpose {rule.purpose}: column {name} is not in the dataset")

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import PlainTextResponse
 
 import gateway
+from gateway.access.routes import router as decisions_router
 from gateway.api import errors
 from gateway.api.dependencies import reject_nul_characters
 from gateway.api.metrics import Metrics, MetricsMiddleware
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         requests_router,
         queries_router,
         budget_router,
+        decisions_router,
         audit_router,
         subjects_router,
         public_router,

@@ -21,6 +21,7 @@ class AuditEntryRow(Base):
     # Denormalised for the auditor's filters; the entry text stays the truth.
     principal: Mapped[str] = mapped_column(String(64), index=True)
     dataset: Mapped[str | None] = mapped_column(String(64), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(128), default=None)
     event: Mapped[str] = mapped_column(String(32))
     decision: Mapped[str] = mapped_column(String(16))
     row_count: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -13,6 +13,7 @@ import secrets
 
 from sqlalchemy.orm import Session
 
+from gateway.access.service import rebuild_rules
 from gateway.auth.models import ApiKey, Principal
 from gateway.auth.principal import KINDS, AuthPrincipal
 from gateway.auth.repository import AuthRepository
@@ -63,7 +64,9 @@ def add_principal(
         id=new_id("pr"), name=name, kind=kind, domain=domain, role=role, display_name=display_name
     )
     repo.add(row)
-    return row, issue_key(session, row)
+    key = issue_key(session, row)
+    rebuild_rules(session)
+    return row, key
 
 
 def revoke_principal(session: Session, name: str) -> None:
@@ -74,3 +77,4 @@ def revoke_principal(session: Session, name: str) -> None:
     row.active = False
     repo.revoke_keys(row.id)
     session.flush()
+    rebuild_rules(session)

@@ -43,6 +43,6 @@ def get_dataset(dataset_id: str, session: DbSession, who: CurrentPrincipal) -> D
 
 @router.put("/datasets/{dataset_id}/policy", summary="Replace a dataset's usage policy")
 def put_policy(
-    dataset_id: str, body: PolicyUpdate, session: DbSession, who: CurrentPrincipal
+    dataset_id: str, body: PolicyUpdate, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> DatasetOut:
-    return service.update_policy(session, who, dataset_id, body.policy)
+    return service.update_policy(session, ctx, who, dataset_id, body.policy)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
+from gateway.access.service import rebuild_rules
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
@@ -144,7 +145,9 @@ def _check_scope_values(policy: UsagePolicy, types: dict[str, str]) -> list[str]
     return problems
 
 
-def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> None:
+def _check_policy(
+    ctx: GatewayContext, body_columns: list[dict[str, Any]], policy: UsagePolicy
+) -> None:
     types = {c["name"]: c["type"] for c in body_columns}
     problems = (
         _check_treatments(policy)
@@ -153,6 +156,7 @@ def _check_policy(body_columns: list[dict[str, Any]], policy: UsagePolicy) -> No
             policy,
             [c["name"] for c in body_columns],
             {c["name"]: c["classification"] for c in body_columns},
+            ctx.access.hierarchy,
         )
     )
     if problems:
@@ -174,7 +178,7 @@ def register_dataset(
         raise InvalidRequest("the table does not exist in the source")
     _check_columns(body, stored)
     columns = [{**c.model_dump(), "storage": stored[c.name]} for c in body.columns]
-    _check_policy(columns, body.policy)
+    _check_policy(ctx, columns, body.policy)
     document = body.policy.model_dump(mode="json")
     version = policy_version(body.policy)
     dataset = Dataset(
@@ -191,18 +195,23 @@ def register_dataset(
     )
     repo.add(dataset)
     repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
+    rebuild_rules(session)
     return dataset_out(dataset, principal)
 
 
 def update_policy(
-    session: Session, principal: AuthPrincipal, dataset_id: str, policy: UsagePolicy
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    dataset_id: str,
+    policy: UsagePolicy,
 ) -> DatasetOut:
     require_department(principal)
     repo = CatalogRepository(session)
     dataset = repo.dataset(dataset_id)
     if dataset is None or dataset.owner != principal.domain:
         raise NotFound("no such dataset")
-    _check_policy(dataset.columns, policy)
+    _check_policy(ctx, dataset.columns, policy)
     version = policy_version(policy)
     document = policy.model_dump(mode="json")
     if not repo.has_policy_version(dataset.id, version):
@@ -211,6 +220,7 @@ def update_policy(
     dataset.policy_version = version
     dataset.updated_at = utcnow()
     session.flush()
+    rebuild_rules(session)
     return dataset_out(dataset, principal)
 
 

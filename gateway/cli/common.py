@@ -9,8 +9,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from gateway.access.service import rebuild_rules
 from gateway.keys import ensure_keys
 from gateway.settings import Settings, load_settings
+from gateway.store.engine import Store
 from gateway.store.migrate import upgrade
 
 console = Console()
@@ -38,6 +40,12 @@ def initialise(s: Settings) -> dict[str, Any]:
         config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
     created = [str(p) for p in ensure_keys(s)]
     upgrade(s.store_url)
+    store = Store.from_url(s.store_url, 1)
+    try:
+        with store.transaction() as session:
+            rebuild_rules(session)  # rules derive from the store; a new version may add some
+    finally:
+        store.dispose()
     return {"home": str(s.home.resolve()), "store": _safe_url(s.store_url), "new_keys": created}
 
 

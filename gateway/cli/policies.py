@@ -1,4 +1,4 @@
-"""``cdg policy check FILE...``: validate usage-policy documents."""
+"""``cdg policy check FILE...`` and ``cdg policy test DIR``."""
 
 from __future__ import annotations
 
@@ -6,34 +6,45 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 
-from gateway.cli.common import console, err_console
-from policies import UsagePolicy
+from gateway.access.documents import check_document
+from gateway.access.policy_tests import run_directory
+from gateway.cli.common import console, err_console, settings
+from policies import load_hierarchy
 
-app = typer.Typer(help="Usage-policy documents.", no_args_is_help=True)
+app = typer.Typer(help="Usage-policy documents: check them, test them.", no_args_is_help=True)
 
 
 @app.command("check")
 def check(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
-    """Validate documents; exit 1 when any has a problem."""
+    """Validate policy or dataset documents; exit 1 when any has a problem.
+
+    Reports schema errors with line and field, purposes missing from the purpose hierarchy,
+    columns both released and withheld, columns the dataset lacks, identifiers or sensitive
+    columns released raw, and invalid treatment parameters.
+    """
+    hierarchy = load_hierarchy(settings().purposes_file)
     bad = 0
     for path in files:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            # A dataset file embeds its policy; a policy file is the document itself.
-            document = data.get("policy", data) if isinstance(data, dict) else data
-            UsagePolicy.model_validate(document)
-        except yaml.YAMLError as exc:
+        problems = check_document(path, hierarchy)
+        for p in problems:
+            err_console.print(f"{path}:{p.line}: {p.where}: {p.message}", markup=False)
+        if problems:
             bad += 1
-            err_console.print(f"{path}: not YAML/JSON: {exc}")
-        except ValidationError as exc:
-            bad += 1
-            for err in exc.errors():
-                where = ".".join(str(p) for p in err["loc"])
-                err_console.print(f"{path}: {where}: {err['msg']}")
         else:
             console.print(f"{path}: ok")
     if bad:
+        raise typer.Exit(1)
+
+
+@app.command("test")
+def test(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+    """Run the YAML policy tests in DIR (like `opa test`); exit 1 when any fails."""
+    outcomes = run_directory(directory, load_hierarchy(settings().purposes_file))
+    for o in outcomes:
+        mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {o.file.name}: {o.case}" + ("" if o.passed else f": {o.detail}"))
+    failed = sum(not o.passed for o in outcomes)
+    console.print(f"{len(outcomes) - failed} passed, {failed} failed")
+    if failed or not outcomes:
         raise typer.Exit(1)

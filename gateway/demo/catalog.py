@@ -1,11 +1,16 @@
 """What the demo registers: principals, datasets with usage policies, approved queries.
 
-Plain data, so the docs and tests can read the same definitions the seeder uses.
+The dataset documents live in ``datasets/*.yaml`` (with policy tests in
+``datasets/tests/``), so ``cdg policy check`` and ``cdg policy test`` run on the
+same files the seeder registers.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
+
+import yaml
 
 # (name, kind, domain, role, display name)
 PRINCIPALS: list[tuple[str, str, str, str, str]] = [
@@ -25,203 +30,19 @@ SOURCE_OWNERS = {
     "hotline": "hotline-12345",
 }
 
-_OWN_COMMUNITY = {"column": "community", "op": "=", "principal": "domain"}
+DATASET_FILES = ("residents", "checkups", "complaints")
 
 
-def _cols(*spec: tuple[str, str, str, str]) -> list[dict[str, str]]:
-    return [{"name": n, "type": t, "classification": c, "description": d} for n, t, c, d in spec]
+def _load_datasets() -> list[dict[str, Any]]:
+    """The demo's dataset documents (YAML package data, each with its usage policy)."""
+    folder = resources.files("gateway.demo").joinpath("datasets")
+    return [
+        yaml.safe_load(folder.joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
+        for name in DATASET_FILES
+    ]
 
 
-DATASETS: list[dict[str, Any]] = [
-    {
-        "name": "residents",
-        "source": "civil_affairs",
-        "table": "residents",
-        "description": "民政户籍居民登记 / civil affairs resident registry",
-        "privacy_unit": "resident_id",
-        "columns": _cols(
-            ("resident_id", "string", "direct_identifier", "居民身份证号码"),
-            ("name", "string", "direct_identifier", "姓名"),
-            ("gender", "string", "quasi_identifier", "性别"),
-            ("birth_date", "date", "quasi_identifier", "出生日期"),
-            ("age", "integer", "quasi_identifier", "年龄 (2026-01-01)"),
-            ("mobile", "string", "direct_identifier", "手机号码"),
-            ("community", "string", "attribute", "社区代码"),
-            ("building", "integer", "quasi_identifier", "楼号"),
-            ("unit", "integer", "quasi_identifier", "单元"),
-            ("room", "string", "quasi_identifier", "房间号"),
-            ("address", "string", "direct_identifier", "住址"),
-            ("household_id", "string", "quasi_identifier", "户编号"),
-            ("lives_alone", "integer", "attribute", "独居"),
-            ("disability_level", "integer", "sensitive", "残疾等级"),
-            ("subsidy_status", "string", "sensitive", "救助/补贴类型"),
-        ),
-        "policy": {
-            "retention": "结果仅用于本次服务，30天内删除 / delete results within 30 days",
-            "purposes": [
-                {
-                    "purpose": "public-service.elderly-care.home-visit",
-                    "legal_basis": (
-                        "《个人信息保护法》第十三条第(三)(五)项: 履行法定职责, 独居老人探访"
-                    ),
-                    "grantees": [
-                        {"role": "neighbourhood-committee"},
-                        {"role": "elder-care"},
-                    ],
-                    "access": "rows",
-                    "columns": {
-                        "resident_id": {"treatment": "pseudonymise"},
-                        "name": {"treatment": "mask", "params": {"kind": "name"}},
-                        "mobile": {"treatment": "mask", "params": {"kind": "mobile"}},
-                        "age": {"treatment": "keep"},
-                        "gender": {"treatment": "keep"},
-                        "community": {"treatment": "keep"},
-                        "building": {"treatment": "keep"},
-                        "unit": {"treatment": "keep"},
-                        "room": {"treatment": "keep"},
-                        "lives_alone": {"treatment": "keep"},
-                    },
-                    "row_scope": [_OWN_COMMUNITY, {"column": "age", "op": ">=", "value": 70}],
-                    "approval": "manual",
-                    "max_rows": 2000,
-                },
-                {
-                    "purpose": "public-service.community-planning",
-                    "legal_basis": "社区公共服务规划 (统计结果, 不含个人信息)",
-                    "grantees": [{"role": "neighbourhood-committee"}, {"role": "elder-care"}],
-                    "access": "aggregate",
-                    "columns": {
-                        "community": {"treatment": "keep"},
-                        "building": {"treatment": "keep"},
-                        "age": {"treatment": "keep"},
-                        "gender": {"treatment": "keep"},
-                        "lives_alone": {"treatment": "keep"},
-                        "disability_level": {"treatment": "keep"},
-                    },
-                    "row_scope": [_OWN_COMMUNITY],
-                    "min_group_size": 10,
-                    "approval": "manual",
-                },
-            ],
-        },
-    },
-    {
-        "name": "checkups",
-        "source": "health",
-        "table": "checkups",
-        "description": "老年人健康体检 / elderly health check-ups",
-        "privacy_unit": "resident_id",
-        "columns": _cols(
-            ("checkup_id", "integer", "attribute", "体检编号"),
-            ("resident_id", "string", "direct_identifier", "居民身份证号码"),
-            ("community", "string", "attribute", "社区代码"),
-            ("checkup_date", "date", "quasi_identifier", "体检日期"),
-            ("systolic", "integer", "sensitive", "收缩压"),
-            ("diastolic", "integer", "sensitive", "舒张压"),
-            ("diagnosis_code", "string", "sensitive", "诊断编码 (ICD-10)"),
-            ("hypertension", "integer", "sensitive", "高血压"),
-            ("diabetes", "integer", "sensitive", "糖尿病"),
-            ("heart_disease", "integer", "sensitive", "心脏病"),
-        ),
-        "policy": {
-            "retention": "统计结果可保存一年 / aggregates may be kept for one year",
-            "purposes": [
-                {
-                    "purpose": "public-service.elderly-care.health-follow-up",
-                    "legal_basis": "《基本医疗卫生与健康促进法》老年人健康管理; 仅统计结果",
-                    "grantees": [{"role": "elder-care"}],
-                    "access": "aggregate",
-                    "columns": {
-                        "community": {"treatment": "keep"},
-                        "hypertension": {"treatment": "keep"},
-                        "diabetes": {"treatment": "keep"},
-                        "heart_disease": {"treatment": "keep"},
-                        "systolic": {"treatment": "keep"},
-                        "diastolic": {"treatment": "keep"},
-                    },
-                    "row_scope": [_OWN_COMMUNITY],
-                    "min_group_size": 10,
-                    "approval": "manual",
-                    "dp": {
-                        "epsilon_per_run": 0.5,
-                        "epsilon_per_window": 5.0,
-                        "window": "month",
-                        "contribution_limit": 2,
-                        "bounds": {
-                            "systolic": {"lower": 80, "upper": 220},
-                            "diastolic": {"lower": 40, "upper": 140},
-                        },
-                        "group_keys": {
-                            "hypertension": [0, 1],
-                            "diabetes": [0, 1],
-                            "heart_disease": [0, 1],
-                        },
-                        "confidence": 0.95,
-                    },
-                },
-            ],
-        },
-    },
-    {
-        "name": "complaints",
-        "source": "hotline",
-        "table": "complaints",
-        "description": "12345 热线诉求 / 12345 hotline complaints",
-        "privacy_unit": "resident_id",
-        "columns": _cols(
-            ("complaint_id", "integer", "attribute", "工单编号"),
-            ("resident_id", "string", "direct_identifier", "来电人身份证号码"),
-            ("community", "string", "attribute", "社区代码"),
-            ("received_at", "date", "attribute", "受理日期"),
-            ("category", "string", "attribute", "诉求类别"),
-            ("text", "string", "free_text", "诉求内容"),
-            ("status", "string", "attribute", "办理状态"),
-        ),
-        "policy": {
-            "retention": "工单办结后90天内删除 / delete 90 days after the case closes",
-            "purposes": [
-                {
-                    "purpose": "property.complaint-handling",
-                    "legal_basis": "物业服务合同履行 (《民法典》第九百四十二条)",
-                    "grantees": [{"role": "property"}],
-                    "access": "rows",
-                    "columns": {
-                        "complaint_id": {"treatment": "keep"},
-                        "received_at": {"treatment": "keep"},
-                        "category": {"treatment": "keep"},
-                        "status": {"treatment": "keep"},
-                        "text": {"treatment": "redact", "params": {"constant": "[诉求内容已隐去]"}},
-                        "resident_id": {"treatment": "pseudonymise"},
-                    },
-                    "row_scope": [
-                        _OWN_COMMUNITY,
-                        {
-                            "column": "category",
-                            "op": "in",
-                            "value": ["物业服务", "停车管理", "环境卫生", "噪音扰民"],
-                        },
-                    ],
-                    "approval": "manual",
-                    "max_rows": 500,
-                },
-                {
-                    "purpose": "property.service-statistics",
-                    "legal_basis": "物业服务质量统计 (统计结果, 不含个人信息)",
-                    "grantees": [{"role": "property"}, {"role": "neighbourhood-committee"}],
-                    "access": "aggregate",
-                    "columns": {
-                        "category": {"treatment": "keep"},
-                        "status": {"treatment": "keep"},
-                        "received_at": {"treatment": "keep"},
-                    },
-                    "row_scope": [_OWN_COMMUNITY],
-                    "min_group_size": 5,
-                    "approval": "automatic",
-                },
-            ],
-        },
-    },
-]
+DATASETS: list[dict[str, Any]] = _load_datasets()
 
 # app, dataset name, purpose, justification, spec, example params
 QUERIES: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any]]] = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from anonymizers import OperatorContext
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
@@ -38,16 +40,15 @@ _NOT_RUNNABLE = {
 }
 
 
-def _load(ctx: GatewayContext, principal: AuthPrincipal, query_id: str) -> Loaded | None:
-    with ctx.store.transaction() as session:
-        query = RequestRepository(session).get(query_id)
-        if query is None or query.app_id != principal.id:
-            return None
-        dataset = session.get(Dataset, query.dataset_id)
-        source = session.get(Source, dataset.source_id) if dataset else None
-        if dataset is None or source is None:
-            return None
-        return Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
+def _load(session: Session, principal: AuthPrincipal, query_id: str) -> Loaded | None:
+    query = RequestRepository(session).get(query_id)
+    if query is None or query.app_id != principal.id:
+        return None
+    dataset = session.get(Dataset, query.dataset_id)
+    source = session.get(Source, dataset.source_id) if dataset else None
+    if dataset is None or source is None:
+        return None
+    return Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
 
 
 def _row_cap(ctx: GatewayContext, decision: Decision, query: QueryRequest, spec: QuerySpec) -> int:
@@ -62,7 +63,13 @@ def run_query(
     params: dict[str, Any],
     run: RunContext,
 ) -> RunResult:
-    loaded = _load(ctx, principal, query_id) if principal.kind == "app" else None
+    with ctx.store.transaction() as session:
+        loaded = _load(session, principal, query_id) if principal.kind == "app" else None
+        verdict: Decision | Denial | None = None
+        if loaded is not None and effective_status(loaded.query) == "approved":
+            verdict = decide_for(
+                session, ctx, principal.facts(), loaded.dataset, loaded.query.purpose, loaded.spec
+            )
     if loaded is None:
         raise deny(ctx, principal, run, None, "unknown_query", "")
     status = effective_status(loaded.query)
@@ -72,9 +79,7 @@ def run_query(
         )
         raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
     bound = bind_params(loaded.spec, params)
-    verdict: Decision | Denial = decide_for(
-        principal.facts(), loaded.dataset, loaded.query.purpose, loaded.spec
-    )
+    assert verdict is not None  # decided above for every approved query
     if isinstance(verdict, Denial):
         raise deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
     with ctx.store.transaction() as session:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
@@ -24,7 +25,7 @@ from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
 from gateway.store.base import new_id, utcnow
-from policies import Decision, Denial, PrincipalFacts, decide
+from policies import Circumstances, Decision, Denial, PrincipalFacts, decide
 
 
 def effective_status(row: QueryRequest, now: datetime | None = None) -> str:
@@ -57,9 +58,26 @@ def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
 
 
 def decide_for(
-    who: PrincipalFacts, dataset: Dataset, purpose: str, spec: QuerySpec
+    session: Session,
+    ctx: GatewayContext,
+    who: PrincipalFacts,
+    dataset: Dataset,
+    purpose: str,
+    spec: QuerySpec,
 ) -> Decision | Denial:
-    return decide(who, dataset_policy(dataset), dataset.policy_version, purpose, spec.shape())
+    """Gather the facts of this moment (casbin grant, time, runs today), then decide."""
+    engine = ctx.access.engine(session)
+    now = utcnow()
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    facts = Circumstances(
+        granted=engine.granted_purpose(who.name, who.domain, dataset.id, purpose),
+        now=now,
+        runs_today=AuditRepository(session).runs_since(who.name, dataset.id, purpose, day_start),
+        known_purpose=purpose in ctx.access.hierarchy,
+    )
+    return decide(
+        who, dataset_policy(dataset), dataset.policy_version, purpose, spec.shape(), facts
+    )
 
 
 def _decision_fields(result: Decision | Denial) -> dict[str, Any]:
@@ -77,7 +95,7 @@ def file_request(
     dataset = get_dataset(session, principal, body.dataset)
     check_spec(body.spec, DatasetView.of(dataset))
     bind_params(body.spec, body.example_params)
-    result = decide_for(principal.facts(), dataset, body.purpose, body.spec)
+    result = decide_for(session, ctx, principal.facts(), dataset, body.purpose, body.spec)
     audit_fields = {
         "dataset": dataset.id,
         "purpose": body.purpose,

@@ -1,5 +1,6 @@
 """Imports every domain's ORM models so the metadata is complete (Alembic, tests)."""
 
+from gateway.access.models import CasbinRule, PolicyEpoch
 from gateway.auditlog.models import (
     AuditCheckpoint,
     AuditEntryRow,
@@ -22,8 +23,10 @@ __all__ = [
     "AuditSubject",
     "Base",
     "BudgetLedger",
+    "CasbinRule",
     "DPRelease",
     "Dataset",
+    "PolicyEpoch",
     "PolicyVersion",
     "Principal",
     "QueryRequest",

@@ -12,6 +12,7 @@ POLICY: dict[str, Any] = {
         {
             "purpose": "public-service.statistics",
             "legal_basis": "statistics",
+            "sensitive": True,
             "grantees": [{"role": "neighbourhood-committee"}],
             "access": "aggregate",
             "columns": {

@@ -1,0 +1,73 @@
+"""Explaining a decision without running anything (apps for themselves, owners for apps)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy.orm import Session
+
+from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
+from gateway.auth.principal import AuthPrincipal
+from gateway.auth.repository import AuthRepository
+from gateway.auth.service import as_principal
+from gateway.catalog.models import Dataset
+from gateway.context import GatewayContext
+from gateway.errors import Forbidden, NotFound
+from gateway.queries.binding import DatasetView, check_spec
+from gateway.requests.service import decide_for
+from policies import Decision
+
+
+def _subject(session: Session, principal: AuthPrincipal, body: ExplainRequest) -> AuthPrincipal:
+    if principal.kind == "app":
+        if body.app not in (None, principal.name):
+            raise Forbidden("an app may only ask about itself", reason="not_allowed")
+        return principal
+    if body.app is None:
+        raise Forbidden("name the app to explain for", reason="app_required")
+    row = AuthRepository(session).by_name(body.app)
+    if row is None or row.kind != "app":
+        raise NotFound("no such app")
+    return as_principal(row)
+
+
+def explain(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: ExplainRequest
+) -> ExplainOut:
+    dataset = session.get(Dataset, body.dataset)
+    owner_or_auditor = principal.kind == "auditor" or (
+        principal.kind == "department" and dataset is not None and dataset.owner == principal.domain
+    )
+    if dataset is None or (principal.kind != "app" and not owner_or_auditor):
+        raise NotFound("no such dataset")
+    who = _subject(session, principal, body)
+    check_spec(body.spec, DatasetView.of(dataset))
+    result = decide_for(session, ctx, who.facts(), dataset, body.purpose, body.spec)
+    rule = ctx.access.engine(session).matched_rule(who.name, who.domain, dataset.id, body.purpose)
+    matched = (
+        MatchedRule(role=rule[0], domain=rule[1], dataset=rule[2], purpose=rule[3])
+        if rule
+        else None
+    )
+    if isinstance(result, Decision):
+        detail = dataclasses.asdict(result)
+        detail["dp"] = result.dp.model_dump(mode="json") if result.dp else None
+        detail["columns"] = {n: c.model_dump(mode="json") for n, c in result.columns.items()}
+        return ExplainOut(
+            allowed=True,
+            reason_code="granted",
+            message_zh=f"允许: 依据用途“{result.purpose}”的授权",
+            message_en=f"allowed by the grant for '{result.purpose}'",
+            policy_version=result.policy_version,
+            matched_rule=matched,
+            decision=detail,
+        )
+    return ExplainOut(
+        allowed=False,
+        reason_code=result.code,
+        message_zh=result.message_zh,
+        message_en=result.message_en,
+        policy_version=result.policy_version,
+        matched_rule=matched,
+        decision=None,
+    )

@@ -1,0 +1,30 @@
+"""casbin rules derived from usage policies and role assignments, and their epoch."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.base import Base
+
+
+class CasbinRule(Base):
+    """One casbin policy line (the layout casbin's SQL adapters use)."""
+
+    __tablename__ = "casbin_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    ptype: Mapped[str] = mapped_column(String(8))
+    v0: Mapped[str] = mapped_column(String(128), default="")
+    v1: Mapped[str] = mapped_column(String(128), default="")
+    v2: Mapped[str] = mapped_column(String(128), default="")
+    v3: Mapped[str] = mapped_column(String(128), default="")
+
+
+class PolicyEpoch(Base):
+    """One row, bumped whenever the rules change; every gateway process compares it."""
+
+    __tablename__ = "policy_epoch"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger)

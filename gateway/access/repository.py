@@ -1,0 +1,43 @@
+"""All SQL of casbin rules and the policy epoch."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from gateway.access.models import CasbinRule, PolicyEpoch
+from policies.engine import Rule
+
+
+class AccessRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def epoch(self) -> int:
+        return int(self.session.scalar(select(PolicyEpoch.epoch).where(PolicyEpoch.id == 1)) or 0)
+
+    def bump(self) -> None:
+        """Lock the epoch row (so rebuilds take turns) and move it on."""
+        self.session.execute(
+            update(PolicyEpoch).where(PolicyEpoch.id == 1).values(epoch=PolicyEpoch.epoch + 1)
+        )
+
+    def replace_rules(self, rules: list[Rule]) -> None:
+        self.session.execute(delete(CasbinRule))
+        if rules:
+            self.session.execute(
+                insert(CasbinRule),
+                [{"ptype": r[0], **{f"v{i}": v for i, v in enumerate(r[1:])}} for r in rules],
+            )
+
+    def rules(self) -> list[Rule]:
+        rows = self.session.execute(
+            select(
+                CasbinRule.ptype, CasbinRule.v0, CasbinRule.v1, CasbinRule.v2, CasbinRule.v3
+            ).order_by(CasbinRule.id)
+        ).all()
+        out: list[Rule] = []
+        for ptype, *values in rows:
+            width = 4 if ptype == "p" else 3
+            out.append((ptype, *values[:width]))
+        return out

@@ -1,0 +1,19 @@
+"""HTTP route: explain a decision."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.access.explain import explain
+from gateway.access.schemas import ExplainOut, ExplainRequest
+from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.schemas import ERRORS
+
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERRORS)
+
+
+@router.post("/explain", summary="Which rule would allow or deny this request (runs nothing)")
+def explain_decision(
+    body: ExplainRequest, session: DbSession, ctx: Context, who: CurrentPrincipal
+) -> ExplainOut:
+    return explain(session, ctx, who, body)

@@ -1,0 +1,54 @@
+"""Keeping the casbin rules in step with policies and principals, in every process.
+
+Any change to a usage policy, a dataset or a principal rebuilds the rules in the
+same transaction and moves the epoch on. Each gateway process holds an engine
+for the epoch it last saw and compares epochs at every decision (one indexed
+read), so a change takes effect at the next request in every process, without
+a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.access.repository import AccessRepository
+from gateway.auth.models import Principal
+from gateway.catalog.models import Dataset
+from policies import PolicyEngine, PurposeHierarchy, RoleAssignment, UsagePolicy, derive_rules
+
+
+def rebuild_rules(session: Session) -> None:
+    repo = AccessRepository(session)
+    repo.bump()
+    datasets = session.scalars(select(Dataset)).all()
+    principals = session.scalars(select(Principal).where(Principal.active.is_(True))).all()
+    rules = derive_rules(
+        {d.id: UsagePolicy.model_validate(d.policy) for d in datasets},
+        [RoleAssignment(p.name, p.role, p.domain) for p in principals],
+    )
+    repo.replace_rules(rules)
+
+
+class EngineHolder:
+    """This process's engine, rebuilt when the store's epoch moves."""
+
+    def __init__(self, hierarchy: PurposeHierarchy) -> None:
+        self.hierarchy = hierarchy
+        self._epoch = -1
+        self._engine: PolicyEngine | None = None
+        self._lock = threading.Lock()
+
+    def engine(self, session: Session) -> PolicyEngine:
+        repo = AccessRepository(session)
+        epoch = repo.epoch()
+        engine = self._engine
+        if engine is not None and epoch == self._epoch:
+            return engine
+        with self._lock:
+            if self._engine is None or epoch != self._epoch:
+                self._engine = PolicyEngine(repo.rules(), self.hierarchy)
+                self._epoch = epoch
+            return self._engine
