@@ -36,7 +36,11 @@ def normalise_identifier(value: str) -> str:
     upper-case (a trailing x in an ID number becomes X), then drop a leading
     +86 / 0086 / 86 only when what remains is an 11-digit mainland mobile.
     """
-    text = unicodedata.normalize("NFKC", value).translate(_DROP_SEPARATORS).upper()
+    if value.isascii() and value.isalnum():
+        # Fast path, same result: NFKC leaves ASCII alone and there is no separator.
+        text = value.upper()
+    else:
+        text = unicodedata.normalize("NFKC", value).translate(_DROP_SEPARATORS).upper()
     for prefix in _COUNTRY_PREFIXES:
         if text.startswith(prefix):
             rest = text[len(prefix) :]

@@ -5,18 +5,49 @@ values) to a new list of the same length. `build_operator` looks the name up
 in a registry and validates the parameters with a pydantic model per operator
 (unknown keys rejected) before anything is built, so a bad policy fails when
 the operator is built rather than halfway through a release.
+
+    keep          the column as it is
+    redact        every cell (None too) becomes a constant
+    nullify       every cell becomes None
+    mask          Chinese display masks (张*, 138****5678, ...)
+    pseudonymise  keyed HMAC per (owner, recipient or granted linkage domain, version)
+    tokenise      reversible by the owner: AES-SIV, or format-preserving FF1
+    generalise    age band, date to month/quarter/year, region code, address, bucket
+
+Operators that compute per value (mask, pseudonymise, tokenise, generalise)
+compute once per distinct value of the column and look the rest up.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import ClassVar, Final, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from anonymizers._columns import map_distinct
 from anonymizers.errors import OperatorError
+from anonymizers.generalise import (
+    DEFAULT_REFERENCE_DATE,
+    DateLevel,
+    RegionLevel,
+    age_band,
+    bucket,
+    generalise_address,
+    generalise_date,
+    generalise_region,
+)
 from anonymizers.keys import derive_key
 from anonymizers.masking import (
     AddressLevel,
@@ -27,11 +58,25 @@ from anonymizers.masking import (
     mask_name,
 )
 from anonymizers.pseudonyms import Pseudonymizer
+from anonymizers.tokens import (
+    Ff1Tokenizer,
+    SivTokenizer,
+    TokenFormat,
+    ff1_token_key,
+    siv_token_key,
+)
 
 __all__ = [
     "DEFAULT_REDACTION",
     "PSEUDONYM_KEY_PURPOSE",
+    "PSEUDONYM_LINKAGE_KEY_PURPOSE",
+    "AddressGeneraliseParams",
+    "AgeBandParams",
+    "BucketParams",
+    "DateGeneraliseParams",
     "EmptyParams",
+    "GeneraliseOperator",
+    "GeneraliseParams",
     "KeepOperator",
     "MaskOperator",
     "MaskParams",
@@ -40,15 +85,23 @@ __all__ = [
     "OperatorContext",
     "OperatorParams",
     "PseudonymiseOperator",
+    "PseudonymiseParams",
     "RedactOperator",
     "RedactParams",
+    "RegionGeneraliseParams",
+    "TokeniseOperator",
+    "TokeniseParams",
     "build_operator",
+    "generalise_params_model",
     "operator_names",
 ]
 
 DEFAULT_REDACTION: Final = "[REDACTED]"
 # Context label of pseudonym keys; also keeps them apart from other derived keys.
 PSEUDONYM_KEY_PURPOSE: Final = "pseudonym"
+# Label of keys for a shared linkage domain: a label of its own, so no domain
+# name can ever derive the key of an app that happens to share the name.
+PSEUDONYM_LINKAGE_KEY_PURPOSE: Final = "pseudonym-linkage"
 
 MaskKind = Literal["name", "mobile", "id_number", "address", "generic"]
 
@@ -60,7 +113,7 @@ class OperatorContext:
     master_key: bytes = field(repr=False)  # kept out of repr so it never reaches a log
     key_version: int
     owner: str  # owning department name
-    recipient: str  # app principal name, or a shared linkage domain granted by policy
+    recipient: str  # app principal name (a granted linkage domain is pseudonymise's `linkage`)
 
 
 class Operator(Protocol):
@@ -109,9 +162,9 @@ class MaskOperator:
 
     def apply(self, values: Sequence[object]) -> list[object]:
         mask = self.mask
-        return [
-            None if v is None else mask(v if isinstance(v, str) else str(v)) for v in values
-        ]
+        return map_distinct(
+            values, lambda distinct: [mask(v if isinstance(v, str) else str(v)) for v in distinct]
+        )
 
 
 class PseudonymiseOperator:
@@ -122,7 +175,34 @@ class PseudonymiseOperator:
 
     def apply(self, values: Sequence[object]) -> list[object]:
         pseudonymise = self.pseudonymizer
-        return [pseudonymise(v) for v in values]
+        return map_distinct(values, lambda distinct: [pseudonymise(v) for v in distinct])
+
+
+class TokeniseOperator:
+    """Owner-reversible tokens (see anonymizers.tokens); values an FF1 format
+    cannot hold become None."""
+
+    name: ClassVar[str] = "tokenise"
+
+    def __init__(self, tokenizer: SivTokenizer | Ff1Tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def apply(self, values: Sequence[object]) -> list[object]:
+        return list(self.tokenizer.tokenise_many(values))
+
+
+class GeneraliseOperator:
+    """Applies a generalisation (see anonymizers.generalise) once per distinct
+    value; unreadable values become None."""
+
+    name: ClassVar[str] = "generalise"
+
+    def __init__(self, generalise: Callable[[object], str | None]) -> None:
+        self.generalise = generalise
+
+    def apply(self, values: Sequence[object]) -> list[object]:
+        generalise = self.generalise
+        return map_distinct(values, lambda distinct: [generalise(v) for v in distinct])
 
 
 # --- parameters -------------------------------------------------------------
@@ -137,7 +217,129 @@ class OperatorParams(BaseModel):
 
 
 class EmptyParams(OperatorParams):
-    """keep, nullify and pseudonymise take no parameters."""
+    """keep and nullify take no parameters."""
+
+
+class PseudonymiseParams(OperatorParams):
+    """`linkage` names a shared linkage domain. The gateway sets it only when
+    the policy grants the recipient that domain: every recipient given the
+    same domain (for the same owner and key version) gets the same pseudonyms
+    and can join on them; without it each recipient's pseudonyms are its own."""
+
+    linkage: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[^/]+$")
+
+
+class TokeniseParams(OperatorParams):
+    mode: Literal["siv", "ff1"]
+    format: TokenFormat | None = None
+    normalise: bool = True
+
+    @model_validator(mode="after")
+    def _format_only_with_ff1(self) -> TokeniseParams:
+        if self.mode == "ff1" and self.format is None:
+            raise ValueError('mode "ff1" needs a "format"')
+        if self.mode == "siv" and self.format is not None:
+            raise ValueError('"format" applies only to mode "ff1"')
+        if self.mode == "ff1" and "normalise" in self.model_fields_set:
+            raise ValueError('"normalise" applies only to mode "siv" (ff1 always normalises)')
+        return self
+
+
+class AgeBandParams(OperatorParams):
+    """Input: an age, an ISO birth date or an 18/15-digit resident ID number."""
+
+    kind: Literal["age_band"]
+    width: int = Field(default=10, ge=1, le=100)
+    top: int | None = Field(default=None, ge=1, le=150)
+    # ISO "YYYY-MM-DD" (YAML may already have made it a date).
+    reference_date: dt.date = DEFAULT_REFERENCE_DATE
+
+    @field_validator("reference_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("must be an ISO date YYYY-MM-DD") from None
+        if isinstance(value, dt.datetime):
+            raise ValueError("must be a date, not a date and time")
+        return value
+
+
+class DateGeneraliseParams(OperatorParams):
+    kind: Literal["date"]
+    level: DateLevel = "month"
+
+
+class RegionGeneraliseParams(OperatorParams):
+    """Input: a GB/T 2260 code (6 digits, or the 9/12-digit statistical codes)."""
+
+    kind: Literal["region"]
+    level: RegionLevel = "city"
+
+
+class AddressGeneraliseParams(OperatorParams):
+    kind: Literal["address"]
+    level: AddressLevel = "community"
+
+
+class BucketParams(OperatorParams):
+    """Exactly one of `width` and `edges` (strictly increasing); optional
+    bottom/top coding (below `bottom` -> "<bottom", from `top` -> ">=top")."""
+
+    kind: Literal["bucket"]
+    width: float | None = Field(default=None, gt=0)
+    edges: list[float] | None = Field(default=None, min_length=1, max_length=1000)
+    bottom: float | None = None
+    top: float | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BucketParams:
+        if (self.width is None) == (self.edges is None):
+            raise ValueError('exactly one of "width" and "edges" is required')
+        numbers = [
+            x for x in (self.width, self.bottom, self.top, *(self.edges or ())) if x is not None
+        ]
+        if not all(math.isfinite(x) for x in numbers):
+            raise ValueError("numbers must be finite")
+        if self.edges is not None and any(
+            low >= high for low, high in zip(self.edges, self.edges[1:], strict=False)
+        ):
+            raise ValueError('"edges" must be strictly increasing')
+        if self.bottom is not None and self.top is not None and self.bottom >= self.top:
+            raise ValueError('"bottom" must be below "top"')
+        return self
+
+
+GeneraliseParams = (
+    AgeBandParams
+    | DateGeneraliseParams
+    | RegionGeneraliseParams
+    | AddressGeneraliseParams
+    | BucketParams
+)
+_GENERALISE_MODELS: Final[Mapping[str, type[OperatorParams]]] = {
+    "age_band": AgeBandParams,
+    "date": DateGeneraliseParams,
+    "region": RegionGeneraliseParams,
+    "address": AddressGeneraliseParams,
+    "bucket": BucketParams,
+}
+
+
+def generalise_params_model(params: Mapping[str, object]) -> type[OperatorParams]:
+    """The parameter model for a "generalise" treatment, chosen by its "kind".
+
+    Raises OperatorError when "kind" is missing or unknown."""
+    kind = params.get("kind") if isinstance(params, Mapping) else None
+    model = _GENERALISE_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise OperatorError(
+            "invalid parameters for operator 'generalise': kind: expected one of "
+            f"{sorted(_GENERALISE_MODELS)}"
+        )
+    return model
 
 
 class RedactParams(OperatorParams):
@@ -161,7 +363,7 @@ class MaskParams(OperatorParams):
         return self
 
 
-_ParamsT = TypeVar("_ParamsT", bound=OperatorParams)
+_ParamsT = TypeVar("_ParamsT", bound=BaseModel)
 
 
 def _validate(operator: str, model: type[_ParamsT], params: Mapping[str, object]) -> _ParamsT:
@@ -213,17 +415,51 @@ def _build_mask(params: Mapping[str, object], context: OperatorContext) -> Opera
 
 
 def _build_pseudonymise(params: Mapping[str, object], context: OperatorContext) -> Operator:
-    _validate(PseudonymiseOperator.name, EmptyParams, params)
+    p = _validate(PseudonymiseOperator.name, PseudonymiseParams, params)
     # One key per (owner, recipient): two recipients cannot join their releases
-    # on the pseudonym unless policy names them a shared linkage domain.
+    # on the pseudonym unless policy names them a shared linkage domain, which
+    # then takes the recipient's place (under a label of its own).
+    if p.linkage is None:
+        purpose, recipient = PSEUDONYM_KEY_PURPOSE, context.recipient
+    else:
+        purpose, recipient = PSEUDONYM_LINKAGE_KEY_PURPOSE, p.linkage
     key = derive_key(
-        context.master_key,
-        PSEUDONYM_KEY_PURPOSE,
-        context.owner,
-        context.recipient,
-        version=context.key_version,
+        context.master_key, purpose, context.owner, recipient, version=context.key_version
     )
     return PseudonymiseOperator(Pseudonymizer(key, context.key_version))
+
+
+def _build_tokenise(params: Mapping[str, object], context: OperatorContext) -> Operator:
+    p = _validate(TokeniseOperator.name, TokeniseParams, params)
+    # Keyed per owner, not per recipient: only the owner may reverse tokens.
+    tokenizer: SivTokenizer | Ff1Tokenizer
+    if p.mode == "siv":
+        key = siv_token_key(context.master_key, context.owner, context.key_version)
+        tokenizer = SivTokenizer(key, context.key_version, normalise=p.normalise)
+    else:
+        assert p.format is not None  # checked by TokeniseParams
+        key = ff1_token_key(context.master_key, context.owner, context.key_version)
+        tokenizer = Ff1Tokenizer(key, p.format)
+    return TokeniseOperator(tokenizer)
+
+
+def _build_generalise(params: Mapping[str, object], context: OperatorContext) -> Operator:
+    p = _validate(GeneraliseOperator.name, generalise_params_model(params), params)
+    generalise: Callable[[object], str | None]
+    if isinstance(p, AgeBandParams):
+        generalise = partial(
+            age_band, width=p.width, top=p.top, reference_date=p.reference_date
+        )
+    elif isinstance(p, DateGeneraliseParams):
+        generalise = partial(generalise_date, level=p.level)
+    elif isinstance(p, RegionGeneraliseParams):
+        generalise = partial(generalise_region, level=p.level)
+    elif isinstance(p, AddressGeneraliseParams):
+        generalise = partial(generalise_address, level=p.level)
+    else:
+        assert isinstance(p, BucketParams)
+        generalise = partial(bucket, width=p.width, edges=p.edges, bottom=p.bottom, top=p.top)
+    return GeneraliseOperator(generalise)
 
 
 _BUILDERS: Final[Mapping[str, _Builder]] = {
@@ -232,6 +468,8 @@ _BUILDERS: Final[Mapping[str, _Builder]] = {
     NullifyOperator.name: _build_nullify,
     MaskOperator.name: _build_mask,
     PseudonymiseOperator.name: _build_pseudonymise,
+    TokeniseOperator.name: _build_tokenise,
+    GeneraliseOperator.name: _build_generalise,
 }
 _NAMES: Final = frozenset(_BUILDERS)
 
@@ -245,9 +483,9 @@ def build_operator(name: str, params: Mapping[str, object], context: OperatorCon
     """Build the operator called `name` from validated `params`.
 
     Raises OperatorError for an unknown name or invalid parameters, and
-    KeyMaterialError (both are ValueError) when "pseudonymise" cannot derive its
-    key from `context` (short master key, version < 1, "/" or "" in owner or
-    recipient). No message contains a parameter or data value.
+    KeyMaterialError (both are ValueError) when "pseudonymise" or "tokenise"
+    cannot derive its key from `context` (short master key, version < 1, "/"
+    or "" in owner or recipient). No message contains a parameter or data value.
     """
     builder = _BUILDERS.get(name) if isinstance(name, str) else None
     if builder is None:

@@ -9,7 +9,7 @@ import typer
 
 from gateway.access.documents import check_document
 from gateway.access.policy_tests import run_directory
-from gateway.cli.common import console, err_console, settings
+from gateway.cli.common import console, settings
 from policies import load_hierarchy
 
 app = typer.Typer(help="Usage-policy documents: check them, test them.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def check(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fals
     for path in files:
         problems = check_document(path, hierarchy)
         for p in problems:
-            err_console.print(f"{path}:{p.line}: {p.where}: {p.message}", markup=False)
+            typer.echo(f"{path}:{p.line}: {p.where}: {p.message}", err=True)
         if problems:
             bad += 1
         else:
@@ -43,8 +43,19 @@ def test(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)
     outcomes = run_directory(directory, load_hierarchy(settings().purposes_file))
     for o in outcomes:
         mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
-        console.print(f"{mark} {o.file.name}: {o.case}" + ("" if o.passed else f": {o.detail}"))
+        line = f"{mark} {o.file.name}: {o.case}" + ("" if o.passed else f": {o.detail}")
+        console.print(line, soft_wrap=True)
     failed = sum(not o.passed for o in outcomes)
     console.print(f"{len(outcomes) - failed} passed, {failed} failed")
     if failed or not outcomes:
         raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of usage-policy documents (also docs/usage-policy.schema.json)."""
+    import json
+
+    from policies import UsagePolicy
+
+    typer.echo(json.dumps(UsagePolicy.model_json_schema(), ensure_ascii=False, indent=2))

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,3 +51,21 @@ IDENTIFIER_TEXT = st.text(alphabet="0123456789１２３８xXaE+＋ -－.()（）
 def test_normalise_identifier_is_idempotent(value: str) -> None:
     once = normalise_identifier(value)
     assert normalise_identifier(once) == once
+
+
+def reference_normalise(value: str) -> str:
+    """The documented steps, without the ASCII fast path."""
+    import unicodedata
+
+    from anonymizers.normalise import _DROP_SEPARATORS
+
+    text = unicodedata.normalize("NFKC", value).translate(_DROP_SEPARATORS).upper()
+    for prefix in ("+86", "0086", "86"):
+        if text.startswith(prefix) and re.fullmatch(r"1[3-9][0-9]{9}", text[len(prefix) :]):
+            return text[len(prefix) :]
+    return text
+
+
+@given(st.one_of(IDENTIFIER_TEXT, st.text(max_size=24), st.from_regex(r"[0-9A-Za-z]{0,20}")))
+def test_ascii_fast_path_matches_the_documented_steps(value: str) -> None:
+    assert normalise_identifier(value) == reference_normalise(value)

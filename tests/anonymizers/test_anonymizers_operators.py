@@ -1,3 +1,5 @@
+import datetime as dt
+import re
 from collections.abc import Mapping
 
 import pytest
@@ -9,8 +11,10 @@ from anonymizers import (
     Pseudonymizer,
     build_operator,
     derive_key,
+    detokenise,
     operator_names,
 )
+from anonymizers.operators import BucketParams, TokeniseParams, generalise_params_model
 
 MASTER = bytes(range(32, 64))
 SECRET = "13812345678"  # stands for a data value that must never reach a message
@@ -21,7 +25,9 @@ COLUMN: list[object] = ["张三丰", None, "欧阳娜娜", 12345]
 
 
 def test_operator_names() -> None:
-    assert operator_names() == frozenset({"keep", "redact", "nullify", "mask", "pseudonymise"})
+    assert operator_names() == frozenset(
+        {"keep", "redact", "nullify", "mask", "pseudonymise", "tokenise", "generalise"}
+    )
 
 
 def test_keep() -> None:
@@ -129,6 +135,9 @@ def test_operators_accept_empty_columns_and_tuples() -> None:
         ("nullify", {}),
         ("mask", {"kind": "name"}),
         ("pseudonymise", {}),
+        ("tokenise", {"mode": "siv"}),
+        ("tokenise", {"mode": "ff1", "format": "mobile"}),
+        ("generalise", {"kind": "age_band"}),
     ]:
         operator = build_operator(name, params, CONTEXT)
         assert operator.apply([]) == []
@@ -161,6 +170,35 @@ def test_unknown_operator() -> None:
         ("mask", {"kind": "generic", "keep_start": SECRET}),
         ("mask", {"kind": "generic", "keep_end": 2.0}),
         ("mask", {"kind": "generic", "keep_end": True}),
+        ("pseudonymise", {"linkage": ""}),
+        ("pseudonymise", {"linkage": "a/" + SECRET}),
+        ("pseudonymise", {"linkage": int(SECRET)}),
+        ("tokenise", {}),
+        ("tokenise", {"mode": SECRET}),
+        ("tokenise", {"mode": "ff1"}),
+        ("tokenise", {"mode": "ff1", "format": SECRET}),
+        ("tokenise", {"mode": "siv", "format": "mobile"}),
+        ("tokenise", {"mode": "ff1", "format": "mobile", "normalise": False}),
+        ("tokenise", {"mode": "siv", "normalise": "yes"}),
+        ("generalise", {}),
+        ("generalise", {"kind": SECRET}),
+        ("generalise", {"kind": "age_band", "width": 0}),
+        ("generalise", {"kind": "age_band", "width": 10.0}),
+        ("generalise", {"kind": "age_band", "reference_date": SECRET}),
+        ("generalise", {"kind": "age_band", "reference_date": "2026-02-30"}),
+        ("generalise", {"kind": "age_band", "level": "month"}),
+        ("generalise", {"kind": "date", "level": SECRET}),
+        ("generalise", {"kind": "region", "level": "community"}),
+        ("generalise", {"kind": "address", "level": "room"}),
+        ("generalise", {"kind": "bucket"}),
+        ("generalise", {"kind": "bucket", "width": 10, "edges": [0, 10]}),
+        ("generalise", {"kind": "bucket", "width": -1}),
+        ("generalise", {"kind": "bucket", "width": True}),
+        ("generalise", {"kind": "bucket", "edges": []}),
+        ("generalise", {"kind": "bucket", "edges": [0, int(SECRET), 5]}),
+        ("generalise", {"kind": "bucket", "edges": [0, float("inf")]}),
+        ("generalise", {"kind": "bucket", "width": 5, "bottom": 10, "top": 10}),
+        ("generalise", {"kind": "bucket", "width": 5, "top": SECRET}),
     ],
 )
 def test_bad_params_rejected_without_echoing_values(
@@ -185,3 +223,158 @@ def test_context_repr_hides_master_key() -> None:
     assert "elder-care-app" in text
     assert "master_key" not in text
     assert repr(MASTER) not in text
+
+
+# --- pseudonymise: shared linkage domains ------------------------------------------------
+
+
+def context_for(recipient: str, version: int = 1, owner: str = "民政局") -> OperatorContext:
+    return OperatorContext(master_key=MASTER, key_version=version, owner=owner, recipient=recipient)
+
+
+def test_pseudonymise_linkage_domain_links_recipients_that_share_it() -> None:
+    def pseudonym(recipient: str, **params: object) -> object:
+        return build_operator("pseudonymise", params, context_for(recipient)).apply([SECRET])[0]
+
+    shared = {"linkage": "elder-care-network"}
+    assert pseudonym("elder-care-app", **shared) == pseudonym("property-company", **shared)
+    assert pseudonym("elder-care-app") != pseudonym("property-company")
+    # a linkage domain is not the same thing as an app of the same name
+    assert pseudonym("elder-care-app") != pseudonym("other-app", linkage="elder-care-app")
+    assert pseudonym("a", **shared) != pseudonym("a", linkage="another-network")
+    assert pseudonym("a", **shared) != pseudonym("a")
+    assert str(pseudonym("a", **shared)).startswith("p1_")
+
+
+def test_pseudonymise_linkage_key_derivation_and_rotation() -> None:
+    operator = build_operator("pseudonymise", {"linkage": "网格"}, context_for("app"))
+    key = derive_key(MASTER, "pseudonym-linkage", "民政局", "网格", version=1)
+    assert operator.apply([SECRET]) == [Pseudonymizer(key, 1)(SECRET)]
+    rotated = build_operator("pseudonymise", {"linkage": "网格"}, context_for("app", version=2))
+    assert rotated.apply([SECRET]) != operator.apply([SECRET])
+    other_owner = build_operator(
+        "pseudonymise", {"linkage": "网格"}, context_for("app", owner="卫健委")
+    )
+    assert other_owner.apply([SECRET]) != operator.apply([SECRET])
+
+
+def test_pseudonymise_explicit_null_linkage_is_per_recipient() -> None:
+    plain = build_operator("pseudonymise", {}, CONTEXT).apply([SECRET])
+    assert build_operator("pseudonymise", {"linkage": None}, CONTEXT).apply([SECRET]) == plain
+
+
+# --- tokenise ---------------------------------------------------------------------------
+
+
+def test_tokenise_siv_is_keyed_per_owner_not_recipient() -> None:
+    column: list[object] = ["13812345678", None, "+86 138 1234 5678"]
+    for_app = build_operator("tokenise", {"mode": "siv"}, CONTEXT).apply(column)
+    for_other = build_operator("tokenise", {"mode": "siv"}, context_for("property-company"))
+    assert for_other.apply(column) == for_app
+    assert for_app[1] is None
+    assert for_app[0] == for_app[2]
+    assert detokenise(str(for_app[0]), MASTER, 1, "民政局") == "13812345678"
+    other_owner = build_operator("tokenise", {"mode": "siv"}, context_for("a", owner="卫健委"))
+    assert other_owner.apply(column)[0] != for_app[0]
+
+
+def test_tokenise_siv_without_normalising() -> None:
+    operator = build_operator("tokenise", {"mode": "siv", "normalise": False}, CONTEXT)
+    token = operator.apply(["138 1234 5678"])[0]
+    assert detokenise(str(token), MASTER, 1, "民政局") == "138 1234 5678"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value", "pattern"),
+    [
+        ("id_number", "11010519491231002X", r"110105[0-9]{11}[0-9X]"),
+        ("mobile", "13812345678", r"13[0-9]{9}"),
+        ("digits", "6222020200112233445", r"[0-9]{19}"),
+    ],
+)
+def test_tokenise_ff1(fmt: str, value: str, pattern: str) -> None:
+    operator = build_operator("tokenise", {"mode": "ff1", "format": fmt}, CONTEXT)
+    assert operator.name == "tokenise"
+    token, missing, misfit = operator.apply([value, None, "x"])
+    assert re.fullmatch(pattern, str(token))
+    assert token != value
+    assert missing is None and misfit is None
+    assert detokenise(str(token), MASTER, 1, "民政局", format=fmt) == value  # type: ignore[arg-type]
+
+
+def test_tokenise_context_that_cannot_derive_a_key() -> None:
+    bad = OperatorContext(master_key=MASTER, key_version=1, owner="民政局/低保", recipient="app")
+    with pytest.raises(KeyMaterialError):
+        build_operator("tokenise", {"mode": "siv"}, bad)
+
+
+# --- generalise -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "column", "expected"),
+    [
+        (
+            {"kind": "age_band"},
+            [42, "1983-06-01", "11010519491231002X", None, "bad"],
+            ["40-49", "40-49", "70-79", None, None],
+        ),
+        (
+            {"kind": "age_band", "width": 5, "top": 75, "reference_date": "2030-01-01"},
+            [42, "1983-06-01", "11010519491231002X"],
+            ["40-44", "45-49", "75+"],
+        ),
+        (
+            {"kind": "age_band", "reference_date": dt.date(2030, 1, 1)},
+            ["1983-06-01"],
+            ["40-49"],
+        ),
+        ({"kind": "date"}, ["2026-03-15", None], ["2026-03", None]),
+        ({"kind": "date", "level": "quarter"}, ["2026-03-15"], ["2026-Q1"]),
+        ({"kind": "date", "level": "year"}, ["2026-03-15"], ["2026"]),
+        ({"kind": "region"}, ["110105", 440111], ["110100", "440100"]),
+        ({"kind": "region", "level": "province"}, ["110105"], ["110000"]),
+        (
+            {"kind": "address"},
+            ["北京市朝阳区幸福街道和平社区3号楼2单元501室"],
+            ["北京市朝阳区幸福街道和平社区"],
+        ),
+        (
+            {"kind": "address", "level": "building"},
+            ["北京市朝阳区幸福街道和平社区3号楼2单元501室"],
+            ["北京市朝阳区幸福街道和平社区3号楼"],
+        ),
+        (
+            {"kind": "bucket", "width": 1000},
+            [1234.5, -1, None],
+            ["[1000, 2000)", "[-1000, 0)", None],
+        ),
+        (
+            {"kind": "bucket", "width": 1000, "bottom": 0, "top": 3000},
+            [1234.5, -1, 5000],
+            ["[1000, 2000)", "<0", ">=3000"],
+        ),
+        ({"kind": "bucket", "edges": [0, 18, 60]}, [5, 18, 60], ["[0, 18)", "[18, 60)", ">=60"]),
+    ],
+)
+def test_generalise(
+    params: Mapping[str, object], column: list[object], expected: list[object]
+) -> None:
+    operator = build_operator("generalise", params, CONTEXT)
+    assert operator.name == "generalise"
+    assert operator.apply(column) == expected
+
+
+def test_generalise_mixed_numeric_types_are_not_conflated() -> None:
+    # 1 == 1.0 == True share a dict slot; the per-distinct-value cache must not mix them
+    operator = build_operator("generalise", {"kind": "age_band"}, CONTEXT)
+    assert operator.apply([1, True, 1.0, 1]) == ["0-9", None, "0-9", "0-9"]
+    mask = build_operator("mask", {"kind": "generic"}, CONTEXT)
+    assert mask.apply([True, 1, 1.0]) == ["T**e", "*", "1*0"]
+
+
+def test_params_models_are_public_for_policy_checks() -> None:
+    assert generalise_params_model({"kind": "bucket"}) is BucketParams
+    with pytest.raises(OperatorError):
+        generalise_params_model({"kind": SECRET})
+    assert TokeniseParams(mode="ff1", format="mobile").format == "mobile"
