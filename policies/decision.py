@@ -78,6 +78,8 @@ class Decision:
     approval: Literal["manual", "automatic"]
     policy_version: str
     retention: str = ""
+    k_anonymity: int | None = None
+    small_groups: str = "suppress"
     dp: DifferentialPrivacy | None = None
     epsilon: float | None = None  # what one run spends, when dp is set
     allowed: Literal[True] = field(default=True, init=False)
@@ -190,6 +192,8 @@ def decide(
         approval=rule.approval,
         policy_version=version,
         retention=policy.retention,
+        k_anonymity=rule.k_anonymity,
+        small_groups=rule.small_groups,
         dp=rule.dp,
         epsilon=(query.epsilon or rule.dp.epsilon_per_run) if rule.dp is not None else None,
     )

@@ -23,7 +23,9 @@ NAME = r"^[a-z][a-z0-9_-]{1,63}$"  # roles and domains of principals
 TEXT = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL cannot store
 Scalar = str | int | float | bool
 
-TreatmentName = Literal["keep", "redact", "mask", "pseudonymise", "nullify"]
+TreatmentName = Literal[
+    "keep", "redact", "mask", "pseudonymise", "nullify", "tokenise", "generalise", "redact_pii"
+]
 
 
 class _Strict(BaseModel):
@@ -119,6 +121,17 @@ class PurposeRule(_Strict):
     min_group_size: int = Field(default=10, ge=1, le=1000)
     approval: Literal["manual", "automatic"] = "manual"
     max_rows: int | None = Field(default=None, ge=1)
+    k_anonymity: int | None = Field(
+        default=None,
+        ge=2,
+        le=1000,
+        description="Row releases: suppress quasi-identifier values until every combination "
+        "of them is shared by at least k released rows.",
+    )
+    small_groups: Literal["suppress", "merge"] = Field(
+        default="suppress",
+        description="Aggregates: drop groups under k persons, or merge them into one 'other' row.",
+    )
     max_runs_per_day: int | None = Field(
         default=None, ge=1, le=1_000_000, description="Most runs per app and day (UTC)."
     )

@@ -23,6 +23,7 @@ from gateway.context import GatewayContext
 from gateway.queries.routes import router as queries_router
 from gateway.requests.routes import router as requests_router
 from gateway.settings import Settings, load_settings
+from gateway.tokens.routes import router as tokens_router
 
 
 def create_app(settings: Settings | None = None, ctx: GatewayContext | None = None) -> FastAPI:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         queries_router,
         budget_router,
         decisions_router,
+        tokens_router,
         audit_router,
         subjects_router,
         public_router,

@@ -1,8 +1,9 @@
 """Turning source rows into what may leave the gateway.
 
 Row releases: each column passes through the treatment the Decision names.
-Aggregate releases: groups with fewer than k distinct persons are suppressed
-and the hidden person count is dropped.
+Row releases may also be made k-anonymous over the dataset's quasi-identifiers.
+Aggregate releases: groups with fewer than k distinct persons are suppressed (or
+merged into an "other" row) and the hidden person count is dropped.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import decimal
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from anonymizers import OperatorContext, build_operator
+from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from gateway.catalog.engines import SourceResult
 from gateway.queries.planner import PERSONS, SUBJECT
 from policies import Decision
@@ -29,6 +31,7 @@ class Release:
     suppressed_groups: int
     truncated: bool
     subjects: list[Any]  # privacy-unit values of released rows: indexed, never returned
+    suppressed_cells: int = 0  # quasi-identifier cells withheld to reach k-anonymity
 
     def digest(self) -> str:
         """SHA-256 of the released JSON: the audit entry's fingerprint of the answer."""
@@ -47,7 +50,11 @@ def _plain(value: Any) -> Any:
 
 
 def release_rows(
-    result: SourceResult, decision: Decision, context: OperatorContext, limit: int
+    result: SourceResult,
+    decision: Decision,
+    context: OperatorContext,
+    limit: int,
+    quasi_identifiers: Collection[str] = (),
 ) -> Release:
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
@@ -62,31 +69,50 @@ def release_rows(
         if rule.treatment != "keep":
             values = build_operator(rule.treatment, rule.params, context).apply(values)
         vectors.append(list(values))
+    released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
+    suppressed_cells = 0
+    if decision.k_anonymity is not None:
+        # Locally suppress quasi-identifier cells (after their treatments) until every
+        # combination of them is shared by at least k released rows.
+        qi = [i for i, name in enumerate(columns) if name in quasi_identifiers]
+        if qi:
+            released, report = enforce_k_anonymity(released, qi, decision.k_anonymity)
+            suppressed_cells = report.cells_suppressed
     return Release(
         columns=columns,
-        rows=[list(r) for r in zip(*vectors, strict=True)] if vectors else [],
+        rows=released,
         treatments={name: decision.columns[name].treatment for name in columns},
         suppressed_groups=0,
         truncated=truncated,
         subjects=[r[subject_at] for r in rows],
+        suppressed_cells=suppressed_cells,
     )
 
 
-def release_aggregates(result: SourceResult, decision: Decision, limit: int) -> Release:
+def release_aggregates(
+    result: SourceResult,
+    decision: Decision,
+    limit: int,
+    group_by: Sequence[str],
+    additive: Sequence[str],
+) -> Release:
+    """Groups under k persons are dropped, or merged into one "other" row (policy)."""
     persons_at = result.columns.index(PERSONS)
-    columns = [c for c in result.columns if c != PERSONS]
-    kept: list[list[Any]] = []
-    suppressed = 0
-    for row in result.rows[:limit]:
-        if int(row[persons_at] or 0) < decision.min_group_size:
-            suppressed += 1
-            continue
-        kept.append([_plain(v) for i, v in enumerate(row) if i != persons_at])
+    rows = [[_plain(v) for v in row] for row in result.rows[:limit]]
+    mode: Literal["suppress", "merge"] = "merge" if decision.small_groups == "merge" else "suppress"
+    kept, report = suppress_small_groups(
+        rows,
+        persons_at,
+        decision.min_group_size,
+        mode,
+        group_indexes=[result.columns.index(k) for k in group_by],
+        sum_indexes=[result.columns.index(a) for a in additive],
+    )
     return Release(
-        columns=columns,
-        rows=kept,
-        treatments={name: "aggregate" for name in columns},
-        suppressed_groups=suppressed,
+        columns=[c for c in result.columns if c != PERSONS],
+        rows=[[v for i, v in enumerate(row) if i != persons_at] for row in kept],
+        treatments={name: "aggregate" for name in result.columns if name != PERSONS},
+        suppressed_groups=report.groups_suppressed,
         truncated=len(result.rows) > limit,
         subjects=[],
     )

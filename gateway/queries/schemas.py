@@ -56,6 +56,9 @@ class RunResult(BaseModel):
     suppressed_groups: int = Field(
         description="Groups withheld because they held fewer than k persons."
     )
+    suppressed_cells: int = Field(
+        default=0, description="Quasi-identifier cells withheld so the rows are k-anonymous."
+    )
     truncated: bool = Field(description="True when the row cap cut the result.")
     retention: str
     receipt: ReceiptOut

@@ -128,9 +128,11 @@ def _execute(
             owner=loaded.dataset.owner,
             recipient=principal.name,
         )
-        release: Release = release_rows(result, decision, context, cap)
+        quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
+        release: Release = release_rows(result, decision, context, cap, quasi)
     else:
-        release = release_aggregates(result, decision, cap)
+        additive = [a.alias for a in loaded.spec.aggregates if a.fn in ("count", "persons", "sum")]
+        release = release_aggregates(result, decision, cap, loaded.spec.group_by, additive)
     receipt: Receipt = record(
         ctx,
         "query.run",
@@ -140,6 +142,7 @@ def _execute(
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
         suppressed_groups=release.suppressed_groups,
+        suppressed_cells=release.suppressed_cells,
         result_digest=release.digest(),
         **common,
     )
@@ -153,6 +156,7 @@ def _execute(
         row_count=len(release.rows),
         treatments=release.treatments,
         suppressed_groups=release.suppressed_groups,
+        suppressed_cells=release.suppressed_cells,
         truncated=release.truncated,
         retention=decision.retention,
         receipt=ReceiptOut.model_validate(receipt.bundle()),

@@ -22,6 +22,7 @@ DOCUMENTED = {
     ("get", "/v1/principals/me"),
     ("get", "/v1/budgets"),
     ("post", "/v1/decisions/explain"),
+    ("post", "/v1/tokens/reverse"),
     ("get", "/v1/audit/checkpoint"),
     ("post", "/v1/audit/checkpoint"),
     ("get", "/v1/audit/proofs/inclusion"),
