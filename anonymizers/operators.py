@@ -38,6 +38,7 @@ from pydantic import (
 
 from anonymizers._columns import map_distinct
 from anonymizers.errors import OperatorError
+from anonymizers.free_text import RedactPiiOperator
 from anonymizers.generalise import (
     DEFAULT_REFERENCE_DATE,
     DateLevel,
@@ -447,9 +448,7 @@ def _build_generalise(params: Mapping[str, object], context: OperatorContext) ->
     p = _validate(GeneraliseOperator.name, generalise_params_model(params), params)
     generalise: Callable[[object], str | None]
     if isinstance(p, AgeBandParams):
-        generalise = partial(
-            age_band, width=p.width, top=p.top, reference_date=p.reference_date
-        )
+        generalise = partial(age_band, width=p.width, top=p.top, reference_date=p.reference_date)
     elif isinstance(p, DateGeneraliseParams):
         generalise = partial(generalise_date, level=p.level)
     elif isinstance(p, RegionGeneraliseParams):
@@ -462,6 +461,25 @@ def _build_generalise(params: Mapping[str, object], context: OperatorContext) ->
     return GeneraliseOperator(generalise)
 
 
+class RedactPiiParams(OperatorParams):
+    style: Literal["tag", "mask", "pseudonym"] = "tag"
+
+
+def _build_redact_pii(params: Mapping[str, object], context: OperatorContext) -> Operator:
+    p = _validate(RedactPiiOperator.name, RedactPiiParams, params)
+    pseudonymizer = None
+    if p.style == "pseudonym":
+        key = derive_key(
+            context.master_key,
+            PSEUDONYM_KEY_PURPOSE,
+            context.owner,
+            context.recipient,
+            version=context.key_version,
+        )
+        pseudonymizer = Pseudonymizer(key, context.key_version)
+    return RedactPiiOperator(p.style, pseudonymizer)
+
+
 _BUILDERS: Final[Mapping[str, _Builder]] = {
     KeepOperator.name: _build_keep,
     RedactOperator.name: _build_redact,
@@ -470,6 +488,7 @@ _BUILDERS: Final[Mapping[str, _Builder]] = {
     PseudonymiseOperator.name: _build_pseudonymise,
     TokeniseOperator.name: _build_tokenise,
     GeneraliseOperator.name: _build_generalise,
+    RedactPiiOperator.name: _build_redact_pii,
 }
 _NAMES: Final = frozenset(_BUILDERS)
 

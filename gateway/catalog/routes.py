@@ -7,7 +7,14 @@ from fastapi import APIRouter
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
 from gateway.api.schemas import ERRORS
 from gateway.catalog import service
-from gateway.catalog.schemas import DatasetCreate, DatasetOut, PolicyUpdate, SourceCreate, SourceOut
+from gateway.catalog.schemas import (
+    ColumnFindingOut,
+    DatasetCreate,
+    DatasetOut,
+    PolicyUpdate,
+    SourceCreate,
+    SourceOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERRORS)
 
@@ -46,3 +53,10 @@ def put_policy(
     dataset_id: str, body: PolicyUpdate, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> DatasetOut:
     return service.update_policy(session, ctx, who, dataset_id, body.policy)
+
+
+@router.get("/datasets/{dataset_id}/scan", summary="Sample the dataset for unlabelled PII (owner)")
+def scan_dataset(
+    dataset_id: str, session: DbSession, ctx: Context, who: CurrentPrincipal
+) -> list[ColumnFindingOut]:
+    return service.scan_registered(session, ctx, who, dataset_id)

@@ -97,5 +97,20 @@ class DatasetOut(BaseModel):
     policy: UsagePolicy | None = Field(
         default=None, description="The full policy document, shown to the owning department."
     )
+    pii_findings: list[ColumnFindingOut] | None = Field(
+        default=None,
+        description="At registration: columns whose sampled content contradicts their class.",
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class ColumnFindingOut(BaseModel):
+    """What the PII scan found in one column's sample (counts only, never values)."""
+
+    column: str
+    classification: str
+    sampled: int
+    entities: dict[str, int]
+    severity: str
+    message: str

@@ -15,7 +15,9 @@ from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.scan import scan_dataset
 from gateway.catalog.schemas import (
+    ColumnFindingOut,
     ColumnOut,
     DatasetCreate,
     DatasetOut,
@@ -25,7 +27,7 @@ from gateway.catalog.schemas import (
 )
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from gateway.queries.binding import coerce
+from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
 from policies import UsagePolicy, check_policy, policy_version
 
@@ -196,7 +198,28 @@ def register_dataset(
     repo.add(dataset)
     repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
     rebuild_rules(session)
-    return dataset_out(dataset, principal)
+    out = dataset_out(dataset, principal)
+    out.pii_findings = scan_findings(ctx, dataset, source)
+    return out
+
+
+def scan_findings(ctx: GatewayContext, dataset: Dataset, source: Source) -> list[ColumnFindingOut]:
+    findings = scan_dataset(
+        source_engine(ctx, source), DatasetView.of(dataset), ctx.settings.statement_timeout_seconds
+    )
+    return [ColumnFindingOut.model_validate(f, from_attributes=True) for f in findings]
+
+
+def scan_registered(
+    session: Session, ctx: GatewayContext, principal: AuthPrincipal, dataset_id: str
+) -> list[ColumnFindingOut]:
+    require_department(principal)
+    repo = CatalogRepository(session)
+    dataset = repo.dataset(dataset_id)
+    source = repo.source(dataset.source_id) if dataset is not None else None
+    if dataset is None or source is None or dataset.owner != principal.domain:
+        raise NotFound("no such dataset")
+    return scan_findings(ctx, dataset, source)
 
 
 def update_policy(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from gateway.cli import audit, datasets, keys, policies, principals, store
+from gateway.cli import audit, datasets, keys, pii, policies, principals, store
 from gateway.cli.common import emit, export_settings_to_env, initialise, settings
 from gateway.context import GatewayContext
 
@@ -20,6 +20,7 @@ cli.add_typer(policies.app, name="policy")
 cli.add_typer(keys.app, name="keys")
 cli.add_typer(audit.app, name="audit")
 cli.add_typer(store.app, name="store")
+cli.add_typer(pii.app, name="pii")
 
 
 @cli.command()

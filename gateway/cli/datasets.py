@@ -70,3 +70,41 @@ def listing(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     finally:
         ctx.close()
     emit(rows, as_json)
+
+
+@app.command("scan")
+def scan(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sample a registered dataset and flag columns whose content contradicts their class."""
+    from rich.table import Table
+
+    from gateway.catalog.service import scan_findings
+    from gateway.cli.common import console
+
+    s = settings()
+    initialise(s)
+    ctx = GatewayContext.open(s)
+    try:
+        with ctx.store.transaction() as session:
+            repo = CatalogRepository(session)
+            dataset = repo.dataset_by_name(name)
+            source = repo.source(dataset.source_id) if dataset is not None else None
+            if dataset is None or source is None:
+                raise fail("no such dataset")
+            findings = scan_findings(ctx, dataset, source)
+    except GatewayError as exc:
+        raise fail(exc.detail) from None
+    finally:
+        ctx.close()
+    if as_json:
+        emit([f.model_dump() for f in findings], True)
+        return
+    table = Table(title=f"PII scan of {name}")
+    for col in ("column", "class", "sampled", "found", "severity", "message"):
+        table.add_column(col)
+    for f in findings:
+        found = ", ".join(f"{k}×{v}" for k, v in sorted(f.entities.items()))
+        table.add_row(f.column, f.classification, str(f.sampled), found, f.severity, f.message)
+    console.print(table)

@@ -26,8 +26,33 @@ COLUMN: list[object] = ["张三丰", None, "欧阳娜娜", 12345]
 
 def test_operator_names() -> None:
     assert operator_names() == frozenset(
-        {"keep", "redact", "nullify", "mask", "pseudonymise", "tokenise", "generalise"}
+        {"keep", "redact", "nullify", "mask", "pseudonymise", "tokenise", "generalise",
+         "redact_pii"}
     )
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        ("tag", "请联系<PERSON>，电话<CN_MOBILE>，身份证<CN_RESIDENT_ID>。"),
+        ("mask", "请联系***，电话***********，身份证******************。"),
+    ],
+)
+def test_redact_pii_replaces_what_the_detector_finds(style: str, expected: str) -> None:
+    text = "请联系王建国，电话13812345678，身份证11010519491231002X。"
+    op = build_operator("redact_pii", {"style": style}, CONTEXT)
+    assert op.apply([text, None]) == [expected, None]
+
+
+def test_redact_pii_pseudonyms_are_per_recipient() -> None:
+    text = "王建国的电话是13812345678"
+    mine = build_operator("redact_pii", {"style": "pseudonym"}, CONTEXT).apply([text])[0]
+    other = OperatorContext(master_key=MASTER, key_version=1, owner="民政局", recipient="other")
+    theirs = build_operator("redact_pii", {"style": "pseudonym"}, other).apply([text])[0]
+    assert isinstance(mine, str) and "13812345678" not in mine and "<CN_MOBILE:p1_" in mine
+    assert mine != theirs
+    with pytest.raises(OperatorError):
+        build_operator("redact_pii", {"style": "shout"}, CONTEXT)
 
 
 def test_keep() -> None:

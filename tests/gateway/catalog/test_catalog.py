@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,27 @@ def test_narrowing_a_policy_stops_approved_queries_at_the_next_run(
     assert denied.status_code == 403 and denied.json()["reason"] == "column_withheld"
     log = gateway.get("district-auditor", "/v1/audit/entries", params={"decision": "denied"}).json()
     assert log[-1]["entry"]["policy_version"] == r.json()["policy_version"]
+
+
+def test_registration_flags_columns_whose_content_contradicts_their_class(
+    gateway: Gateway, source: str
+) -> None:
+    body = residents()
+    body["columns"] = [
+        {**c, "classification": "attribute"} if c["name"] in ("mobile", "room") else c
+        for c in body["columns"]
+    ]
+    body["policy"] = copy.deepcopy(DATASETS[0]["policy"])
+    r = gateway.post("civil-affairs", "/v1/datasets", body)
+    assert r.status_code == 201, r.text
+    findings = {f["column"]: f for f in r.json()["pii_findings"]}
+    assert findings["mobile"]["severity"] == "warn"
+    assert "CN_MOBILE" in findings["mobile"]["message"]
+    assert findings["room"]["severity"] == "ok"
+    assert findings["name"]["severity"] == "ok"  # declared a direct identifier: fine
+    again = gateway.get("civil-affairs", f"/v1/datasets/{r.json()['id']}/scan").json()
+    assert {f["column"]: f["severity"] for f in again} == {
+        c: f["severity"] for c, f in findings.items()
+    }
+    assert not any(re.search(r"\d{11}", f["message"]) for f in again)  # counts, never values
+    assert gateway.get("heping-committee", f"/v1/datasets/{r.json()['id']}/scan").status_code == 403

@@ -157,3 +157,17 @@ def test_dataset_register_and_list(demo_home: tuple[Path, dict[str, Any]], tmp_p
     assert done.exit_code == 0, done.output
     names = [d["name"] for d in json.loads(cdg(home, "dataset", "list", "--json").stdout)]
     assert "residents-copy" in names
+
+
+def test_pii_scan_reads_and_writes_json_lines(tmp_path: Path) -> None:
+    lines = (
+        '{"id": "a", "text": "张伟的手机号是13812345678，身份证11010519491231002X"}\n'
+        '{"id": "b", "text": "订单号110105194912310021已发货"}\n'
+        "not json\n"
+    )
+    result = runner.invoke(cli, ["pii", "scan"], input=lines, env={"CDG_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {f["entity"] for f in out[0]["findings"]} == {"PERSON", "CN_MOBILE", "CN_RESIDENT_ID"}
+    assert out[1] == {"id": "b", "findings": []}  # fails the ID checksum: not an ID
+    assert "error" in out[2] and "not json" not in result.stdout

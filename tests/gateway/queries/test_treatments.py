@@ -183,3 +183,30 @@ def test_k_anonymity_and_merged_small_groups(gateway: Gateway, source_url: str) 
     out = gateway.run("heping-committee", agg).json()
     assert out["rows"][-1][0] == "other" and out["suppressed_groups"] > 0
     assert all(n >= 10 for _, n in out["rows"])
+
+
+def test_free_text_pii_is_replaced_by_tags(gateway: Gateway, source_url: str) -> None:
+    spec = copy.deepcopy(next(d for d in DATASETS if d["name"] == "complaints"))
+    spec["source"] = "src"
+    gateway.post("civil-affairs", "/v1/sources", {"name": "src", "url": source_url})
+    r = gateway.post("civil-affairs", "/v1/datasets", spec)
+    assert r.status_code == 201, r.text
+    dataset = r.json()["id"]
+    text_finding = next(f for f in r.json()["pii_findings"] if f["column"] == "text")
+    assert text_finding["severity"] == "info" and text_finding["entities"]
+    qid = gateway.approved_query(
+        "jianshe-property",
+        dataset,
+        "property.complaint-handling",
+        {"select": ["complaint_id", "text"]},
+    )
+    body = gateway.run("jianshe-property", qid).json()
+    engine = sa.create_engine(source_url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        people = conn.execute(sa.text("SELECT resident_id, mobile, name FROM residents")).all()
+    engine.dispose()
+    secrets_ = {str(v) for row in people for v in (row[0], row[1])}
+    texts = [row[1] for row in body["rows"]]
+    assert texts and any("<" in t for t in texts)
+    leaked = [t for t in texts for s in secrets_ if s in t]
+    assert leaked == []
