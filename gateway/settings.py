@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default=None,
         description="YAML purpose hierarchy replacing the built-in one (policies/purposes.yaml).",
     )
+    sqlite_source_dirs: str = Field(
+        default="",
+        description="Directories (os.pathsep-separated) SQLite sources must lie in; "
+        "default: HOME/sources.",
+    )
     statement_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -211,6 +211,7 @@ class Gateway:
 def make_settings(home: Path, store_url: str | None = None, **extra: Any) -> Settings:
     from gateway.keys import ensure_keys
 
+    extra.setdefault("sqlite_source_dirs", str(home.parent))  # tests keep sources in tmp_path
     s = load_settings(environ={}, home=home, database_url=store_url, **extra)
     home.mkdir(parents=True, exist_ok=True)
     ensure_keys(s)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, create_engine, inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from gateway.catalog.source_urls import read_only
 from gateway.errors import SourceError, SourceTimeout
 
 
@@ -27,7 +28,7 @@ class SourceResult:
 
 def make_source_engine(url: str, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"check_same_thread": False})
+        return create_engine(read_only(url), connect_args={"check_same_thread": False})
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 

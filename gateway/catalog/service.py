@@ -25,6 +25,7 @@ from gateway.catalog.schemas import (
     SourceCreate,
     SourceOut,
 )
+from gateway.catalog.source_urls import vet_source_url
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, coerce
@@ -65,6 +66,7 @@ def register_source(
         dialect = make_url(url).get_backend_name()
     except ArgumentError:
         raise InvalidRequest("url is not a valid SQLAlchemy database URL") from None
+    vet_source_url(url, ctx.settings)
     try:
         engine = make_source_engine(url, 1)
     except Exception:  # unknown dialect or driver; the message may hold the URL

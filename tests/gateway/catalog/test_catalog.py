@@ -188,3 +188,22 @@ def test_registration_flags_columns_whose_content_contradicts_their_class(
     }
     assert not any(re.search(r"\d{11}", f["message"]) for f in again)  # counts, never values
     assert gateway.get("heping-committee", f"/v1/datasets/{r.json()['id']}/scan").status_code == 403
+
+
+def test_a_department_cannot_register_the_store_or_files_outside_the_allowed_directories(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    store = gateway.ctx.settings.store_url
+    outside = tmp_path.parent / "elsewhere.db"
+    missing = tmp_path / "not-there.db"
+    for url in [
+        store,
+        f"sqlite:///{outside}",
+        f"sqlite:///{missing}",
+        "sqlite://",
+        f"sqlite:///file:{tmp_path / 'x.db'}?mode=rwc&uri=true",
+    ]:
+        r = gateway.post("health-commission", "/v1/sources", {"name": "sneaky", "url": url})
+        assert r.status_code == 422, url
+        assert str(tmp_path) not in r.text
+    assert not missing.exists()  # nothing is created

@@ -118,6 +118,7 @@ def test_statement_timeout_cancels_and_the_connection_stays_usable(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if kind == "sqlite":
+        (tmp_path / "s.db").touch()  # sources are opened read-only, never created
         url = f"sqlite:///{tmp_path / 's.db'}"
     else:
         url = str(request.getfixturevalue("pg_url" if kind == "postgresql" else "mariadb_url"))
