@@ -167,7 +167,7 @@ class PurposeRule(_Strict):
     def _column_names(cls, value: dict[str, ColumnRule]) -> dict[str, ColumnRule]:
         import re
 
-        bad = [name for name in value if not re.match(IDENT, name)]
+        bad = [name for name in value if not re.fullmatch(IDENT, name)]
         if bad:
             raise ValueError("column names must be identifiers")
         return value

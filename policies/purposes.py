@@ -12,7 +12,7 @@ _PURPOSE = re.compile(PURPOSE_PATTERN)
 
 
 def is_purpose(text: str) -> bool:
-    return bool(_PURPOSE.match(text))
+    return bool(_PURPOSE.fullmatch(text))
 
 
 def covers(granted: str, requested: str) -> bool:

@@ -49,7 +49,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
 
 def _location(loc: tuple[Any, ...]) -> str:
     # Dictionary keys supplied by the client are part of a location: only names are shown.
-    parts = [str(p) if isinstance(p, int) or _NAME.match(str(p)) else "<key>" for p in loc]
+    parts = [str(p) if isinstance(p, int) or _NAME.fullmatch(str(p)) else "<key>" for p in loc]
     return ".".join(parts)
 
 

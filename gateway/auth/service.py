@@ -53,7 +53,7 @@ def add_principal(
     session: Session, *, name: str, kind: str, domain: str, role: str, display_name: str = ""
 ) -> tuple[Principal, str]:
     """Create a principal and its first API key (shown once, stored as a digest)."""
-    if not _NAME.match(name) or not _NAME.match(domain) or not _NAME.match(role):
+    if not _NAME.fullmatch(name) or not _NAME.fullmatch(domain) or not _NAME.fullmatch(role):
         raise InvalidRequest("name, domain and role must be lowercase identifiers")
     if kind not in KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}")

@@ -91,7 +91,7 @@ class QuerySpec(_Strict):
         import re
 
         for name in [*self.select, *self.group_by, *self.params]:
-            if not re.match(IDENT, name):
+            if not re.fullmatch(IDENT, name):
                 raise ValueError("column and parameter names must be identifiers")
         if bool(self.select) == bool(self.aggregates):
             raise ValueError("a query selects columns or computes aggregates, exactly one of them")
