@@ -141,7 +141,7 @@ def _bind_one(name: str, decl: ParamDecl, value: Any) -> Any:
         return coerce(value, decl.type)
     except ValueError:
         expected = f"list of {decl.type}" if decl.many else decl.type
-        raise InvalidRequest(f"parameter {name} must be a {expected}") from None
+        raise InvalidRequest(f"parameter {name} must be of type {expected}") from None
 
 
 def bind_params(spec: QuerySpec, supplied: Mapping[str, Any]) -> dict[str, Any]:

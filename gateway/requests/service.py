@@ -184,7 +184,8 @@ def approve(
 ) -> QueryRequestOut:
     row, dataset = _owned(session, principal, request_id)
     if row.status != "pending":
-        raise Conflict(f"only a pending request can be approved; this one is {row.status}")
+        state = effective_status(row)
+        raise Conflict(f"only a pending request can be approved; this one is {state}")
     if body.expires_at is not None:
         if body.expires_at.tzinfo is None:
             raise InvalidRequest("expires_at needs a time zone")
@@ -227,7 +228,8 @@ def _close(
     row, dataset = _owned(session, principal, request_id)
     if row.status != from_status:
         raise Conflict(
-            f"only a {from_status} request can become {to_status}; this one is {row.status}"
+            f"only a {from_status} request can become {to_status}; "
+            f"this one is {effective_status(row)}"
         )
     app = RequestRepository(session).app_name(row.app_id)
     row.status = to_status
