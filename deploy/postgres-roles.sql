@@ -18,7 +18,8 @@ GRANT USAGE ON SCHEMA cdg TO cdg_gateway;
 -- After `cdg init` has created the tables as cdg_owner, apply what
 -- `cdg store grants cdg_gateway` prints (shown here):
 -- GRANT SELECT, INSERT, UPDATE, DELETE ON
---     principals, api_keys, sources, datasets, policy_versions, query_requests
+--     principals, api_keys, sources, datasets, policy_versions, query_requests,
+--     budget_ledgers, dp_releases, casbin_rules, policy_epoch
 --     TO cdg_gateway;
 -- GRANT SELECT, INSERT ON audit_entries, audit_nodes, audit_checkpoints, audit_subjects
 --     TO cdg_gateway;

@@ -36,7 +36,7 @@ class ColumnRule(_Strict):
     """How one visible column is released."""
 
     treatment: TreatmentName = "keep"
-    params: dict[str, str | int] = Field(default_factory=dict)
+    params: dict[str, str | int | float | bool | list[int | float]] = Field(default_factory=dict)
 
 
 class Bounds(_Strict):
@@ -213,11 +213,8 @@ def check_policy(
         for name, col in rule.columns.items():
             if name not in known:
                 problems.append(f"purpose {rule.purpose}: column {name} is not in the dataset")
-            elif (
-                rule.access == "rows"
-                and col.treatment == "keep"
-                and classifications.get(name) == "direct_identifier"
-            ):
+            elif col.treatment == "keep" and classifications.get(name) == "direct_identifier":
+                # Rows would show it; aggregates could group by it: raw either way.
                 problems.append(
                     f"purpose {rule.purpose}: direct identifier {name} cannot be released raw"
                 )

@@ -11,6 +11,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.catalog.models import Dataset
+from gateway.catalog.service import visible_to
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound
 from gateway.queries.binding import DatasetView, check_spec
@@ -38,7 +39,8 @@ def explain(
     owner_or_auditor = principal.kind == "auditor" or (
         principal.kind == "department" and dataset is not None and dataset.owner == principal.domain
     )
-    if dataset is None or (principal.kind != "app" and not owner_or_auditor):
+    hidden = principal.kind == "app" and dataset is not None and not visible_to(dataset, principal)
+    if dataset is None or hidden or (principal.kind != "app" and not owner_or_auditor):
         raise NotFound("no such dataset")
     who = _subject(session, principal, body)
     check_spec(body.spec, DatasetView.of(dataset))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime
@@ -12,6 +12,8 @@ from gateway.store.base import Base, UTCDateTime
 
 class AuditEntryRow(Base):
     __tablename__ = "audit_entries"
+    # Daily quotas count an app's recent runs on a dataset.
+    __table_args__ = (Index("ix_audit_entries_quota", "principal", "dataset", "recorded_at"),)
 
     # Assigned by the gateway under a sequencer lock so the order has no gaps.
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

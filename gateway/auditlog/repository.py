@@ -130,7 +130,7 @@ class AuditRepository:
         ]
 
     def runs_since(self, principal: str, dataset: str, purpose: str, since: datetime) -> int:
-        """Allowed runs of an app on a dataset for a purpose since a moment (daily quotas)."""
+        """Allowed runs of an app on a dataset under a purpose or its children since a moment."""
         return int(
             self.session.scalar(
                 select(func.count())
@@ -138,7 +138,8 @@ class AuditRepository:
                 .where(
                     AuditEntryRow.principal == principal,
                     AuditEntryRow.dataset == dataset,
-                    AuditEntryRow.purpose == purpose,
+                    (AuditEntryRow.purpose == purpose)
+                    | AuditEntryRow.purpose.startswith(purpose + ".", autoescape=True),
                     AuditEntryRow.event == "query.run",
                     AuditEntryRow.decision == "allowed",
                     AuditEntryRow.recorded_at >= since,

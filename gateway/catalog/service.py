@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
 from gateway.access.service import rebuild_rules
+from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
@@ -86,6 +87,7 @@ def register_source(
         key_version=version,
     )
     repo.add(source)
+    record_in(session, ctx, "source.registered", principal, source=source.name, dialect=dialect)
     return source_out(source)
 
 
@@ -200,6 +202,9 @@ def register_dataset(
     repo.add(dataset)
     repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
     rebuild_rules(session)
+    record_in(
+        session, ctx, "dataset.registered", principal, dataset=dataset.id, policy_version=version
+    )
     out = dataset_out(dataset, principal)
     out.pii_findings = scan_findings(ctx, dataset, source)
     return out
@@ -246,6 +251,9 @@ def update_policy(
     dataset.updated_at = utcnow()
     session.flush()
     rebuild_rules(session)
+    record_in(
+        session, ctx, "policy.replaced", principal, dataset=dataset.id, policy_version=version
+    )
     return dataset_out(dataset, principal)
 
 

@@ -119,7 +119,8 @@ def where_clause(
     conditions: list[ColumnElement[bool]] = []
     for scope in decision.row_scope:
         info = view.columns[scope.column]
-        conditions.append(_condition(t.c[scope.column], scope.op, scope.value, info.storage))
+        value = _coerce_literal(scope.value, info.type)
+        conditions.append(_condition(t.c[scope.column], scope.op, value, info.storage))
     for f in spec.filters:
         info = view.columns[f.column]
         value = _coerce_literal(_resolve(f, params), info.type)

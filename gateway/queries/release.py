@@ -99,7 +99,9 @@ def release_aggregates(
     """Groups under k persons are dropped, or merged into one "other" row (policy)."""
     persons_at = result.columns.index(PERSONS)
     rows = [[_plain(v) for v in row] for row in result.rows[:limit]]
-    mode: Literal["suppress", "merge"] = "merge" if decision.small_groups == "merge" else "suppress"
+    # Without group keys there is nothing to merge into an "other" row.
+    merge = decision.small_groups == "merge" and bool(group_by)
+    mode: Literal["suppress", "merge"] = "merge" if merge else "suppress"
     kept, report = suppress_small_groups(
         rows,
         persons_at,

@@ -15,7 +15,7 @@ from anonymizers import OperatorContext
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
-from gateway.catalog.engines import execute
+from gateway.catalog.engines import SourceResult, execute
 from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
@@ -98,6 +98,28 @@ def run_query(
     return _execute(ctx, principal, run, loaded, verdict, bound)
 
 
+def _release(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    loaded: Loaded,
+    decision: Decision,
+    view: DatasetView,
+    result: SourceResult,
+    cap: int,
+) -> Release:
+    if loaded.spec.kind == "rows":
+        context = OperatorContext(
+            master_key=ctx.keyring.current,
+            key_version=ctx.keyring.current_version,
+            owner=loaded.dataset.owner,
+            recipient=principal.name,
+        )
+        quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
+        return release_rows(result, decision, context, cap, quasi)
+    additive = [a.alias for a in loaded.spec.aggregates if a.fn in ("count", "persons", "sum")]
+    return release_aggregates(result, decision, cap, loaded.spec.group_by, additive)
+
+
 def _execute(
     ctx: GatewayContext,
     principal: AuthPrincipal,
@@ -121,18 +143,12 @@ def _execute(
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
         record(ctx, "query.run", principal, outcome=outcome, **common)
         raise
-    if loaded.spec.kind == "rows":
-        context = OperatorContext(
-            master_key=ctx.keyring.current,
-            key_version=ctx.keyring.current_version,
-            owner=loaded.dataset.owner,
-            recipient=principal.name,
-        )
-        quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
-        release: Release = release_rows(result, decision, context, cap, quasi)
-    else:
-        additive = [a.alias for a in loaded.spec.aggregates if a.fn in ("count", "persons", "sum")]
-        release = release_aggregates(result, decision, cap, loaded.spec.group_by, additive)
+    try:
+        release = _release(ctx, principal, loaded, decision, view, result, cap)
+    except Exception:
+        # The source was read: the failure is logged before anything else happens.
+        record(ctx, "query.run", principal, outcome="error", **common)
+        raise GatewayError("the release could not be prepared") from None
     receipt: Receipt = record(
         ctx,
         "query.run",

@@ -93,6 +93,9 @@ class QuerySpec(_Strict):
         for name in [*self.select, *self.group_by, *self.params]:
             if not re.fullmatch(IDENT, name):
                 raise ValueError("column and parameter names must be identifiers")
+        for names in (self.select, self.group_by):
+            if len(set(names)) != len(names):
+                raise ValueError("a column may be named once in select and once in group_by")
         if bool(self.select) == bool(self.aggregates):
             raise ValueError("a query selects columns or computes aggregates, exactly one of them")
         if self.group_by and not self.aggregates:

@@ -66,18 +66,23 @@ def decide_for(
     spec: QuerySpec,
 ) -> Decision | Denial:
     """Gather the facts of this moment (casbin grant, time, runs today), then decide."""
-    engine = ctx.access.engine(session)
+    policy = dataset_policy(dataset)
+    known = purpose in ctx.access.hierarchy
+    # Unknown purposes never reach casbin: nothing can grant them.
+    granted = (
+        ctx.access.engine(session).granted_purpose(who.name, who.domain, dataset.id, purpose)
+        if known
+        else None
+    )
     now = utcnow()
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    facts = Circumstances(
-        granted=engine.granted_purpose(who.name, who.domain, dataset.id, purpose),
-        now=now,
-        runs_today=AuditRepository(session).runs_since(who.name, dataset.id, purpose, day_start),
-        known_purpose=purpose in ctx.access.hierarchy,
-    )
-    return decide(
-        who, dataset_policy(dataset), dataset.policy_version, purpose, spec.shape(), facts
-    )
+    runs_today = 0
+    quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
+    if granted is not None and quota is not None:
+        # Counted per grant: filing under child purposes does not multiply the quota.
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        runs_today = AuditRepository(session).runs_since(who.name, dataset.id, granted, day_start)
+    facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)
+    return decide(who, policy, dataset.policy_version, purpose, spec.shape(), facts)
 
 
 def _decision_fields(result: Decision | Denial) -> dict[str, Any]:

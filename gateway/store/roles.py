@@ -13,6 +13,10 @@ WORKING_TABLES = (
     "datasets",
     "policy_versions",
     "query_requests",
+    "budget_ledgers",
+    "dp_releases",
+    "casbin_rules",
+    "policy_epoch",
 )
 LOG_TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints", "audit_subjects")
 
