@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import secrets
+import tempfile
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,7 +212,8 @@ class Gateway:
 def make_settings(home: Path, store_url: str | None = None, **extra: Any) -> Settings:
     from gateway.keys import ensure_keys
 
-    extra.setdefault("sqlite_source_dirs", str(home.parent))  # tests keep sources in tmp_path
+    # Test sources live in pytest's temporary directories.
+    extra.setdefault("sqlite_source_dirs", tempfile.gettempdir())
     s = load_settings(environ={}, home=home, database_url=store_url, **extra)
     home.mkdir(parents=True, exist_ok=True)
     ensure_keys(s)

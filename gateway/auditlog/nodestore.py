@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import AuditNode
@@ -29,10 +29,11 @@ class SqlNodeStore:
     def get_many(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         if not keys:
             return {}
+        # An OR of (level, idx) pairs uses the primary key on every database; SQLite
+        # answers a row-value IN list with a full scan.
+        wanted = or_(*[(AuditNode.level == lv) & (AuditNode.idx == ix) for lv, ix in keys])
         rows = self.session.execute(
-            select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                tuple_(AuditNode.level, AuditNode.idx).in_(list(keys))
-            )
+            select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(wanted)
         )
         return {(level, idx): bytes(digest) for level, idx, digest in rows}
 

@@ -253,7 +253,7 @@ class AuditLog:
     def _write(self, batch: list[tuple[Pending, Future[Receipt]]]) -> None:
         for attempt in range(_ATTEMPTS):
             try:
-                with self.store.transaction() as session:
+                with self.store.writing() as session:
                     receipts = self.appender.append(session, [p for p, _ in batch])
             except (IntegrityError, DBAPIError) as exc:
                 if attempt + 1 < _ATTEMPTS:

@@ -65,8 +65,11 @@ def run_dp(
     if stored_result is not None:
         return _answer(ctx, principal, loaded, decision, common, stored_result, 0, ids, cached=True)
 
-    plan = plan_dp(DatasetView.of(loaded.dataset), loaded.spec, decision, bound)
-    with ctx.store.transaction() as session:
+    try:
+        plan = plan_dp(DatasetView.of(loaded.dataset), loaded.spec, decision, bound)
+    except Forbidden as exc:
+        raise deny(ctx, principal, run, loaded, exc.reason or "refused", exc.detail) from None
+    with ctx.store.writing() as session:
         repo = BudgetRepository(session)
         repo.ensure_ledger(*ids, total)
         reserved = repo.reserve(*ids, total, cost)
@@ -110,7 +113,7 @@ def run_dp(
         "intervals": noisy.intervals,
         "scales": noisy.scales,
     }
-    with ctx.store.transaction() as session:
+    with ctx.store.writing() as session:
         BudgetRepository(session).add_release(
             DPRelease(
                 key=key,

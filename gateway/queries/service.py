@@ -82,7 +82,7 @@ def run_query(
     assert verdict is not None  # decided above for every approved query
     if isinstance(verdict, Denial):
         raise deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
-    with ctx.store.transaction() as session:
+    with ctx.store.writing() as session:
         counted = RequestRepository(session).take_run(loaded.query.id)
     if not counted:
         raise deny(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one write lock per file and its busy handler sleeps in steps of up to
+        # 100 ms; short write transactions of one process take turns here instead.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def from_url(cls, url: str, pool_size: int = 10) -> Store:
@@ -44,6 +48,16 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         """A session committed on success and rolled back on any error."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A short write transaction (serialised within the process on SQLite)."""
+        if self._write_lock is None:
+            with self.transaction() as session:
+                yield session
+            return
+        with self._write_lock, self.transaction() as session:
             yield session
 
     def dispose(self) -> None:

@@ -2,7 +2,7 @@
 
 Each field of ``gateway.settings.Settings`` must have a table row whose first
 cell is the variable name in backticks, e.g. ``| `CDG_MAX_ROWS` | `10000` | ... |``,
-and whose second cell shows the default (``*(none)*`` when the default is None).
+and whose second cell shows the default (``*(none)*`` when the default is None or "").
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def expected_variables() -> dict[str, str]:
     out: dict[str, str] = {}
     for field, info in Settings.model_fields.items():
         default = info.default
-        out[f"CDG_{field.upper()}"] = NONE if default is None else f"`{default}`"
+        unset = default is None or default == ""
+        out[f"CDG_{field.upper()}"] = NONE if unset else f"`{default}`"
     return out
 
 

@@ -10,6 +10,7 @@ DOCUMENTED = {
     ("post", "/v1/datasets"),
     ("get", "/v1/datasets"),
     ("get", "/v1/datasets/{dataset_id}"),
+    ("get", "/v1/datasets/{dataset_id}/scan"),
     ("put", "/v1/datasets/{dataset_id}/policy"),
     ("post", "/v1/query-requests"),
     ("get", "/v1/query-requests"),

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.demo.catalog import DATASETS
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
-from tests.conftest import Gateway
+from tests.conftest import Gateway, make_settings, open_gateway
 
 
 @pytest.fixture
@@ -191,19 +192,33 @@ def test_registration_flags_columns_whose_content_contradicts_their_class(
 
 
 def test_a_department_cannot_register_the_store_or_files_outside_the_allowed_directories(
-    gateway: Gateway, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    store = gateway.ctx.settings.store_url
-    outside = tmp_path.parent / "elsewhere.db"
-    missing = tmp_path / "not-there.db"
-    for url in [
-        store,
-        f"sqlite:///{outside}",
-        f"sqlite:///{missing}",
-        "sqlite://",
-        f"sqlite:///file:{tmp_path / 'x.db'}?mode=rwc&uri=true",
-    ]:
-        r = gateway.post("health-commission", "/v1/sources", {"name": "sneaky", "url": url})
-        assert r.status_code == 422, url
-        assert str(tmp_path) not in r.text
-    assert not missing.exists()  # nothing is created
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    gw = open_gateway(make_settings(tmp_path / "home", sqlite_source_dirs=str(allowed)))
+    try:
+        store = gw.ctx.settings.store_url
+        outside = tmp_path / "elsewhere.db"
+        sa.create_engine(f"sqlite:///{outside}").connect().close()  # exists, but not allowed
+        missing = allowed / "not-there.db"
+        for url in [
+            store,
+            f"sqlite:///{outside}",
+            f"sqlite:///{missing}",
+            "sqlite://",
+            f"sqlite:///file:{allowed / 'x.db'}?mode=rwc&uri=true",
+        ]:
+            r = gw.post("health-commission", "/v1/sources", {"name": "sneaky", "url": url})
+            assert r.status_code == 422, url
+            assert str(tmp_path) not in r.text
+        assert not missing.exists()  # nothing is created
+        inside = allowed / "ok.db"
+        sa.create_engine(f"sqlite:///{inside}").connect().close()
+        ok = gw.post(
+            "health-commission", "/v1/sources", {"name": "fine", "url": f"sqlite:///{inside}"}
+        )
+        assert ok.status_code == 201
+    finally:
+        gw.client.close()
+        gw.ctx.close()
