@@ -79,6 +79,7 @@ class Decision:
     policy_version: str
     retention: str = ""
     k_anonymity: int | None = None
+    max_runs_per_day: int | None = None
     small_groups: str = "suppress"
     dp: DifferentialPrivacy | None = None
     epsilon: float | None = None  # what one run spends, when dp is set
@@ -193,6 +194,7 @@ def decide(
         policy_version=version,
         retention=policy.retention,
         k_anonymity=rule.k_anonymity,
+        max_runs_per_day=rule.max_runs_per_day,
         small_groups=rule.small_groups,
         dp=rule.dp,
         epsilon=(query.epsilon or rule.dp.epsilon_per_run) if rule.dp is not None else None,

@@ -128,22 +128,3 @@ class AuditRepository:
             (k, int(r or 0), int(d or 0), int(n or 0), float(c or 0.0))
             for k, r, d, n, c in self.session.execute(stmt).all()
         ]
-
-    def runs_since(self, principal: str, dataset: str, purpose: str, since: datetime) -> int:
-        """Allowed runs of an app on a dataset under a purpose or its children since a moment."""
-        return int(
-            self.session.scalar(
-                select(func.count())
-                .select_from(AuditEntryRow)
-                .where(
-                    AuditEntryRow.principal == principal,
-                    AuditEntryRow.dataset == dataset,
-                    (AuditEntryRow.purpose == purpose)
-                    | AuditEntryRow.purpose.startswith(purpose + ".", autoescape=True),
-                    AuditEntryRow.event == "query.run",
-                    AuditEntryRow.decision == "allowed",
-                    AuditEntryRow.recorded_at >= since,
-                )
-            )
-            or 0
-        )

@@ -30,7 +30,13 @@ from gateway.queries.spec import QuerySpec
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.service import decide_for, effective_status
+from gateway.store.base import utcnow
 from policies import Decision, Denial
+
+
+class _DailyQuotaUsed(Exception):
+    """Raised inside the counting transaction so that it rolls back."""
+
 
 _NOT_RUNNABLE = {
     "pending": ("query_pending", "该查询尚未获批准", "the query has not been approved"),
@@ -82,8 +88,28 @@ def run_query(
     assert verdict is not None  # decided above for every approved query
     if isinstance(verdict, Denial):
         raise deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
-    with ctx.store.writing() as session:
-        counted = RequestRepository(session).take_run(loaded.query.id)
+    try:
+        with ctx.store.writing() as session:
+            counted = RequestRepository(session).take_run(loaded.query.id)
+            if counted and verdict.max_runs_per_day is not None:
+                day = utcnow().date().isoformat()
+                if not RequestRepository(session).take_daily_run(
+                    principal.name,
+                    loaded.dataset.id,
+                    verdict.purpose,
+                    day,
+                    verdict.max_runs_per_day,
+                ):
+                    raise _DailyQuotaUsed  # rolls the run count back too
+    except _DailyQuotaUsed:
+        raise deny(
+            ctx,
+            principal,
+            run,
+            loaded,
+            "daily_quota_used",
+            "该用途今日运行次数已用完 / this purpose's runs for today are used",
+        ) from None
     if not counted:
         raise deny(
             ctx,

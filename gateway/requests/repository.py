@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
 from gateway.catalog.models import Dataset
-from gateway.requests.models import QueryRequest
+from gateway.requests.models import DailyRuns, QueryRequest
 
 
 class RequestRepository:
@@ -46,6 +47,34 @@ class RequestRepository:
     def app_name(self, app_id: str) -> str:
         name = self.session.scalar(select(Principal.name).where(Principal.id == app_id))
         return name or ""
+
+    def runs_today(self, app: str, dataset_id: str, purpose: str, day: str) -> int:
+        row = self.session.get(DailyRuns, (app, dataset_id, purpose, day))
+        return 0 if row is None else row.runs
+
+    def take_daily_run(self, app: str, dataset_id: str, purpose: str, day: str, quota: int) -> bool:
+        """Count one run under a daily quota: a conditional UPDATE, atomic across processes."""
+        key = (app, dataset_id, purpose, day)
+        if self.session.get(DailyRuns, key) is None:
+            try:
+                with self.session.begin_nested():
+                    self.session.add(
+                        DailyRuns(app=app, dataset_id=dataset_id, purpose=purpose, day=day, runs=0)
+                    )
+            except IntegrityError:
+                pass  # created by a concurrent run
+        result: Any = self.session.execute(
+            update(DailyRuns)
+            .where(
+                DailyRuns.app == app,
+                DailyRuns.dataset_id == dataset_id,
+                DailyRuns.purpose == purpose,
+                DailyRuns.day == day,
+                DailyRuns.runs < quota,
+            )
+            .values(runs=DailyRuns.runs + 1)
+        )
+        return bool(result.rowcount == 1)
 
     def take_run(self, request_id: str) -> bool:
         """Count one run if the quota allows; atomic across gateway processes."""

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
@@ -79,8 +78,9 @@ def decide_for(
     quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
     if granted is not None and quota is not None:
         # Counted per grant: filing under child purposes does not multiply the quota.
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        runs_today = AuditRepository(session).runs_since(who.name, dataset.id, granted, day_start)
+        runs_today = RequestRepository(session).runs_today(
+            who.name, dataset.id, granted, now.date().isoformat()
+        )
     facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)
     return decide(who, policy, dataset.policy_version, purpose, spec.shape(), facts)
 

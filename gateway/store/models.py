@@ -11,7 +11,7 @@ from gateway.auditlog.models import (
 from gateway.auth.models import ApiKey, Principal
 from gateway.budget.models import BudgetLedger, DPRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source
-from gateway.requests.models import QueryRequest
+from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "BudgetLedger",
     "CasbinRule",
     "DPRelease",
+    "DailyRuns",
     "Dataset",
     "PolicyEpoch",
     "PolicyVersion",

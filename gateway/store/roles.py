@@ -17,6 +17,7 @@ WORKING_TABLES = (
     "dp_releases",
     "casbin_rules",
     "policy_epoch",
+    "daily_runs",
 )
 LOG_TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints", "audit_subjects")
 

@@ -261,3 +261,34 @@ def _wait(port: int) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise AssertionError("gateway did not start")
+
+
+def test_the_daily_quota_holds_under_concurrent_runs(gateway: Gateway, residents: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.auth.repository import AuthRepository
+    from gateway.auth.service import as_principal
+    from gateway.errors import GatewayError
+    from gateway.queries.runs import RunContext
+    from gateway.queries.service import run_query
+
+    policy = copy.deepcopy(DATASETS[0]["policy"])
+    policy["purposes"][0]["max_runs_per_day"] = 5
+    gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    qid = gateway.approved_query("heping-committee", residents, HOME_VISIT, {"select": ["age"]})
+    with gateway.ctx.store.transaction() as session:
+        row = AuthRepository(session).by_name("heping-committee")
+        assert row is not None
+        who = as_principal(row)
+
+    def one(i: int) -> str:
+        try:
+            run_query(gateway.ctx, who, qid, {}, RunContext(request_id=f"q{i}", client=None))
+            return "ok"
+        except GatewayError as exc:
+            return str(exc.reason)
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(one, range(40)))
+    assert outcomes.count("ok") == 5
+    assert set(outcomes) == {"ok", "daily_quota_used"}
