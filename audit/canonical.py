@@ -38,7 +38,10 @@ def canonical_json(entry: Mapping[str, object]) -> bytes:
     """
     if not isinstance(entry, Mapping):
         raise TypeError(f"an audit entry must be a mapping, not {type(entry).__name__}")
-    plain = _check(entry, "$")
+    try:
+        plain = _plain(entry)
+    except TypeError:
+        plain = _check(entry, "$")  # the slow walk names where the bad value is
     text = json.dumps(
         plain,
         sort_keys=True,
@@ -50,6 +53,24 @@ def canonical_json(entry: Mapping[str, object]) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("audit entry contains a string that is not valid Unicode") from exc
+
+
+def _plain(value: object) -> object:
+    """The fast walk of ``_check``: the same rules, no location strings."""
+    if isinstance(value, float):
+        raise TypeError("float")
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError("key")
+            out[key] = _plain(item)
+        return out
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    raise TypeError("type")
 
 
 def _check(value: object, path: str) -> object:
