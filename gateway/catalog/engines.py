@@ -163,3 +163,34 @@ def _is_timeout(exc: DBAPIError) -> bool:
     if args and args[0] in (1969, 3024):  # MariaDB / MySQL statement time exceeded
         return True
     return "interrupted" in str(orig).lower()
+
+
+def unit_is_unique(engine: Engine, table: str, column: str) -> bool:
+    """True when the source itself guarantees one row per value of ``column``.
+
+    Only a primary key or a unique constraint/index on exactly that column, which
+    is NOT NULL, on a base table (not a view) counts; anything else is False.
+    """
+    schema, _, name = table.rpartition(".")
+    try:
+        inspector = inspect(engine)
+        if name in inspector.get_view_names(schema=schema or None):
+            return False
+        columns = {str(c["name"]): c for c in inspector.get_columns(name, schema=schema or None)}
+        if column not in columns or columns[column].get("nullable", True):
+            return False
+        keyed: list[list[Any]] = [
+            inspector.get_pk_constraint(name, schema=schema or None).get("constrained_columns", [])
+        ]
+        keyed += [
+            u.get("column_names", [])
+            for u in inspector.get_unique_constraints(name, schema=schema or None)
+        ]
+        keyed += [
+            i.get("column_names", [])
+            for i in inspector.get_indexes(name, schema=schema or None)
+            if i.get("unique") and not i.get("dialect_options", {}).get("postgresql_where")
+        ]
+    except SQLAlchemyError:
+        return False
+    return any(list(cols) == [column] for cols in keyed)

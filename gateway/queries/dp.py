@@ -12,6 +12,11 @@ The statement (one per run, executed by the department's database):
           FROM table WHERE <row scope> AND <filters>) AS bounded
     WHERE rn <= L GROUP BY keys
 
+When the source guarantees one row per person (a primary-key or unique, non-null
+privacy-unit column of a base table, checked at every run) the numbering is
+skipped: every person already has at most 1 ≤ L rows, so the statement's results,
+and hence the sensitivities below, are the same.
+
 Sensitivity arguments (neighbouring datasets differ in all rows of one person;
 L is the policy's contribution limit, G the number of released groups):
 
@@ -26,7 +31,9 @@ L is the policy's contribution limit, G the number of released groups):
   most M = max(|lo|, |hi|) in absolute value; NULLs add nothing. Δ = L·M
 - mean(col): the values are clamped and centred on c = (lo + hi) / 2 before summing,
   so each row adds at most (hi − lo) / 2.                       Δ = L·(hi − lo)/2
-  mean = c + noisy centred sum / noisy count, clamped to [lo, hi]: post-processing.
+  and the values present (non-NULL) are counted:                Δ = L
+  mean = c + noisy centred sum / noisy count of values, clamped to [lo, hi]:
+  post-processing.
 
 Each measure is one vector over the groups, released with OpenDP's Laplace
 mechanism at scale Δ/ε_m: discrete (integer) noise for counts and integer sums,
@@ -123,8 +130,13 @@ def declared_groups(spec: QuerySpec, dp: DifferentialPrivacy) -> list[tuple[Any,
 
 
 def plan_dp(
-    view: DatasetView, spec: QuerySpec, decision: Decision, params: Mapping[str, Any]
+    view: DatasetView,
+    spec: QuerySpec,
+    decision: Decision,
+    params: Mapping[str, Any],
+    unit_is_unique: bool = False,
 ) -> DPPlan:
+    """``unit_is_unique``: the source guarantees one row per person (checked by the caller)."""
     assert decision.dp is not None and decision.epsilon is not None
     dp = decision.dp
     limit = dp.contribution_limit
@@ -132,15 +144,20 @@ def plan_dp(
     group_count = len(groups) if groups is not None else limit
     wanted = ["count"]  # always: the k rule, thresholds and means need it
     for agg in spec.aggregates:
-        name = measure_name(agg.fn, agg.column)
-        if name not in wanted:
-            wanted.append(name)
+        names = [measure_name(agg.fn, agg.column)]
+        if agg.fn == "mean":
+            names.append(f"nn:{agg.column}")  # means divide by the count of values present
+        for name in names:
+            if name not in wanted:
+                wanted.append(name)
     measures = []
     for name in wanted:
         if name == "count":
             measures.append(Measure(name, limit, True))
         elif name == "persons":
             measures.append(Measure(name, min(limit, max(group_count, 1)), True))
+        elif name.startswith("nn:"):
+            measures.append(Measure(name, limit, True))  # ≤ L rows, each counted at most once
         else:
             kind, column = name.split(":", 1)
             b = dp.bounds[column]
@@ -157,7 +174,7 @@ def plan_dp(
     inner_cols: list[ColumnElement[Any]] = [t.c[k].label(k) for k in spec.group_by]
     inner_cols.append(unit.label(_UNIT))
     for m in measures:
-        if ":" in m.name:
+        if ":" in m.name and not m.name.startswith("nn:"):
             kind, column = m.name.split(":", 1)
             b = dp.bounds[column]
             value = t.c[column]
@@ -173,7 +190,10 @@ def plan_dp(
     own_order = [*(t.c[k] for k in spec.group_by), *inner_cols[len(spec.group_by) + 1 :]]
     rn = func.row_number().over(partition_by=unit, order_by=own_order or [unit]).label(_RN)
     conditions = where_clause(t, view, spec, decision, params)
-    inner = select(*inner_cols, rn)
+    # A unique, non-null privacy unit already means one row per person (≤ L): the
+    # per-person row numbering, the statement's dearest step, would change nothing.
+    bounded_rows = not unit_is_unique
+    inner = select(*inner_cols, rn) if bounded_rows else select(*inner_cols)
     if conditions:
         inner = inner.where(and_(*conditions))
     bounded = inner.subquery("cdg_bounded")
@@ -184,10 +204,15 @@ def plan_dp(
             outputs.append(func.count().label(m.label))
         elif m.name == "persons":
             outputs.append(func.count(bounded.c[_UNIT].distinct()).label(m.label))
+        elif m.name.startswith("nn:"):
+            column = m.name.split(":", 1)[1]
+            outputs.append(func.count(bounded.c[f"cdg_v_msum_{column}"]).label(m.label))
         else:
             kind, column = m.name.split(":", 1)
             outputs.append(func.sum(bounded.c[f"cdg_v_{kind}_{column}"]).label(m.label))
-    statement = select(*keys, *outputs).where(bounded.c[_RN] <= limit)
+    statement = select(*keys, *outputs)
+    if bounded_rows:
+        statement = statement.where(bounded.c[_RN] <= limit)
     if keys:
         statement = statement.group_by(*keys)
     return DPPlan(statement, measures, groups, decision.epsilon / len(measures))
@@ -304,9 +329,9 @@ def _mean(
     i: int,
     alpha: float,
 ) -> tuple[float, list[float]]:
-    """Centre + noisy centred sum / noisy count, clamped; interval by a union bound."""
+    """Centre + noisy centred sum / noisy count of values present, clamped (union-bound CI)."""
     lo, hi = float(dp.bounds[column].lower), float(dp.bounds[column].upper)
-    s_m, c_m = by_measure[f"msum:{column}"], by_measure["count"]
+    s_m, c_m = by_measure[f"msum:{column}"], by_measure[f"nn:{column}"]
     centre = (lo + hi) / 2
     s, c = noisy[s_m.name][i], noisy[c_m.name][i]
     value = min(max(centre + s / c, lo), hi) if c >= 1 else centre

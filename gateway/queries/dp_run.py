@@ -18,7 +18,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.budget.models import DPRelease
 from gateway.budget.repository import BudgetRepository
 from gateway.budget.windows import from_micro, to_micro, window_start
-from gateway.catalog.engines import execute
+from gateway.catalog.engines import execute, unit_is_unique
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, GatewayError, SourceTimeout
@@ -66,7 +66,9 @@ def run_dp(
         return _answer(ctx, principal, loaded, decision, common, stored_result, 0, ids, cached=True)
 
     try:
-        plan = plan_dp(DatasetView.of(loaded.dataset), loaded.spec, decision, bound)
+        view = DatasetView.of(loaded.dataset)
+        unique = unit_is_unique(source_engine(ctx, loaded.source), view.table, view.privacy_unit)
+        plan = plan_dp(view, loaded.spec, decision, bound, unique)
     except Forbidden as exc:
         raise deny(ctx, principal, run, loaded, exc.reason or "refused", exc.detail) from None
     with ctx.store.writing() as session:

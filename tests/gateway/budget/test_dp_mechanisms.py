@@ -74,7 +74,13 @@ def test_removing_one_person_moves_each_measure_by_at_most_its_sensitivity(
     data = rows(people=60)
     plan = plan_dp(VIEW, SPEC, decision(), {})
     sensitivity = {m.name: m.sensitivity for m in plan.measures}
-    assert sensitivity == {"count": 3, "persons": 3, "sum:value": 300, "msum:value": 150}
+    assert sensitivity == {
+        "count": 3,
+        "persons": 3,
+        "sum:value": 300,
+        "msum:value": 150,
+        "nn:value": 3,
+    }
     full = pre_noise(url, data)
     # The heavy contributor (50 rows, values far out of bounds) and ordinary residents.
     for person in ["heavy", "p0000", "p0007", "p0031"]:
@@ -104,8 +110,8 @@ def test_noise_spread_and_interval_coverage_match_what_is_stated(tmp_path: Path)
         scales = out.scales
         row = out.rows[0]  # group 1
         spans = out.intervals[0]
-        true_n, _, true_sum, true_centred = truth_rows[1]
-        true_mean = 50 + float(true_centred) / float(true_n)
+        true_n, _, true_sum, true_centred, true_present = truth_rows[1]
+        true_mean = 50 + float(true_centred) / float(true_present)
         for col, truth, value, span in (
             ("n", true_n, row[1], spans[1]),
             ("total", true_sum, row[3], spans[3]),
@@ -149,3 +155,42 @@ def test_undeclared_keys_use_threshold_selection_only_with_delta() -> None:
     granted = decision(with_delta, spec)
     plan = plan_dp(VIEW, spec, granted, {})
     assert plan.groups is None
+
+
+def test_a_unique_privacy_unit_skips_the_row_numbering_and_changes_nothing(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from gateway.catalog.engines import unit_is_unique
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    one_row_each = [r for r in rows(people=300) if r["person"] != "heavy"]
+    seen: set[str] = set()
+    unique_rows = [r for r in one_row_each if not (r["person"] in seen or seen.add(r["person"]))]
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE visits (person VARCHAR(32) NOT NULL PRIMARY KEY, "
+                "community VARCHAR(16), age INTEGER, grp INTEGER, value INTEGER)"
+            )
+        )
+        conn.execute(
+            sa.text("INSERT INTO visits VALUES (:person, :community, :age, :grp, :value)"),
+            unique_rows,
+        )
+    assert unit_is_unique(engine, "visits", "person")
+    assert not unit_is_unique(engine, "visits", "community")
+    d = decision()
+    numbered = plan_dp(VIEW, SPEC, d, {}, unit_is_unique=False)
+    plain = plan_dp(VIEW, SPEC, d, {}, unit_is_unique=True)
+    assert "row_number" in str(numbered.statement).lower()
+    assert "row_number" not in str(plain.statement).lower()
+    with engine.connect() as conn:
+        assert sorted(conn.execute(numbered.statement).all()) == sorted(
+            conn.execute(plain.statement).all()
+        )
+    engine.dispose()
+    write(url, rows(people=50))  # no constraint: the numbering stays
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    assert not unit_is_unique(engine, "visits", "person")
+    engine.dispose()
