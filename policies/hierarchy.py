@@ -59,15 +59,6 @@ class PurposeHierarchy:
         walk("", data)
         return cls(nodes)
 
-    @classmethod
-    def from_paths(cls, paths: Iterable[str]) -> PurposeHierarchy:
-        """Every path and all its ancestors (tests and tools)."""
-        full: set[str] = set()
-        for path in paths:
-            parts = path.split(".")
-            full.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-        return cls(PurposeNode(p, "", "") for p in full)
-
 
 def load_hierarchy(path: Path | None = None) -> PurposeHierarchy:
     if path is None:

@@ -21,9 +21,6 @@ class AuditRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
-
     def entries(
         self,
         *,
@@ -90,9 +87,6 @@ class AuditRepository:
     def sequencer_size(self) -> int:
         size = self.session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1))
         return int(size or 0)
-
-    def entry(self, index: int) -> AuditEntryRow | None:
-        return self.session.get(AuditEntryRow, index)
 
     def entries_for_subject(self, subject_ref: str, limit: int) -> Sequence[AuditEntryRow]:
         return self.session.scalars(

@@ -8,7 +8,6 @@ per-app pseudonym keys: a SubjectRef links log entries, never app results.
 from __future__ import annotations
 
 import base64
-import hmac
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
@@ -31,7 +30,3 @@ class SubjectRefs:
 
     def refs(self, values: list[object]) -> list[str]:
         return sorted({self.ref(v) for v in values if v is not None and str(v)})
-
-    @staticmethod
-    def same(a: str, b: str) -> bool:
-        return hmac.compare_digest(a, b)

@@ -53,17 +53,6 @@ class BudgetRepository:
         result: Any = self.session.execute(stmt)
         return bool(result.rowcount == 1)
 
-    def refund(self, app_id: str, dataset_id: str, window: str, cost: int) -> None:
-        self.session.execute(
-            update(BudgetLedger)
-            .where(
-                BudgetLedger.app_id == app_id,
-                BudgetLedger.dataset_id == dataset_id,
-                BudgetLedger.window_start == window,
-            )
-            .values(spent_micro=BudgetLedger.spent_micro - cost, updated_at=utcnow())
-        )
-
     def ledger(self, app_id: str, dataset_id: str, window: str) -> BudgetLedger | None:
         return self.session.get(BudgetLedger, (app_id, dataset_id, window))
 
@@ -92,13 +81,3 @@ class BudgetRepository:
             return True
         except IntegrityError:
             return False  # an identical run stored its answer first
-
-    def costs(self, app_id: str, dataset_id: str, window: str) -> int:
-        rows = self.session.scalars(
-            select(DPRelease.cost_micro).where(
-                DPRelease.app_id == app_id,
-                DPRelease.dataset_id == dataset_id,
-                DPRelease.window_start == window,
-            )
-        ).all()
-        return int(sum(rows))

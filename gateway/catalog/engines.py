@@ -71,12 +71,6 @@ class SourceEngines:
                     self._engines[source_id] = engine
         return engine
 
-    def forget(self, source_id: str) -> None:
-        with self._lock:
-            engine = self._engines.pop(source_id, None)
-        if engine is not None:
-            engine.dispose()
-
     def dispose(self) -> None:
         with self._lock:
             engines, self._engines = list(self._engines.values()), {}
