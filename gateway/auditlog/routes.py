@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
 from gateway.auditlog import service
-from gateway.auditlog.export import as_csv, as_jsonl, export_records
+from gateway.auditlog.export import as_csv, as_jsonl
 from gateway.auditlog.schemas import (
     AuditEntryOut,
     CheckpointOut,
@@ -23,7 +23,6 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
-from gateway.errors import Forbidden
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
 subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
@@ -45,18 +44,8 @@ def entries(
     after: Annotated[int | None, Query(ge=-1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
-    return service.list_entries(
-        session,
-        who,
-        dataset_id=dataset,
-        app=app,
-        event=event,
-        decision=decision,
-        since=since,
-        until=until,
-        after=after,
-        limit=limit,
-    )
+    wanted = service.EntryFilter(dataset, app, event, decision, since, until)
+    return service.list_entries(session, who, wanted, after, limit)
 
 
 @router.get("/checkpoint", summary="The newest signed checkpoint and the log's public keys")
@@ -112,23 +101,8 @@ def export(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
-    if who.kind == "app":
-        raise Forbidden("apps cannot export the access log", reason="not_allowed")
-    with ctx.store.transaction() as session:
-        datasets, principals = service.visible_scope(session, who)
-        row = ctx.audit.appender.checkpoint_now(session)
-        cp = (row.size, row.note) if row is not None else (0, "")
-    filters: dict[str, Any] = {
-        "principals": principals,
-        "datasets": datasets,
-        "principal": app,
-        "dataset": dataset,
-        "event": event,
-        "decision": decision,
-        "since": since,
-        "until": until,
-    }
-    records = export_records(ctx.store, cp, filters)
+    wanted = service.EntryFilter(dataset, app, event, decision, since, until)
+    records = service.export(ctx, who, wanted)
     body = as_csv(records) if format == "csv" else as_jsonl(records)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(body, media_type=media)

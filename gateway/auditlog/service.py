@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from audit import MerkleTree
+from gateway.auditlog.export import export_records
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
 from gateway.auditlog.repository import AuditRepository
@@ -87,34 +89,55 @@ def entry_out(row: AuditEntryRow) -> AuditEntryOut:
     )
 
 
+@dataclass(frozen=True)
+class EntryFilter:
+    """What an auditor asks of the log: the same filters for listing and exporting."""
+
+    dataset: str | None = None
+    app: str | None = None
+    event: str | None = None
+    decision: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def query(self, datasets: list[str] | None, principals: list[str] | None) -> dict[str, Any]:
+        """Keyword arguments of ``AuditRepository.entries``, narrowed to what may be seen."""
+        return {
+            "principals": principals,
+            "datasets": datasets,
+            "principal": self.app,
+            "dataset": self.dataset,
+            "event": self.event,
+            "decision": self.decision,
+            "since": self.since,
+            "until": self.until,
+        }
+
+
 def list_entries(
-    session: Session,
-    principal: AuthPrincipal,
-    *,
-    dataset_id: str | None,
-    app: str | None,
-    event: str | None,
-    decision: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    after: int | None,
-    limit: int,
+    session: Session, principal: AuthPrincipal, wanted: EntryFilter, after: int | None, limit: int
 ) -> list[AuditEntryOut]:
     """Auditors see everything; departments entries on their datasets; apps their own."""
-    datasets, principals = visible_scope(session, principal)
-    rows = AuditRepository(session).entries(
-        principals=principals,
-        datasets=datasets,
-        principal=app,
-        dataset=dataset_id,
-        event=event,
-        decision=decision,
-        since=since,
-        until=until,
-        after=after,
-        limit=limit,
-    )
+    query = wanted.query(*visible_scope(session, principal))
+    rows = AuditRepository(session).entries(after=after, limit=limit, **query)
     return [entry_out(r) for r in rows]
+
+
+def export(
+    ctx: GatewayContext, principal: AuthPrincipal | None, wanted: EntryFilter
+) -> Iterator[dict[str, Any]]:
+    """Sign a checkpoint now, then yield matching entries with proofs to it.
+
+    ``principal`` None is the operator at the command line (everything). Refusals and the
+    checkpoint happen here, before the first record is produced.
+    """
+    if principal is not None and principal.kind == "app":
+        raise Forbidden("apps cannot export the access log", reason="not_allowed")
+    with ctx.store.transaction() as session:
+        scope = visible_scope(session, principal) if principal is not None else (None, None)
+        row = ctx.audit.appender.checkpoint_now(session)
+        checkpoint = (row.size, row.note) if row is not None else (0, "")
+    return export_records(ctx.store, checkpoint, wanted.query(*scope))
 
 
 def visible_scope(
