@@ -257,8 +257,22 @@ def update_policy(
     return dataset_out(dataset, principal)
 
 
+_PARSED: dict[str, UsagePolicy] = {}  # by policy version (a hash of the document)
+_PARSED_LIMIT = 4096
+
+
 def dataset_policy(dataset: Dataset) -> UsagePolicy:
-    return UsagePolicy.model_validate(dataset.policy)
+    """The dataset's policy document, validated once per version (every run needs it).
+
+    The version is the SHA-256 of the canonical document, so a cached parse can never
+    belong to another document; UsagePolicy is frozen, so sharing it is safe.
+    """
+    parsed = _PARSED.get(dataset.policy_version)
+    if parsed is None:
+        parsed = UsagePolicy.model_validate(dataset.policy)
+        if len(_PARSED) < _PARSED_LIMIT:
+            _PARSED[dataset.policy_version] = parsed
+    return parsed
 
 
 def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeOut]:
