@@ -1,4 +1,4 @@
-"""``cdg pii scan``: JSON Lines in, JSON Lines out (DESIGN.md contract)."""
+"""``cdg pii scan``: JSON Lines in, JSON Lines out (a contract scripts rely on)."""
 
 from __future__ import annotations
 
