@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Container, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,7 +21,22 @@ from policies.purposes import PURPOSE_PATTERN
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 NAME = r"^[a-z][a-z0-9_-]{1,63}$"  # roles and domains of principals
 TEXT = r"^[^\x00]*$"  # free text: anything but NUL, which PostgreSQL cannot store
-Scalar = str | int | float | bool
+# Values a policy compares with a column: integers fit a signed 64-bit column on every
+# source dialect and numbers are finite, so a row scope can always be bound.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Scalar = str | Int64 | Finite | bool
+# ε a run may spend: below the floor the noise scale outgrows what the mechanism accepts
+# (and the answer would be noise only); the ceilings are the per-run and per-window limits.
+EPSILON_FLOOR = 0.001
+EPSILON_PER_RUN_MAX = 10.0
+EPSILON_PER_WINDOW_MAX = 100.0
+# Clamping bounds of DP sums and means: beyond this a sum's sensitivity divided by ε is no
+# longer a noise scale the mechanism can represent.
+BOUND_MAX = 1e12
+# Grant periods (not_before / not_after) lie in this range of UTC instants.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 TreatmentName = Literal[
     "keep", "redact", "mask", "pseudonymise", "nullify", "tokenise", "generalise", "redact_pii"
@@ -42,8 +57,8 @@ class ColumnRule(_Strict):
 class Bounds(_Strict):
     """Clamping bounds of a numeric column in DP aggregates."""
 
-    lower: int | float
-    upper: int | float
+    lower: int | float = Field(ge=-BOUND_MAX, le=BOUND_MAX, allow_inf_nan=False)
+    upper: int | float = Field(ge=-BOUND_MAX, le=BOUND_MAX, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> Bounds:
@@ -55,8 +70,12 @@ class Bounds(_Strict):
 class DifferentialPrivacy(_Strict):
     """How aggregates of one purpose are noised and what they may spend (pure ε-DP)."""
 
-    epsilon_per_run: float = Field(gt=0, le=10, description="Most ε one run may spend.")
-    epsilon_per_window: float = Field(gt=0, le=100, description="Budget per app and window.")
+    epsilon_per_run: float = Field(
+        ge=EPSILON_FLOOR, le=EPSILON_PER_RUN_MAX, description="Most ε one run may spend."
+    )
+    epsilon_per_window: float = Field(
+        ge=EPSILON_FLOOR, le=EPSILON_PER_WINDOW_MAX, description="Budget per app and window."
+    )
     window: Literal["day", "week", "month"] = "month"
     contribution_limit: int = Field(
         default=1, ge=1, le=1000, description="Most rows one person contributes (L)."
@@ -120,7 +139,7 @@ class PurposeRule(_Strict):
     row_scope: list[ScopeCondition] = Field(default_factory=list)
     min_group_size: int = Field(default=10, ge=1, le=1000)
     approval: Literal["manual", "automatic"] = "manual"
-    max_rows: int | None = Field(default=None, ge=1)
+    max_rows: int | None = Field(default=None, ge=1, le=1_000_000)
     k_anonymity: int | None = Field(
         default=None,
         ge=2,
@@ -155,6 +174,8 @@ class PurposeRule(_Strict):
         for moment in (self.not_before, self.not_after):
             if moment is not None and moment.tzinfo is None:
                 raise ValueError("not_before and not_after need a time zone")
+            if moment is not None and not _within(moment):
+                raise ValueError("not_before and not_after lie in 1970-01-01 .. 3000-01-01 (UTC)")
         if self.not_before and self.not_after and self.not_before >= self.not_after:
             raise ValueError("not_before must come before not_after")
         both = sorted(set(self.withheld) & set(self.columns))
@@ -171,6 +192,13 @@ class PurposeRule(_Strict):
         if bad:
             raise ValueError("column names must be identifiers")
         return value
+
+
+def _within(moment: datetime) -> bool:
+    try:
+        return EARLIEST <= moment.astimezone(UTC) < LATEST
+    except OverflowError:  # an extreme offset at the end of the datetime range
+        return False
 
 
 class UsagePolicy(_Strict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -23,6 +22,7 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
+from gateway.bounds import INT64_MAX, Instant
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
 subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
@@ -39,9 +39,9 @@ def entries(
     app: str | None = None,
     event: str | None = None,
     decision: Decision | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+    after: Annotated[int | None, Query(ge=-1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     wanted = service.EntryFilter(dataset, app, event, decision, since, until)
@@ -62,8 +62,8 @@ def new_checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> C
 def inclusion(
     session: DbSession,
     who: CurrentPrincipal,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0, le=INT64_MAX)],
+    tree_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
 ) -> InclusionProofOut:
     return service.inclusion_proof(session, index, tree_size)
 
@@ -72,8 +72,8 @@ def inclusion(
 def consistency(
     session: DbSession,
     who: CurrentPrincipal,
-    old_size: Annotated[int, Query(ge=1)],
-    new_size: Annotated[int, Query(ge=1)],
+    old_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
+    new_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
 ) -> ConsistencyProofOut:
     return service.consistency_proof(session, old_size, new_size)
 
@@ -98,8 +98,8 @@ def export(
     app: str | None = None,
     event: str | None = None,
     decision: Decision | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> StreamingResponse:
     wanted = service.EntryFilter(dataset, app, event, decision, since, until)
     records = service.export(ctx, who, wanted)

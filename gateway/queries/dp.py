@@ -129,14 +129,14 @@ def declared_groups(spec: QuerySpec, dp: DifferentialPrivacy) -> list[tuple[Any,
     return list(itertools.product(*sets))
 
 
-def plan_dp(
-    view: DatasetView,
-    spec: QuerySpec,
-    decision: Decision,
-    params: Mapping[str, Any],
-    unit_is_unique: bool = False,
-) -> DPPlan:
-    """``unit_is_unique``: the source guarantees one row per person (checked by the caller)."""
+def measures_for(
+    view: DatasetView, spec: QuerySpec, decision: Decision
+) -> tuple[list[tuple[Any, ...]] | None, list[Measure], float]:
+    """(declared groups, measures, ε of each measure), each measure's noise calibrated.
+
+    Needs nothing of the source, so a run calls it before the source is touched: an ε
+    the mechanism cannot take is refused without reading anything.
+    """
     assert decision.dp is not None and decision.epsilon is not None
     dp = decision.dp
     limit = dp.contribution_limit
@@ -168,6 +168,24 @@ def plan_dp(
                 integer = _is_integer_sum(view, dp, column) and (b.upper - b.lower) % 2 == 0
                 reach = (b.upper - b.lower) / 2
             measures.append(Measure(name, limit * (int(reach) if integer else reach), integer))
+    epsilon_each = decision.epsilon / len(measures)
+    for m in measures:
+        calibrated(m, epsilon_each)
+    return groups, measures, epsilon_each
+
+
+def plan_dp(
+    view: DatasetView,
+    spec: QuerySpec,
+    decision: Decision,
+    params: Mapping[str, Any],
+    unit_is_unique: bool = False,
+) -> DPPlan:
+    """``unit_is_unique``: the source guarantees one row per person (checked by the caller)."""
+    assert decision.dp is not None
+    dp = decision.dp
+    limit = dp.contribution_limit
+    groups, measures, epsilon_each = measures_for(view, spec, decision)
 
     t = table_of(view)
     unit = t.c[view.privacy_unit]
@@ -215,7 +233,7 @@ def plan_dp(
         statement = statement.where(bounded.c[_RN] <= limit)
     if keys:
         statement = statement.group_by(*keys)
-    return DPPlan(statement, measures, groups, decision.epsilon / len(measures))
+    return DPPlan(statement, measures, groups, epsilon_each)
 
 
 @functools.lru_cache(maxsize=256)
@@ -236,14 +254,32 @@ def accuracy(integer: bool, scale: float, alpha: float) -> float:
     return float(dp_lib.laplacian_scale_to_accuracy(scale, alpha))
 
 
+def calibrated(measure: Measure, epsilon: float) -> Any:
+    """The mechanism releasing ``measure`` under ε, confirmed by OpenDP's own privacy map.
+
+    Refused (before any source is read: planning calls this for every measure) when the
+    noise scale is not finite or the mechanism cannot be built or does not meet ε.
+    """
+    scale = measure.sensitivity / epsilon if epsilon > 0 else math.inf
+    d_in: Any = int(measure.sensitivity) if measure.integer else float(measure.sensitivity)
+    try:
+        mechanism = _mechanism(measure.integer, scale) if math.isfinite(scale) else None
+        spent = float(mechanism.map(d_in)) if mechanism is not None else math.inf
+    except (dp_lib.OpenDPException, OverflowError, ValueError):
+        mechanism, spent = None, math.inf
+    if mechanism is None or not spent <= epsilon * (1 + 1e-9):
+        raise Forbidden(
+            "ε 过小或取值范围过大，无法校准噪声 / "
+            "ε is too small for the measure's range: no noise mechanism can be calibrated",
+            reason="epsilon_not_calibratable",
+        )
+    return mechanism
+
+
 def noise(measure: Measure, values: Sequence[float], epsilon: float) -> tuple[list[float], float]:
     """Release ``values`` under ε; returns the noisy values and the scale used."""
+    mechanism = calibrated(measure, epsilon)
     scale = measure.sensitivity / epsilon
-    mechanism = _mechanism(measure.integer, scale)
-    d_in: Any = int(measure.sensitivity) if measure.integer else float(measure.sensitivity)
-    # OpenDP's own privacy map confirms the calibration before anything is released.
-    if mechanism.map(d_in) > epsilon * (1 + 1e-9):
-        raise RuntimeError("noise calibration does not meet the budget")
     if not values:
         return [], scale
     data = [int(v) for v in values] if measure.integer else [float(v) for v in values]

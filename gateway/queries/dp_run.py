@@ -23,7 +23,7 @@ from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, GatewayError, SourceTimeout
 from gateway.queries.binding import DatasetView
-from gateway.queries.dp import plan_dp, release
+from gateway.queries.dp import measures_for, plan_dp, release
 from gateway.queries.runs import Loaded, RunContext, audit_fields, deny
 from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult
 from gateway.store.base import utcnow
@@ -67,6 +67,7 @@ def run_dp(
 
     try:
         view = DatasetView.of(loaded.dataset)
+        measures_for(view, loaded.spec, decision)  # an ε the noise cannot take: refused here
         unique = unit_is_unique(source_engine(ctx, loaded.source), view.table, view.privacy_unit)
         plan = plan_dp(view, loaded.spec, decision, bound, unique)
     except Forbidden as exc:
@@ -97,6 +98,10 @@ def run_dp(
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
         record(ctx, "query.run", principal, outcome=outcome, privacy_cost=spent, **common)
         raise
+    except Exception:
+        # Whatever the driver raised, the source may have been read: logged, then answered.
+        record(ctx, "query.run", principal, outcome="error", privacy_cost=spent, **common)
+        raise GatewayError("the source could not be read") from None
     try:
         noisy = release(plan, loaded.spec, decision, result)
     except Forbidden as exc:
@@ -109,6 +114,10 @@ def run_dp(
             **{**common, "decision": {"allowed": False, "reason_code": exc.reason}},
         )
         raise
+    except Exception:
+        # The source was read: the failure is logged (with the spend) before anything else.
+        record(ctx, "query.run", principal, outcome="error", privacy_cost=spent, **common)
+        raise GatewayError("the release could not be prepared") from None
     answer = {
         "columns": noisy.columns,
         "rows": noisy.rows,

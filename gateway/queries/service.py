@@ -169,6 +169,10 @@ def _execute(
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
         record(ctx, "query.run", principal, outcome=outcome, **common)
         raise
+    except Exception:
+        # Whatever the driver raised, the source may have been read: logged, then answered.
+        record(ctx, "query.run", principal, outcome="error", **common)
+        raise GatewayError("the source could not be read") from None
     try:
         release = _release(ctx, principal, loaded, decision, view, result, cap)
     except Exception:

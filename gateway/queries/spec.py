@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policies import QueryShape
+from policies.document import EPSILON_FLOOR, EPSILON_PER_RUN_MAX
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 MAX_LIMIT = 100_000
@@ -83,7 +84,10 @@ class QuerySpec(_Strict):
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     params: dict[str, ParamDecl] = Field(default_factory=dict, max_length=50)
     epsilon: float | None = Field(
-        default=None, gt=0, le=10, description="ε one run spends (DP purposes; default: policy's)."
+        default=None,
+        ge=EPSILON_FLOOR,
+        le=EPSILON_PER_RUN_MAX,
+        description="ε one run spends (DP purposes; default: policy's).",
     )
 
     @model_validator(mode="after")

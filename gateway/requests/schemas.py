@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.bounds import Instant
 from gateway.queries.spec import QuerySpec
 from policies.document import TEXT
 from policies.purposes import PURPOSE_PATTERN
@@ -27,8 +28,8 @@ class QueryRequestCreate(_In):
 
 
 class Approval(_In):
-    expires_at: datetime | None = Field(
-        default=None, description="After this the query no longer runs."
+    expires_at: Instant | None = Field(
+        default=None, description="After this the query no longer runs (a future time)."
     )
     max_runs: int | None = Field(default=None, ge=1, le=1_000_000)
     row_cap: int | None = Field(default=None, ge=1, le=1_000_000)
