@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     source_pool_size: int = Field(
         default=5, ge=1, le=100, description="Connections kept open per registered source."
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=1_073_741_824,
+        description="Largest request body accepted, in bytes; a larger one is answered 413 "
+        "before it is read.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level of the service.")
 
     @property

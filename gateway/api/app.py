@@ -12,6 +12,7 @@ import gateway
 from gateway.access.routes import router as decisions_router
 from gateway.api import errors
 from gateway.api.dependencies import reject_nul_characters
+from gateway.api.limits import BodyLimitMiddleware
 from gateway.api.metrics import Metrics, MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
 from gateway.auditlog.routes import public_router, subjects_router
@@ -48,6 +49,10 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
     app.state.ctx = context
     errors.install(app)
     metrics = Metrics()
+    # Innermost first: the body limit, then the catch-all for unexpected errors (inside the
+    # request id, which it logs), metrics, and the request id outermost.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(errors.UnexpectedErrorMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     for router in (

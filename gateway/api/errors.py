@@ -1,32 +1,37 @@
 """One error shape for every failure: {"error", "detail", "request_id"}.
 
 Handlers never echo exception text or the submitted input: validation errors
-report where and what kind of problem, not the value; unexpected errors are
-logged by type and request id only.
+report where and what kind of problem, not the value. An unexpected error is
+answered 500 without any trace of it, and logged exactly once, with the request
+id and where in the code it happened (frames and exception types, never the
+exception's message, which can quote SQL or values).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
 
 log = logging.getLogger("gateway.api")
 
+PAYLOAD_TOO_LARGE = "PayloadTooLarge"
 _HTTP_NAMES = {
     400: "BadRequest",
     401: "Unauthenticated",
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
-    413: "PayloadTooLarge",
+    413: PAYLOAD_TOO_LARGE,
     415: "UnsupportedMediaType",
 }
 
@@ -36,12 +41,17 @@ def _rid(request: Request) -> str:
 
 
 def error_response(
-    request: Request, status: int, error: str, detail: str, reason: str | None = None
+    request: Request,
+    status: int,
+    error: str,
+    detail: str,
+    reason: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": error, "detail": detail, "request_id": _rid(request)}
     if reason:
         body["reason"] = reason
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
@@ -77,13 +87,67 @@ def install(app: FastAPI) -> None:
             detail = "the request body is not valid JSON"
             return error_response(request, 422, "InvalidRequest", detail)
         name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
-        return error_response(request, exc.status_code, name, name)
-
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s request_id=%s", type(exc).__name__, _rid(request))
-        return error_response(request, 500, "InternalError", "internal error")
+        detail = _HTTP_DETAILS.get(exc.status_code, name)
+        # A 405 keeps the router's Allow header: it names the methods the path accepts.
+        allow = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+        return error_response(request, exc.status_code, name, detail, headers=allow)
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
+
+
+_HTTP_DETAILS = {
+    405: "this path does not accept that method; the Allow header lists those it does",
+    413: "the request body is larger than the gateway accepts",
+}
+
+
+def _frames(exc: BaseException) -> str:
+    """Where an exception (and what caused it) happened: types and frames, no messages."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        lines.append(type(current).__qualname__)
+        lines += [
+            f'  File "{f.filename}", line {f.lineno}, in {f.name}'
+            for f in traceback.extract_tb(current.__traceback__)
+        ]
+        current = current.__cause__ or current.__context__
+    return "\n".join(lines)
+
+
+class UnexpectedErrorMiddleware:
+    """Turns any exception no handler took into the 500 error shape, logged once.
+
+    It sits inside the request id middleware and catches what would otherwise reach the
+    server, which would log the exception a second time, message and all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            request = Request(scope)
+            rid = _rid(request)
+            log.error("unhandled %s request_id=%s\n%s", type(exc).__name__, rid, _frames(exc))
+            if started:  # a streamed body was cut: the missing end tells the client
+                return
+            response = error_response(request, 500, "InternalError", "internal error")
+            await response(scope, receive, send)
