@@ -11,7 +11,7 @@ the operator is built rather than halfway through a release.
     nullify       every cell becomes None
     mask          Chinese display masks (张*, 138****5678, ...)
     pseudonymise  keyed HMAC per (owner, recipient or granted linkage domain, version)
-    tokenise      reversible by the owner: AES-SIV, or format-preserving FF1
+    tokenise      reversible by the owner, keyed per (owner, recipient): AES-SIV or FF1
     generalise    age band, date to month/quarter/year, region code, address, bucket
 
 Operators that compute per value (mask, pseudonymise, tokenise, generalise)
@@ -432,14 +432,16 @@ def _build_pseudonymise(params: Mapping[str, object], context: OperatorContext) 
 
 def _build_tokenise(params: Mapping[str, object], context: OperatorContext) -> Operator:
     p = _validate(TokeniseOperator.name, TokeniseParams, params)
-    # Keyed per owner, not per recipient: only the owner may reverse tokens.
+    # Keyed per (owner, recipient): two apps cannot link their releases on the
+    # tokens; the owner reverses one by naming the app it came back from.
+    owner, recipient, version = context.owner, context.recipient, context.key_version
     tokenizer: SivTokenizer | Ff1Tokenizer
     if p.mode == "siv":
-        key = siv_token_key(context.master_key, context.owner, context.key_version)
-        tokenizer = SivTokenizer(key, context.key_version, normalise=p.normalise)
+        key = siv_token_key(context.master_key, owner, recipient, version)
+        tokenizer = SivTokenizer(key, version, normalise=p.normalise)
     else:
         assert p.format is not None  # checked by TokeniseParams
-        key = ff1_token_key(context.master_key, context.owner, context.key_version)
+        key = ff1_token_key(context.master_key, owner, recipient, version)
         tokenizer = Ff1Tokenizer(key, p.format)
     return TokeniseOperator(tokenizer)
 

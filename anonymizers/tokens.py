@@ -1,48 +1,73 @@
 """Reversible tokens: only the owning department can turn them back into values.
 
-Two kinds, both keyed per OWNER (the department whose data it is), never per
-recipient, since reversal is the owner's privilege (exercised through the
-gateway's audited endpoint):
+Keys. Every token key is derived per (owner, recipient, key version): HKDF
+info "cdg/v{version}/token/{owner}/{recipient}/{algorithm}", where the owner
+is the department whose data it is and the recipient the app the release
+goes to. Two apps therefore receive unrelated tokens for the same person and
+cannot join their releases on them; the owner, who knows which app it sent a
+release to, derives the same key again to reverse a token an app hands back
+(the reversal request names that app). Tokens carry no recipient tag: a tag
+would tell any holder which app a token came from, and it is not needed,
+since the owner names the app. Reversal stays the owner's privilege,
+exercised through the gateway's audited endpoint.
+
+Two kinds:
 
 - AES-SIV (RFC 5297), deterministic authenticated encryption: the same value
-  always gives the same token, so a recipient can still count and join, and a
-  token decrypts only under the owner's key of the version it was made with;
-  anything else (another owner, another version, a changed character) fails
-  authentication. Token: f"t{version}_" + urlsafe base64 (no padding) of the
-  SIV output, so the key version travels with it.
+  always gives the same token for one recipient, so a recipient can still
+  count and join within its own data, and a token decrypts only under the
+  key it was made with; anything else (another owner, recipient or version,
+  a changed character) fails authentication. Token: f"t{version}_" +
+  urlsafe base64 (no padding) of the SIV output, so the key version travels
+  with it. The plaintext is padded to a fixed length bucket (32, 64, 128 or
+  256 bytes, then whole multiples of 256: ISO/IEC 7816-4 padding, a 0x80
+  byte then zeros) so that the token's length tells nothing about the
+  value's length: every identifier up to 30 bytes (ID and mobile numbers,
+  names, most addresses' first line) gives a token of the same length.
 - FF1 (NIST SP 800-38G, `anonymizers.fpe`) for values that must keep their
   shape. FF1 is not authenticated and has no room for a version label: the
   key version comes from the release's receipt, and reversing with the wrong
-  key yields a wrong but well-formed value.
+  key (or naming the wrong recipient) yields a wrong but well-formed value.
 
-FF1 formats (values are canonicalised with `normalise_identifier` first):
+FF1 tokens keep the format's length and alphabet but are marked so that no
+token can be mistaken for a real identifier (values are canonicalised with
+`normalise_identifier` first):
 
-- "mobile": 1[3-9] + 9 digits. The leading 1 and the second (network) digit
-  are kept; FF1 over the last 9 digits, tweaked by the kept digit. The token
-  matches 1[3-9][0-9]{9}.
-- "id_number": 18-character resident ID (GB 11643). FF1 over raw digits would
-  turn the birth date into 19491399 most of the time, so the date and the
-  3-digit sequence are encoded as one number in a mixed-radix domain,
-  day_index(birth date) * 1000 + sequence, with day_index counting days from
-  1900-01-01 to 2099-12-31 (73,049 days: a domain of 73,049,000), encrypted
-  with FF1 over 8 decimal digits and cycle-walked back into the domain (1.37
-  encryptions on average). The 6-digit region code is kept and is the FF1
-  tweak, so equal date + sequence in two regions do not give related tokens.
-  The check character is recomputed: a valid ID gives a valid ID (valid
-  region as given, a real calendar date, a valid GB 11643 check character);
-  an ID whose check character was wrong keeps the same offset from the
-  correct one, so it stays wrong and the token still reverses exactly. What
-  this does not keep: the token's birth date is uniformly spread over
-  1900-2099 (it may lie in the future: never derive an age from a token), and
-  the sequence's parity (gender) is not preserved. Alternatives rejected:
-  keeping the date and encrypting only the sequence (1,000 values per region
-  and day: trivially brute-forced and it leaves the birth date in clear), or
-  FF1 over the 11 digits after the region (invalid dates in nearly every
-  token). Legacy 15-digit IDs are first upgraded to the 18-character form
-  (insert "19", add the check character), which is what reversal returns.
-  Birth dates outside 1900-2099 cannot be tokenised.
+- "mobile": 1[3-9] + 9 digits. The second (network) digit is kept; FF1 over
+  the last 9 digits, tweaked by the kept digit. Marking: the leading 1 is
+  replaced by 2, so every token matches 2[3-9][0-9]{9}. China's numbering
+  plan has no 11-digit number starting with 2 (mobiles start with 1,
+  long-distance landlines with the trunk prefix 0, local numbers have 7 or
+  8 digits), so a token is never a dialable mainland number.
+- "id_number": 18-character resident ID (GB 11643). The birth date, the
+  3-digit sequence and the offset of the given check character from the
+  correct one (0 for a valid ID) are encoded as one number in a mixed-radix
+  domain, offset * 73,049,000 + day_index(birth date) * 1000 + sequence,
+  with day_index counting days from 1900-01-01 to 2099-12-31 (73,049 days),
+  encrypted with FF1 over 9 decimal digits and cycle-walked back into the
+  domain of 803,539,000 (1.24 encryptions on average). The 6-digit region
+  code is kept and is the FF1 tweak, so equal dates and sequences in two
+  regions do not give related tokens. The 9 encrypted digits fill the year,
+  day and sequence positions. Marking, twice: the birth month is always
+  "00" (no calendar has it), and the check character is always the one
+  after the correct GB 11643 character (in the order 1 0 X 9 8 ... 2), so
+  the token fails both the date and the checksum test of any validator,
+  while the original's check offset, kept under encryption, still reverses
+  exactly (also for a mistyped ID). What a token does not keep: the birth
+  date and the sequence's parity (gender); never derive an age or a gender
+  from a token. Alternatives rejected: keeping the date and encrypting only
+  the sequence (1,000 values per region and day: trivially brute-forced and
+  it leaves the birth date in clear), or FF1 over the 11 digits after the
+  region (valid-looking IDs that collide with real people). Legacy 15-digit
+  IDs are first upgraded to the 18-character form (insert "19", add the
+  check character), which is what reversal returns. Birth dates outside
+  1900-2099 cannot be tokenised.
 - "digits": any string of at least 6 ASCII digits, FF1 over all of them
-  (SP 800-38G Rev. 1 requires a domain of at least 10^6).
+  (SP 800-38G Rev. 1 requires a domain of at least 10^6). Not marked: every
+  digit string of the length is a possible input, so no output can be set
+  aside as a marker without changing the length. Do not use it for
+  identifiers that have a validator of their own (bank card numbers: use
+  AES-SIV); it is meant for in-house numbers.
 
 Values that do not fit the requested format become None, like a suppressed
 cell: a tokeniser that raised would abort a release, and one that passed the
@@ -69,6 +94,7 @@ from anonymizers.normalise import MAINLAND_MOBILE, normalise_identifier
 
 __all__ = [
     "FF1_KEY_BYTES",
+    "SIV_BUCKETS",
     "SIV_KEY_BYTES",
     "TOKEN_FORMATS",
     "TOKEN_KEY_PURPOSE",
@@ -89,9 +115,13 @@ TokenFormat = Literal["id_number", "mobile", "digits"]
 TOKEN_FORMATS: Final[tuple[TokenFormat, ...]] = get_args(TokenFormat)
 
 # First plaintext byte of a SIV token: the token format, so it can evolve,
-# and never-empty plaintext for AES-SIV.
-_SIV_FORMAT: Final = b"\x01"
-_SIV_PREFIX: Final = re.compile(r"t([1-9][0-9]*)_")
+# and never-empty plaintext for AES-SIV. 0x02: padded to a length bucket.
+_SIV_FORMAT: Final = b"\x02"
+_SIV_PREFIX: Final = re.compile(r"t([1-9][0-9]*)_", re.ASCII)
+# Plaintext lengths (format byte and padding included) a SIV token can have;
+# longer values are padded to a multiple of the last.
+SIV_BUCKETS: Final = (32, 64, 128, 256)
+_SIV_PAD: Final = b"\x80"
 
 _ID_CHECK_CHARS: Final = "10X98765432"
 _ID_CHECK_INDEX: Final = {char: i for i, char in enumerate(_ID_CHECK_CHARS)}
@@ -101,24 +131,53 @@ _ID_FIRST_DAY: Final = dt.date(1900, 1, 1)
 _ID_DAYS: Final = dt.date(2100, 1, 1).toordinal() - _ID_FIRST_DAY.toordinal()
 _ID_SEQUENCES: Final = 1000
 _ID_DOMAIN: Final = _ID_DAYS * _ID_SEQUENCES
-_ID_FF1_DIGITS: Final = 8  # 10**8 >= _ID_DOMAIN
+# Check offsets (0..10) ride along under encryption, so every offset reverses.
+_ID_TOKEN_DOMAIN: Final = len(_ID_CHECK_CHARS) * _ID_DOMAIN
+_ID_FF1_DIGITS: Final = 9  # 10**9 >= _ID_TOKEN_DOMAIN
+_ID_MARKED_MONTH: Final = "00"  # the marker: no calendar has a month 00
+_ID_TOKEN: Final = re.compile(r"[0-9]{10}00[0-9]{5}[0-9X]")
 _MOBILE_FF1_DIGITS: Final = 9
+_MOBILE_TOKEN: Final = re.compile(r"2[3-9][0-9]{9}")
+_MOBILE_MARKED_LEAD: Final = "2"  # the marker: no mainland number is 2 + 10 digits
 _DIGITS_MIN: Final = 6
 _DIGITS: Final = re.compile(r"[0-9]+")
 
 
-def siv_token_key(master: bytes, owner: str, version: int) -> bytes:
-    """The owner's AES-SIV token key: HKDF info "cdg/v{version}/token/{owner}/aes-siv"."""
+def siv_token_key(master: bytes, owner: str, recipient: str, version: int) -> bytes:
+    """AES-SIV key of the owner's tokens for one recipient:
+    HKDF info "cdg/v{version}/token/{owner}/{recipient}/aes-siv"."""
     return derive_key(
-        master, TOKEN_KEY_PURPOSE, owner, "aes-siv", version=version, length=SIV_KEY_BYTES
+        master,
+        TOKEN_KEY_PURPOSE,
+        owner,
+        recipient,
+        "aes-siv",
+        version=version,
+        length=SIV_KEY_BYTES,
     )
 
 
-def ff1_token_key(master: bytes, owner: str, version: int) -> bytes:
-    """The owner's FF1 token key: HKDF info "cdg/v{version}/token/{owner}/ff1"."""
+def ff1_token_key(master: bytes, owner: str, recipient: str, version: int) -> bytes:
+    """FF1 key of the owner's tokens for one recipient:
+    HKDF info "cdg/v{version}/token/{owner}/{recipient}/ff1"."""
     return derive_key(
-        master, TOKEN_KEY_PURPOSE, owner, "ff1", version=version, length=FF1_KEY_BYTES
+        master, TOKEN_KEY_PURPOSE, owner, recipient, "ff1", version=version, length=FF1_KEY_BYTES
     )
+
+
+def _pad(plain: bytes) -> bytes:
+    """ISO/IEC 7816-4 padding up to the smallest bucket that holds it."""
+    needed = len(plain) + len(_SIV_PAD)
+    size = next((b for b in SIV_BUCKETS if b >= needed), None)
+    if size is None:
+        step = SIV_BUCKETS[-1]
+        size = -(-needed // step) * step
+    return plain + _SIV_PAD + bytes(size - needed)
+
+
+def _unpad(padded: bytes) -> bytes | None:
+    body = padded.rstrip(b"\x00")
+    return body[: -len(_SIV_PAD)] if body.endswith(_SIV_PAD) else None
 
 
 def id_check_char(first17: str) -> str:
@@ -163,7 +222,7 @@ class SivTokenizer:
         text = str(value)
         if self._normalise:
             text = normalise_identifier(text)
-        sealed = self._siv.encrypt(_SIV_FORMAT + text.encode("utf-8"), None)
+        sealed = self._siv.encrypt(_pad(_SIV_FORMAT + text.encode("utf-8")), None)
         return self._prefix + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
     def tokenise_many(self, values: Sequence[object]) -> list[str | None]:
@@ -196,10 +255,11 @@ class SivTokenizer:
             raise InvalidTokenError(
                 "token failed authentication: wrong owner or key version, or altered"
             ) from None
-        if not plain.startswith(_SIV_FORMAT):
+        unpadded = _unpad(plain)
+        if unpadded is None or not unpadded.startswith(_SIV_FORMAT):
             raise TokenError("unknown token format")
         try:
-            return plain[len(_SIV_FORMAT) :].decode("utf-8")
+            return unpadded[len(_SIV_FORMAT) :].decode("utf-8")
         except UnicodeDecodeError:  # pragma: no cover - authenticated, so ours
             raise TokenError("malformed token") from None
 
@@ -249,10 +309,9 @@ class Ff1Tokenizer:
     def _crypt(self, values: Sequence[object], *, decrypt: bool) -> list[str | None]:
         parse: Callable[[str], _Parsed | None]
         if self.format == "id_number":
-            # Tokens are always 18 characters: only values are upgraded.
             parse = _parse_id_token if decrypt else _parse_id
         elif self.format == "mobile":
-            parse = _parse_mobile
+            parse = _parse_mobile_token if decrypt else _parse_mobile
         else:
             parse = _parse_digits
         results: list[str | None] = [None] * len(values)
@@ -302,13 +361,18 @@ class _Parsed:
         self.render = render
 
 
+def _mobile(text: str, lead: str) -> _Parsed:
+    network = text[1]
+    group = (b"mobile" + network.encode("ascii"), _MOBILE_FF1_DIGITS, 10**_MOBILE_FF1_DIGITS)
+    return _Parsed(group, int(text[2:]), lambda number: f"{lead}{network}{number:09d}")
+
+
 def _parse_mobile(text: str) -> _Parsed | None:
-    if not MAINLAND_MOBILE.fullmatch(text):
-        return None
-    kept = text[:2]
-    tweak = b"mobile" + kept[1].encode("ascii")
-    group = (tweak, _MOBILE_FF1_DIGITS, 10**_MOBILE_FF1_DIGITS)
-    return _Parsed(group, int(text[2:]), lambda number: f"{kept}{number:09d}")
+    return _mobile(text, _MOBILE_MARKED_LEAD) if MAINLAND_MOBILE.fullmatch(text) else None
+
+
+def _parse_mobile_token(text: str) -> _Parsed | None:
+    return _mobile(text, "1") if _MOBILE_TOKEN.fullmatch(text) else None
 
 
 def _parse_digits(text: str) -> _Parsed | None:
@@ -322,10 +386,11 @@ def _parse_id(text: str) -> _Parsed | None:
     if _ID_15.fullmatch(text):
         body = text[:6] + "19" + text[6:]
         text = body + id_check_char(body)
-    return _parse_id_token(text)
+    return _parse_id_value(text)
 
 
-def _parse_id_token(text: str) -> _Parsed | None:
+def _parse_id_value(text: str) -> _Parsed | None:
+    """An ID value to tokenise: region, date, sequence and check offset."""
     if not _ID_18.fullmatch(text):
         return None
     region = text[:6]
@@ -338,16 +403,41 @@ def _parse_id_token(text: str) -> _Parsed | None:
         return None
     # Offset of the given check character from the correct one (0 when valid).
     offset = (_ID_CHECK_INDEX[text[17]] - _ID_CHECK_INDEX[id_check_char(text[:17])]) % 11
-    number = day * _ID_SEQUENCES + int(text[14:17])
+    number = offset * _ID_DOMAIN + day * _ID_SEQUENCES + int(text[14:17])
 
     def render(crypted: int) -> str:
-        day_out, sequence = divmod(crypted, _ID_SEQUENCES)
-        date_out = dt.date.fromordinal(_ID_FIRST_DAY.toordinal() + day_out)
-        body = f"{region}{date_out:%Y%m%d}{sequence:03d}"
-        return body + _ID_CHECK_CHARS[(_ID_CHECK_INDEX[id_check_char(body)] + offset) % 11]
+        digits = f"{crypted:09d}"
+        body = f"{region}{digits[:4]}{_ID_MARKED_MONTH}{digits[4:]}"
+        # The character after the correct one: wrong by construction.
+        return body + _ID_CHECK_CHARS[(_ID_CHECK_INDEX[id_check_char(body)] + 1) % 11]
 
-    group = (b"id" + region.encode("ascii"), _ID_FF1_DIGITS, _ID_DOMAIN)
-    return _Parsed(group, number, render)
+    return _Parsed(_id_group(region), number, render)
+
+
+def _parse_id_token(text: str) -> _Parsed | None:
+    """An ID token to reverse: marked month and check character, in the domain."""
+    if not _ID_TOKEN.fullmatch(text):
+        return None
+    body = text[:17]
+    if text[17] != _ID_CHECK_CHARS[(_ID_CHECK_INDEX[id_check_char(body)] + 1) % 11]:
+        return None
+    number = int(body[6:10] + body[12:17])
+    if number >= _ID_TOKEN_DOMAIN:
+        return None
+    region = text[:6]
+
+    def render(plain: int) -> str:
+        offset, rest = divmod(plain, _ID_DOMAIN)
+        day, sequence = divmod(rest, _ID_SEQUENCES)
+        date_out = dt.date.fromordinal(_ID_FIRST_DAY.toordinal() + day)
+        original = f"{region}{date_out:%Y%m%d}{sequence:03d}"
+        return original + _ID_CHECK_CHARS[(_ID_CHECK_INDEX[id_check_char(original)] + offset) % 11]
+
+    return _Parsed(_id_group(region), number, render)
+
+
+def _id_group(region: str) -> tuple[bytes, int, int]:
+    return (b"id" + region.encode("ascii"), _ID_FF1_DIGITS, _ID_TOKEN_DOMAIN)
 
 
 def detokenise(
@@ -355,19 +445,22 @@ def detokenise(
     master_key: bytes,
     version: int,
     owner: str,
+    recipient: str,
     *,
     format: TokenFormat | None = None,
 ) -> str:
-    """Reverse a token made for `owner` under key `version`.
+    """Reverse a token made for `owner`'s release to `recipient` under key `version`.
 
     With `format` None the token is an AES-SIV token (t{version}_...):
     raises TokenError when malformed or labelled with another version, and
-    InvalidTokenError (also InvalidTag) when it fails authentication. With a
-    format it is an FF1 token of that format: raises TokenError when it does
-    not fit the format; a wrong owner or version gives a wrong value, not an
-    error (FF1 is not authenticated). KeyMaterialError for an unusable
-    master key, version or owner. No message contains the token.
+    InvalidTokenError (also InvalidTag) when it fails authentication (another
+    owner, recipient or version). With a format it is an FF1 token of that
+    format: raises TokenError when it does not carry the format's marking; a
+    wrong owner, recipient or version gives a wrong value, not an error (FF1
+    is not authenticated). KeyMaterialError for an unusable master key,
+    version, owner or recipient. No message contains the token.
     """
     if format is None:
-        return SivTokenizer(siv_token_key(master_key, owner, version), version).reverse(token)
-    return Ff1Tokenizer(ff1_token_key(master_key, owner, version), format).reverse(token)
+        key = siv_token_key(master_key, owner, recipient, version)
+        return SivTokenizer(key, version).reverse(token)
+    return Ff1Tokenizer(ff1_token_key(master_key, owner, recipient, version), format).reverse(token)

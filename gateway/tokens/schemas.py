@@ -10,9 +10,17 @@ class ReverseRequest(BaseModel):
 
     dataset: str = Field(max_length=32)
     column: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-    token: str = Field(min_length=1, max_length=200)
+    recipient: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{1,63}$",
+        description="The app the token was released to: tokens are keyed per recipient.",
+    )
+    # AES-SIV tokens of values up to 239 bytes (the 256-byte bucket) fit.
+    token: str = Field(min_length=1, max_length=400)
     key_version: int | None = Field(
-        default=None, ge=1, description="FF1 tokens carry no version: the run's key version."
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="FF1 tokens carry no version: the run's key version.",
     )
     justification: str = Field(min_length=1, max_length=1000)
 

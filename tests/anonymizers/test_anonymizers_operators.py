@@ -291,29 +291,38 @@ def test_pseudonymise_explicit_null_linkage_is_per_recipient() -> None:
 # --- tokenise ---------------------------------------------------------------------------
 
 
-def test_tokenise_siv_is_keyed_per_owner_not_recipient() -> None:
+@pytest.mark.parametrize(
+    "params",
+    [{"mode": "siv"}, {"mode": "ff1", "format": "mobile"}],
+    ids=["siv", "ff1"],
+)
+def test_tokenise_is_keyed_per_owner_and_recipient(params: dict[str, object]) -> None:
     column: list[object] = ["13812345678", None, "+86 138 1234 5678"]
-    for_app = build_operator("tokenise", {"mode": "siv"}, CONTEXT).apply(column)
-    for_other = build_operator("tokenise", {"mode": "siv"}, context_for("property-company"))
-    assert for_other.apply(column) == for_app
+    for_app = build_operator("tokenise", params, CONTEXT).apply(column)
+    for_other = build_operator("tokenise", params, context_for("property-company")).apply(column)
+    assert for_other[0] != for_app[0]  # two apps cannot join on the token
     assert for_app[1] is None
     assert for_app[0] == for_app[2]
-    assert detokenise(str(for_app[0]), MASTER, 1, "民政局") == "13812345678"
-    other_owner = build_operator("tokenise", {"mode": "siv"}, context_for("a", owner="卫健委"))
+    fmt = params.get("format")
+    # the owner reverses each app's token by naming the app
+    for token, app in ((for_app[0], "elder-care-app"), (for_other[0], "property-company")):
+        back = detokenise(str(token), MASTER, 1, "民政局", app, format=fmt)  # type: ignore[arg-type]
+        assert back == "13812345678"
+    other_owner = build_operator("tokenise", params, context_for("elder-care-app", owner="卫健委"))
     assert other_owner.apply(column)[0] != for_app[0]
 
 
 def test_tokenise_siv_without_normalising() -> None:
     operator = build_operator("tokenise", {"mode": "siv", "normalise": False}, CONTEXT)
     token = operator.apply(["138 1234 5678"])[0]
-    assert detokenise(str(token), MASTER, 1, "民政局") == "138 1234 5678"
+    assert detokenise(str(token), MASTER, 1, "民政局", "elder-care-app") == "138 1234 5678"
 
 
 @pytest.mark.parametrize(
     ("fmt", "value", "pattern"),
     [
-        ("id_number", "11010519491231002X", r"110105[0-9]{11}[0-9X]"),
-        ("mobile", "13812345678", r"13[0-9]{9}"),
+        ("id_number", "11010519491231002X", r"110105[0-9]{4}00[0-9]{5}[0-9X]"),
+        ("mobile", "13812345678", r"23[0-9]{9}"),
         ("digits", "6222020200112233445", r"[0-9]{19}"),
     ],
 )
@@ -324,7 +333,8 @@ def test_tokenise_ff1(fmt: str, value: str, pattern: str) -> None:
     assert re.fullmatch(pattern, str(token))
     assert token != value
     assert missing is None and misfit is None
-    assert detokenise(str(token), MASTER, 1, "民政局", format=fmt) == value  # type: ignore[arg-type]
+    back = detokenise(str(token), MASTER, 1, "民政局", "elder-care-app", format=fmt)  # type: ignore[arg-type]
+    assert back == value
 
 
 def test_tokenise_context_that_cannot_derive_a_key() -> None:

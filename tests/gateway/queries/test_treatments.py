@@ -92,7 +92,8 @@ def test_every_treatment_on_result_rows(gateway: Gateway, source_url: str) -> No
     source = truth(source_url)
     assert body["row_count"] == len(source) > 0
     for rid, mobile, name, household, year, band, address, room, building, _ in body["rows"]:
-        assert valid_id(rid) and rid not in source  # FF1 keeps shape and check character
+        # FF1 keeps the shape, marked: birth month 00 and a wrong check character
+        assert ID.match(rid) and rid[10:12] == "00" and not valid_id(rid) and rid not in source
         assert mobile.startswith("t1_") and mobile not in {t[1] for t in source.values()}
         assert name.endswith("*")
         assert household.startswith("p1_")
@@ -108,6 +109,7 @@ def test_every_treatment_on_result_rows(gateway: Gateway, source_url: str) -> No
         {
             "dataset": dataset,
             "column": "resident_id",
+            "recipient": "guangming-eldercare",
             "token": token,
             "justification": "核实上门服务对象",
         },
@@ -117,28 +119,52 @@ def test_every_treatment_on_result_rows(gateway: Gateway, source_url: str) -> No
     back = gateway.post(
         "civil-affairs",
         "/v1/tokens/reverse",
-        {"dataset": dataset, "column": "mobile", "token": siv, "justification": "x"},
+        {
+            "dataset": dataset,
+            "column": "mobile",
+            "recipient": "guangming-eldercare",
+            "token": siv,
+            "justification": "x",
+        },
     )
     assert back.json()["value"] in {t[1] for t in source.values()}
     assert (
         gateway.post(
             "guangming-eldercare",
             "/v1/tokens/reverse",
-            {"dataset": dataset, "column": "mobile", "token": siv, "justification": "x"},
+            {
+                "dataset": dataset,
+                "column": "mobile",
+                "recipient": "guangming-eldercare",
+                "token": siv,
+                "justification": "x",
+            },
         ).status_code
         == 403
     )
     assert gateway.post(
         "health-commission",
         "/v1/tokens/reverse",
-        {"dataset": dataset, "column": "mobile", "token": siv, "justification": "x"},
+        {
+            "dataset": dataset,
+            "column": "mobile",
+            "recipient": "guangming-eldercare",
+            "token": siv,
+            "justification": "x",
+        },
     ).status_code in (403, 404)
     forged = siv[:-2] + ("AA" if not siv.endswith("AA") else "BB")
     assert (
         gateway.post(
             "civil-affairs",
             "/v1/tokens/reverse",
-            {"dataset": dataset, "column": "mobile", "token": forged, "justification": "x"},
+            {
+                "dataset": dataset,
+                "column": "mobile",
+                "recipient": "guangming-eldercare",
+                "token": forged,
+                "justification": "x",
+            },
         ).status_code
         == 422
     )
@@ -146,7 +172,8 @@ def test_every_treatment_on_result_rows(gateway: Gateway, source_url: str) -> No
         "district-auditor", "/v1/audit/entries", params={"event": "token.reversed"}
     ).text
     assert token not in log and siv not in log and r.json()["value"] not in log
-    assert log.count("token.reversed") == 2
+    # two reversals and the refused forgery
+    assert log.count("token.reversed") == 3 and log.count("token_not_reversible") == 1
 
 
 def test_k_anonymity_and_merged_small_groups(gateway: Gateway, source_url: str) -> None:
