@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.home import private_dir
 from gateway.settings import Settings
 
 _KEY_FILE = re.compile(r"^master-v(\d+)\.key$")
@@ -60,9 +61,8 @@ def keys_dir(settings: Settings) -> Path:
 
 
 def _write_next(settings: Settings, pattern: re.Pattern[str], stem: str) -> Path:
-    directory = keys_dir(settings)
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
+    private_dir(settings.home)
+    directory = private_dir(keys_dir(settings))
     version = max(_versions(directory, pattern), default=0) + 1
     path = directory / f"{stem}-v{version}.key"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

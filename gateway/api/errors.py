@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
@@ -88,13 +89,25 @@ def install(app: FastAPI) -> None:
             return error_response(request, 422, "InvalidRequest", detail)
         name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
         detail = _HTTP_DETAILS.get(exc.status_code, name)
-        # A 405 keeps the router's Allow header: it names the methods the path accepts.
-        allow = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+        allow = {"Allow": _allowed(request)} if exc.status_code == 405 else None
         return error_response(request, exc.status_code, name, detail, headers=allow)
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route of this path accepts (the router names only its first match)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        m
+        for m in _METHODS
+        if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)
+    )
 
 
 _HTTP_DETAILS = {

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from gateway.access.service import rebuild_rules
+from gateway.home import private_dir, private_file
 from gateway.keys import ensure_keys
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import Store
@@ -34,9 +35,10 @@ def settings() -> Settings:
 
 def initialise(s: Settings) -> dict[str, Any]:
     """Create home, config, the first master key and the store schema; idempotent."""
-    s.home.mkdir(parents=True, exist_ok=True)
+    private_dir(s.home)
     config = s.home / "config"
     if not config.exists():
+        private_file(config)  # it may come to hold a store URL with its password
         config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
     created = [str(p) for p in ensure_keys(s)]
     upgrade(s.store_url)

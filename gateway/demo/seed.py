@@ -25,6 +25,7 @@ from gateway.demo.catalog import DATASETS, PRINCIPALS, QUERIES, SOURCE_OWNERS
 from gateway.demo.community import generate_community
 from gateway.demo.sources import sqlite_urls, write_sources
 from gateway.errors import Unauthenticated
+from gateway.home import private_dir, private_file
 from gateway.requests.models import QueryRequest
 from gateway.requests.schemas import Approval, QueryRequestCreate
 from gateway.requests.service import approve, file_request
@@ -39,7 +40,9 @@ def ensure_sources(settings: Settings, residents: int, seed: int) -> dict[str, s
     directory = settings.home / "sources"
     urls = sqlite_urls(directory)
     if not all((directory / f"{name}.db").is_file() for name in urls):
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
+        for name in urls:  # residents' (synthetic) records: private like the store
+            private_file(directory / f"{name}.db")
         write_sources(generate_community(seed=seed, residents=residents), urls)
     return urls
 

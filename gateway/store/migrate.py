@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from gateway.home import prepare_sqlite_store
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -19,4 +21,5 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    prepare_sqlite_store(url)  # a new SQLite store file is created 0600
     command.upgrade(alembic_config(url), revision)
