@@ -12,8 +12,13 @@ The statement (one per run, executed by the department's database):
           FROM table WHERE <row scope> AND <filters>) AS bounded
     WHERE rn <= L GROUP BY keys
 
+A text privacy unit is trimmed and upper-cased first (unit above stands for
+UPPER(TRIM(unit))), so one resident's ID written with a trailing space or a
+lower-case x is still one person under the bound.
+
 When the source guarantees one row per person (a primary-key or unique, non-null
-privacy-unit column of a base table, checked at every run) the numbering is
+privacy-unit column of a base table, checked at every run) and the unit is not
+text (text is normalised, and unique spellings are not unique persons) the numbering is
 skipped: every person already has at most 1 ≤ L rows, so the statement's results,
 and hence the sensitivities below, are the same.
 
@@ -188,7 +193,7 @@ def plan_dp(
     groups, measures, epsilon_each = measures_for(view, spec, decision)
 
     t = table_of(view)
-    unit = t.c[view.privacy_unit]
+    unit, normalised = _person(view, t.c[view.privacy_unit])
     inner_cols: list[ColumnElement[Any]] = [t.c[k].label(k) for k in spec.group_by]
     inner_cols.append(unit.label(_UNIT))
     for m in measures:
@@ -210,7 +215,8 @@ def plan_dp(
     conditions = where_clause(t, view, spec, decision, params)
     # A unique, non-null privacy unit already means one row per person (≤ L): the
     # per-person row numbering, the statement's dearest step, would change nothing.
-    bounded_rows = not unit_is_unique
+    # Uniqueness holds for the stored spelling, not the normalised one: numbered then.
+    bounded_rows = not unit_is_unique or normalised
     inner = select(*inner_cols, rn) if bounded_rows else select(*inner_cols)
     if conditions:
         inner = inner.where(and_(*conditions))
@@ -234,6 +240,18 @@ def plan_dp(
     if keys:
         statement = statement.group_by(*keys)
     return DPPlan(statement, measures, groups, epsilon_each)
+
+
+def _person(view: DatasetView, column: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:
+    """The privacy unit as one person per value, and whether it was normalised.
+
+    A text unit is trimmed and upper-cased, so " 11010519491231002x" and
+    "11010519491231002X" are one person under the per-person bound, not two
+    that could each contribute L rows."""
+    info = view.columns.get(view.privacy_unit)
+    if info is None or info.storage != "string":
+        return column, False
+    return func.upper(func.trim(column)), True
 
 
 @functools.lru_cache(maxsize=256)
