@@ -1,4 +1,4 @@
-"""Display masking by Chinese conventions: 张*, 138****5678, 110105********002X.
+"""Display masking by Chinese conventions: 张*, 138****5678, 110105************.
 
 Every function is total: odd input (empty, too short, unexpected format) falls
 back to `mask_generic` (addresses: to "***") instead of raising, because a mask
@@ -122,16 +122,25 @@ def mask_mobile(v: str) -> str:
     return mask_generic(number)
 
 
-def mask_id_number(v: str) -> str:
-    """18-digit resident ID -> first 6 + 8 masked + last 4 (110105********002X);
-    legacy 15-digit ID -> first 6 + 6 masked + last 3. Check digits are not
-    verified: a mistyped ID must be masked just as well."""
+def mask_id_number(v: str, show_birth_year: bool = False) -> str:
+    """18-digit resident ID -> the 6-digit region code, the rest masked
+    (110105************); legacy 15-digit ID -> 110105*********.
+
+    The birth date, the sequence (whose last digit is the gender) and the
+    check character are always hidden: with the check character and the
+    sequence shown, an age released beside the mask leaves only a few dozen
+    possible ID numbers. `show_birth_year` also shows the birth year
+    (1101051949********, legacy 11010549*******) for releases that need it and
+    carry nothing that narrows it further. Check digits are not verified: a
+    mistyped ID must be masked just as well."""
     number = normalise_identifier(v)
     if _ID_18.fullmatch(number):
-        return number[:6] + MASK_CHAR * 8 + number[14:]
-    if _ID_15.fullmatch(number):
-        return number[:6] + MASK_CHAR * 6 + number[12:]
-    return mask_generic(number)
+        kept = 10 if show_birth_year else 6
+    elif _ID_15.fullmatch(number):
+        kept = 8 if show_birth_year else 6
+    else:
+        return mask_generic(number)
+    return number[:kept] + MASK_CHAR * (len(number) - kept)
 
 
 def mask_address(v: str, level: str = "community") -> str:

@@ -94,7 +94,9 @@ __all__ = [
     "TokeniseParams",
     "build_operator",
     "generalise_params_model",
+    "narrows_birth_date",
     "operator_names",
+    "without_birth_year",
 ]
 
 DEFAULT_REDACTION: Final = "[REDACTED]"
@@ -348,10 +350,14 @@ class RedactParams(OperatorParams):
 
 
 class MaskParams(OperatorParams):
+    """`show_birth_year` (kind id_number only): the release withdraws it when
+    another released column narrows the birth date (see `narrows_birth_date`)."""
+
     kind: MaskKind
     level: AddressLevel = "community"
     keep_start: int = Field(default=1, ge=0)
     keep_end: int = Field(default=1, ge=0)
+    show_birth_year: bool = False
 
     @model_validator(mode="after")
     def _only_parameters_of_this_kind(self) -> MaskParams:
@@ -361,6 +367,8 @@ class MaskParams(OperatorParams):
             raise ValueError('"level" applies only to kind "address"')
         if {"keep_start", "keep_end"} & self.model_fields_set and self.kind != "generic":
             raise ValueError('"keep_start" and "keep_end" apply only to kind "generic"')
+        if "show_birth_year" in self.model_fields_set and self.kind != "id_number":
+            raise ValueError('"show_birth_year" applies only to kind "id_number"')
         return self
 
 
@@ -382,6 +390,23 @@ def _validate(operator: str, model: type[_ParamsT], params: Mapping[str, object]
             for error in exc.errors(include_url=False, include_context=False, include_input=False)
         )
         raise OperatorError(f"invalid parameters for operator {operator!r}: {problems}") from None
+
+
+def narrows_birth_date(name: str, params: Mapping[str, object], quasi_identifier: bool) -> bool:
+    """Whether a released column may narrow a person's birth date: an age band or
+    a generalised date (of any column: an age band can be read from an ID number),
+    or any quasi-identifier (an age or a birth year kept as it is cannot be told
+    apart by name from other quasi-identifiers, so every one counts)."""
+    if quasi_identifier:
+        return True
+    return name == GeneraliseOperator.name and params.get("kind") in ("age_band", "date")
+
+
+def without_birth_year(name: str, params: Mapping[str, object]) -> Mapping[str, object]:
+    """An ID mask's parameters with the birth year withdrawn (others unchanged)."""
+    if name == MaskOperator.name and params.get("show_birth_year") is True:
+        return {**params, "show_birth_year": False}
+    return params
 
 
 # --- registry -----------------------------------------------------------------
@@ -408,7 +433,7 @@ def _build_mask(params: Mapping[str, object], context: OperatorContext) -> Opera
     masks: dict[MaskKind, Callable[[str], str]] = {
         "name": mask_name,
         "mobile": mask_mobile,
-        "id_number": mask_id_number,
+        "id_number": partial(mask_id_number, show_birth_year=p.show_birth_year),
         "address": partial(mask_address, level=p.level),
         "generic": partial(mask_generic, keep_start=p.keep_start, keep_end=p.keep_end),
     }

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from anonymizers import OperatorContext, build_operator
 from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
+from anonymizers.operators import narrows_birth_date, without_birth_year
 from gateway.catalog.engines import SourceResult
 from gateway.queries.planner import PERSONS, SUBJECT
 from policies import Decision
@@ -60,6 +61,16 @@ def release_rows(
     rows = result.rows[:limit]
     subject_at = result.columns.index(SUBJECT)
     columns = [c for c in result.columns if c != SUBJECT]
+    # An ID mask's birth year is withdrawn when another released column narrows it.
+    narrowing = {
+        name
+        for name in columns
+        if narrows_birth_date(
+            decision.columns[name].treatment,
+            decision.columns[name].params,
+            name in quasi_identifiers,
+        )
+    }
     vectors: list[list[Any]] = []
     for position, name in enumerate(result.columns):
         if position == subject_at:
@@ -67,7 +78,12 @@ def release_rows(
         rule = decision.columns[name]
         values: Sequence[Any] = [_plain(r[position]) for r in rows]
         if rule.treatment != "keep":
-            values = build_operator(rule.treatment, rule.params, context).apply(values)
+            params = (
+                without_birth_year(rule.treatment, rule.params)
+                if narrowing - {name}
+                else rule.params
+            )
+            values = build_operator(rule.treatment, params, context).apply(values)
         vectors.append(list(values))
     released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
     suppressed_cells = 0

@@ -74,16 +74,16 @@ def test_mask_mobile(value: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("11010519491231002X", "110105********002X"),
-        ("11010519491231002x", "110105********002X"),
-        ("110105 1949 1231 002X", "110105********002X"),
-        ("１１０１０５１９４９１２３１００２Ｘ", "110105********002X"),
-        ("１１０１０５１９４９１２３１００２ｘ", "110105********002X"),
-        ("360426199101010071", "360426********0071"),
+        ("11010519491231002X", "110105************"),
+        ("11010519491231002x", "110105************"),
+        ("110105 1949 1231 002X", "110105************"),
+        ("１１０１０５１９４９１２３１００２Ｘ", "110105************"),
+        ("１１０１０５１９４９１２３１００２ｘ", "110105************"),
+        ("360426199101010071", "360426************"),
         # an invalid check digit is masked all the same
-        ("360426199101010072", "360426********0072"),
-        ("110105491231002", "110105******002"),
-        ("１１０１０５４９１２３１００２", "110105******002"),
+        ("360426199101010072", "360426************"),
+        ("110105491231002", "110105*********"),
+        ("１１０１０５４９１２３１００２", "110105*********"),
         # other documents and fragments: generic
         ("E12345678", "E*******8"),
         ("1101051949123100", "1**************0"),
@@ -93,6 +93,24 @@ def test_mask_mobile(value: str, expected: str) -> None:
 )
 def test_mask_id_number(value: str, expected: str) -> None:
     assert mask_id_number(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "show_birth_year", "expected"),
+    [
+        ("11010519491231002X", False, "110105************"),
+        ("11010519491231002X", True, "1101051949********"),
+        ("110105491231002", True, "11010549*******"),
+        ("E12345678", True, "E*******8"),
+    ],
+)
+def test_mask_id_number_never_shows_sequence_gender_or_check(
+    value: str, show_birth_year: bool, expected: str
+) -> None:
+    masked = mask_id_number(value, show_birth_year=show_birth_year)
+    assert masked == expected
+    if len(value) == 18:
+        assert masked[14:] == "****"  # sequence (with the gender digit) and check character
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,12 @@ def test_nullify() -> None:
         (
             {"kind": "id_number"},
             ["11010519491231002x", None, "110105491231002"],
-            ["110105********002X", None, "110105******002"],
+            ["110105************", None, "110105*********"],
+        ),
+        (
+            {"kind": "id_number", "show_birth_year": True},
+            ["11010519491231002x", None, "110105491231002"],
+            ["1101051949********", None, "11010549*******"],
         ),
         (
             {"kind": "address"},
@@ -195,6 +200,8 @@ def test_unknown_operator() -> None:
         ("mask", {"kind": "generic", "keep_start": SECRET}),
         ("mask", {"kind": "generic", "keep_end": 2.0}),
         ("mask", {"kind": "generic", "keep_end": True}),
+        ("mask", {"kind": "mobile", "show_birth_year": True}),
+        ("mask", {"kind": "id_number", "show_birth_year": "yes"}),
         ("pseudonymise", {"linkage": ""}),
         ("pseudonymise", {"linkage": "a/" + SECRET}),
         ("pseudonymise", {"linkage": int(SECRET)}),
