@@ -3,6 +3,11 @@
 Mobiles are checked against the allocated prefixes (13x, 145-149, 15x but
 154, 162/165-167, 170-178, 18x, 19x but 194) rather than phonenumbers'
 metadata, which rejects numbers still in use such as the 149 data-card range.
+New prefixes are issued every few years and a missed number is a leak, so an
+11-digit number starting with 1 outside those prefixes is still a mobile when
+a contact word labels it (电话, 手机, 联系方式, Tel, Mobile ...): the nearest
+label before it is a contact word, with no decoy word (订单号, 金额, 流水号 ...)
+after that label. Without such a label it is left alone.
 Landlines are validated with phonenumbers (area code and subscriber ranges).
 """
 
@@ -29,10 +34,23 @@ NEGATIVE_CONTEXT: Final = (
     "订单", "单号", "编号", "流水", "运单", "快递", "工单号", "卡号", "账号", "帐号",
     "发票", "批次", "序列号", "交易号", "券码", "验证码", "型号", "QQ号", "qq号", "QQ群", "群号",
 )  # fmt: skip
+#: Decoys for numbers outside the allocated prefixes: the words above and
+#: amounts and codes, matched lower-cased.
+_DECOYS: Final = tuple(
+    word.lower() for word in (*NEGATIVE_CONTEXT, "金额", "价格", "余额", "编码", "条码", "账单")
+)
+
+#: Labels that make an 11-digit 1xx number a mobile even outside today's
+#: allocated prefixes (matched lower-cased, so Tel, TEL and tel all count).
+CONTACT_LABELS: Final = (
+    "电话", "手机", "联系方式", "联系电话", "手机号", "电话号码", "联系", "致电", "来电", "回电",
+    "tel", "mobile", "phone", "cell",
+)  # fmt: skip
+_LABEL_WINDOW: Final = 12
 
 _MOBILE: Final = (
     r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[ -]?|\(\+?86\) ?)?"
-    r"1[3-9][0-9](?:[ -]?[0-9]{4}){2}(?![0-9A-Za-z])"
+    r"1[0-9]{2}(?:[ -]?[0-9]{4}){2}(?![0-9A-Za-z])"
 )
 _AREA: Final = r"(?:10|2[0-9]|[3-9][0-9]{2})"
 _SUBSCRIBER: Final = r"[2-9][0-9]{2,3}[ -]?[0-9]{4}(?![0-9A-Za-z])"
@@ -47,6 +65,16 @@ _LANDLINE_INTERNATIONAL: Final = (
 def is_mainland_mobile(digits: str) -> bool:
     """11 ASCII digits in an allocated mobile range."""
     return _MOBILE_PREFIX.fullmatch(digits) is not None
+
+
+def labelled_as_contact(text: str, start: int) -> bool:
+    """Whether the nearest label in the few characters before `start` is a
+    contact word, with no decoy word after it."""
+    window = text[max(0, start - _LABEL_WINDOW) : start].lower()
+    contact = max((window.rfind(word) for word in CONTACT_LABELS), default=-1)
+    if contact < 0:
+        return False
+    return all(window.rfind(word) < contact for word in _DECOYS)
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +101,7 @@ class CnMobileRecognizer(ChinesePatternRecognizer):
         "手机", "电话", "联系", "致电", "回电", "来电", "号码", "打", "微信", "短信", "tel", "Tel",
     )  # fmt: skip
     CONTEXT_BEFORE: ClassVar[int] = 10
-    PREFILTER: ClassVar[re.Pattern[str] | None] = re.compile(r"1[3-9][0-9]")
+    PREFILTER: ClassVar[re.Pattern[str] | None] = re.compile(r"1[0-9]{2}")
     NEGATIVE_SCORE: ClassVar[float] = 0.3
 
     def score_match(self, text: str, match: re.Match[str], base_score: float) -> float | None:
@@ -81,7 +109,8 @@ class CnMobileRecognizer(ChinesePatternRecognizer):
         if len(digits) > 11:
             digits = digits[-11:]  # country prefix 86 / 0086
         if not is_mainland_mobile(digits):
-            return None
+            # A prefix not (yet) allocated: a mobile only when labelled as one.
+            return base_score if labelled_as_contact(text, match.start()) else None
         if self.context_near(text, match):
             return self.MAX_SCORE
         return (
