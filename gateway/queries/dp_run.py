@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from audit.digest import result_digest
 from gateway.auditlog.service import record
 from gateway.auth.principal import AuthPrincipal
 from gateway.budget.models import DPRelease
@@ -152,7 +153,7 @@ def _answer(
     cached: bool,
 ) -> RunResult:
     assert decision.dp is not None
-    digest = hashlib.sha256(json.dumps([answer["columns"], answer["rows"]]).encode()).hexdigest()
+    digest = result_digest(answer["columns"], answer["rows"])
     receipt = record(
         ctx,
         "query.run",

@@ -9,8 +9,6 @@ merged into an "other" row) and the hidden person count is dropped.
 from __future__ import annotations
 
 import decimal
-import hashlib
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +17,7 @@ from typing import Any, Literal
 from anonymizers import OperatorContext, build_operator
 from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from anonymizers.operators import narrows_birth_date, without_birth_year
+from audit.digest import result_digest
 from gateway.catalog.engines import SourceResult
 from gateway.queries.planner import PERSONS, SUBJECT
 from policies import Decision
@@ -35,9 +34,8 @@ class Release:
     suppressed_cells: int = 0  # quasi-identifier cells withheld to reach k-anonymity
 
     def digest(self) -> str:
-        """SHA-256 of the released JSON: the audit entry's fingerprint of the answer."""
-        payload = json.dumps([self.columns, self.rows], ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        """The audit entry's fingerprint of the answer (one definition: ``audit.digest``)."""
+        return result_digest(self.columns, self.rows)
 
 
 def _plain(value: Any) -> Any:
