@@ -16,20 +16,23 @@ Limits worth knowing:
   `sum_indexes`: counts and sums). A mean, median, rate or noisy statistic of
   the merged groups cannot be computed from the groups' values, so those
   columns are None in the "other" row.
-- Suppression here is primary only. If the recipient also gets totals (a
-  margin, another query), a single suppressed cell can be recovered by
-  subtraction; preventing that (secondary suppression) is the planner's job,
-  e.g. by merging instead of dropping, or by adding noise.
+- With ``complementary=True`` further groups are hidden (secondary
+  suppression, `anonymizers.secondary`) until no hidden group can be
+  recomputed from the table's margins or totals; without it suppression is
+  primary only and a lone hidden cell falls to subtraction from a total.
+- k-anonymity counts distinct persons when `persons` gives each row's privacy
+  unit (one person with three rows is one member of a class, not three).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Final, Literal, get_args
 
 from anonymizers.errors import SuppressionError
+from anonymizers.secondary import complementary_suppression
 
 __all__ = [
     "DEFAULT_OTHER_LABEL",
@@ -60,6 +63,7 @@ class SmallCellReport:
     suppressed_rows: tuple[int, ...]  # their positions in the input
     other_row: bool  # an "other" row was appended
     other_row_suppressed: bool  # merged groups still counted fewer than k: dropped too
+    groups_suppressed_secondary: int = 0  # of groups_suppressed: hidden to protect the others
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -124,6 +128,7 @@ def suppress_small_groups(
     group_indexes: Sequence[int] = (),
     sum_indexes: Sequence[int] = (),
     other_label: str = DEFAULT_OTHER_LABEL,
+    complementary: bool = False,
 ) -> tuple[list[Row], SmallCellReport]:
     """Remove or merge the groups of an aggregate table counting fewer than k persons.
 
@@ -153,13 +158,17 @@ def suppress_small_groups(
     if mode == "merge" and not groups:
         raise SuppressionError('mode "merge" needs the group columns (group_indexes)')
 
-    kept: list[Row] = []
-    small: list[int] = []
-    for position, row in enumerate(rows):
-        if _is_small(row[count_index], k):
-            small.append(position)
-        else:
-            kept.append(list(row))
+    primary = [p for p, row in enumerate(rows) if _is_small(row[count_index], k)]
+    hidden = set(primary)
+    if complementary and groups:
+        sizes = [_size(row[count_index]) for row in rows]
+        keys = [tuple(row[i] for i in groups) for row in rows]
+        try:
+            hidden = complementary_suppression(keys, sizes, primary, mode == "merge")
+        except TypeError:
+            raise SuppressionError("group values must be hashable") from None
+    small = sorted(hidden)
+    kept: list[Row] = [list(row) for p, row in enumerate(rows) if p not in hidden]
 
     persons: float = 0  # stays an int when the counts are
     for position in small:
@@ -185,8 +194,15 @@ def suppress_small_groups(
         suppressed_rows=tuple(small),
         other_row=other_row,
         other_row_suppressed=other_suppressed,
+        groups_suppressed_secondary=len(small) - len(primary),
     )
     return kept, report
+
+
+def _size(count: object) -> float:
+    if isinstance(count, bool) or not isinstance(count, int | float):
+        return 0
+    return count
 
 
 def _merge(
@@ -209,43 +225,57 @@ def _merge(
 
 
 def enforce_k_anonymity(
-    rows: Sequence[Sequence[object]], qi_indexes: Sequence[int], k: int
+    rows: Sequence[Sequence[object]],
+    qi_indexes: Sequence[int],
+    k: int,
+    persons: Sequence[Hashable] | None = None,
 ) -> tuple[list[Row], KAnonymityReport]:
-    """Locally suppress quasi-identifier cells until every class has >= k rows.
+    """Locally suppress quasi-identifier cells until every class holds >= k persons.
 
     A class is the set of rows sharing the same values in the `qi_indexes`
     columns (None is a value like any other, so suppressed cells form classes
-    of their own). Rows already in classes of k or more are never changed.
+    of their own). Its size is the number of distinct `persons` (each row's
+    privacy unit) among its rows; without `persons` every row is its own
+    person. Rows already in classes of k or more are never changed.
     For rows in smaller classes:
 
-    1. greedily, one QI at a time: for each QI column, count the rows that
-       would reach a class of >= k if that single cell were set to None; set
-       it for those rows in the column that rescues the most (ties: fewer
-       cells changed, then the earlier column); repeat while any column
+    1. greedily, one QI at a time: for each QI column, find the rows that
+       would reach a class of >= k persons if that single cell were set to
+       None; set it for those rows in the column that rescues the most (ties:
+       fewer cells changed, then the earlier column); repeat while any column
        rescues a row. Each row loses at most one cell in this stage;
     2. every row still in a class below k has all its QI cells set to None.
 
-    Afterwards every class except the all-None one has at least k rows.
+    Afterwards every class except the all-None one holds at least k persons.
     Returns (copied rows, report). Raises SuppressionError for k < 1, QI
-    positions outside the rows, or unhashable QI values.
+    positions outside the rows, unhashable QI values or a `persons` list
+    whose length differs from the rows'.
     """
     _check_k(k)
     out = [list(row) for row in rows]
     qi = _check_indexes("qi_indexes", qi_indexes, rows)
+    if persons is not None and len(persons) != len(rows):
+        raise SuppressionError("persons must give one privacy unit per row")
+    unit: list[Hashable] = list(persons) if persons is not None else list(range(len(rows)))
     nothing: tuple[object, ...] = (None,) * len(qi)
     keys: list[tuple[object, ...]] = [tuple(row[i] for i in qi) for row in out]
+    members: dict[tuple[object, ...], set[Hashable]] = defaultdict(set)
     try:
-        counts: Counter[tuple[object, ...]] = Counter(keys)
+        for i, key in enumerate(keys):
+            members[key].add(unit[i])
     except TypeError:
-        raise SuppressionError("quasi-identifier values must be hashable") from None
+        raise SuppressionError("quasi-identifier and person values must be hashable") from None
 
-    def below_k(counter: Counter[tuple[object, ...]]) -> int:
-        return sum(1 for key, n in counter.items() if key != nothing and n < k)
+    def below_k(classes: dict[tuple[object, ...], set[Hashable]]) -> int:
+        return sum(1 for key, who in classes.items() if key != nothing and len(who) < k)
 
-    before = below_k(counts)
-    pending = [i for i, key in enumerate(keys) if key != nothing and counts[key] < k]
-    fixed = Counter(keys)
-    fixed.subtract(keys[i] for i in pending)
+    before = below_k(members)
+    pending = [i for i, key in enumerate(keys) if key != nothing and len(members[key]) < k]
+    waiting = set(pending)
+    fixed: dict[tuple[object, ...], set[Hashable]] = defaultdict(set)
+    for i, key in enumerate(keys):
+        if i not in waiting:
+            fixed[key].add(unit[i])
     by_column: Counter[int] = Counter()
     touched: set[int] = set()
 
@@ -256,11 +286,14 @@ def enforce_k_anonymity(
     while pending:
         best: tuple[int, int, int, list[int]] | None = None  # (-rescued, changed, j, rows)
         for j in range(len(qi)):
-            candidates = Counter(suppressed(keys[i], j) for i in pending)
+            candidates: dict[tuple[object, ...], set[Hashable]] = defaultdict(set)
+            for i in pending:
+                candidates[suppressed(keys[i], j)].add(unit[i])
             rescued = [
                 i
                 for i in pending
-                if (key := suppressed(keys[i], j)) != nothing and fixed[key] + candidates[key] >= k
+                if (key := suppressed(keys[i], j)) != nothing
+                and len(fixed[key] | candidates[key]) >= k
             ]
             if not rescued:
                 continue
@@ -277,7 +310,7 @@ def enforce_k_anonymity(
                 by_column[qi[j]] += 1
                 touched.add(i)
             keys[i] = suppressed(keys[i], j)
-            fixed[keys[i]] += 1
+            fixed[keys[i]].add(unit[i])
         done = set(rescued)
         pending = [i for i in pending if i not in done]
 
@@ -290,7 +323,9 @@ def enforce_k_anonymity(
                 touched.add(i)
         keys[i] = nothing
 
-    after = Counter(keys)
+    after: dict[tuple[object, ...], set[Hashable]] = defaultdict(set)
+    for i, key in enumerate(keys):
+        after[key].add(unit[i])
     report = KAnonymityReport(
         k=k,
         rows=len(out),
@@ -298,7 +333,7 @@ def enforce_k_anonymity(
         cells_suppressed=sum(by_column.values()),
         classes_below_k_before=before,
         classes_below_k_after=below_k(after),
-        fully_suppressed_rows=after[nothing],
+        fully_suppressed_rows=sum(1 for key in keys if key == nothing),
         cells_suppressed_by_column=dict(sorted(by_column.items())),
     )
     return out, report

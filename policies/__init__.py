@@ -12,6 +12,7 @@ from policies.decision import (
     PrincipalFacts,
     QueryShape,
     ScopeFilter,
+    check_filter_values,
     decide,
 )
 from policies.document import (
@@ -21,6 +22,7 @@ from policies.document import (
     Grantee,
     PurposeRule,
     ScopeCondition,
+    SensitiveUse,
     UsagePolicy,
     check_policy,
     policy_version,
@@ -45,7 +47,9 @@ __all__ = [
     "RoleAssignment",
     "ScopeCondition",
     "ScopeFilter",
+    "SensitiveUse",
     "UsagePolicy",
+    "check_filter_values",
     "check_policy",
     "covers",
     "decide",

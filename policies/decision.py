@@ -8,8 +8,9 @@ violation is the denial. No grant, no access.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from policies.document import (
@@ -43,6 +44,8 @@ class QueryShape:
     ordered: tuple[str, ...] = ()
     summed: tuple[str, ...] = ()  # columns under sum or mean (need DP bounds)
     epsilon: float | None = None  # what the query asks to spend, if it says
+    parameterised: tuple[str, ...] = ()  # columns compared with a run-time parameter
+    sensitive: tuple[str, ...] = ()  # touched columns the dataset classes sensitive
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Decision:
     small_groups: str = "suppress"
     dp: DifferentialPrivacy | None = None
     epsilon: float | None = None  # what one run spends, when dp is set
+    allowed_values: dict[str, list[Scalar]] = field(default_factory=dict)
     allowed: Literal[True] = field(default=True, init=False)
 
 
@@ -177,6 +181,9 @@ def decide(
                 f"该用途不允许按字段“{name}”筛选、分组或排序",
                 version,
             )
+    refused = _check_sensitive(rule, query, version) or _check_exact_filters(rule, query, version)
+    if refused is not None:
+        return refused
     if rule.dp is not None:
         refused = _check_dp(rule.dp, query, version)
         if refused is not None:
@@ -198,7 +205,56 @@ def decide(
         small_groups=rule.small_groups,
         dp=rule.dp,
         epsilon=(query.epsilon or rule.dp.epsilon_per_run) if rule.dp is not None else None,
+        allowed_values=rule.allowed_values,
     )
+
+
+def _check_sensitive(rule: PurposeRule, query: QueryShape, version: str) -> Denial | None:
+    """Sensitive values leave only through DP, or in rows the purpose names with a basis."""
+    for name in query.sensitive:
+        if rule.access == "aggregate" and rule.dp is None:
+            return _deny(
+                "sensitive_needs_dp",
+                f"column '{name}' is sensitive: only differentially private aggregates may use it",
+                f"字段“{name}”为敏感信息, 仅差分隐私统计可以使用",
+                version,
+            )
+        if rule.access == "rows" and name not in rule.sensitive_columns:
+            return _deny(
+                "sensitive_not_named",
+                f"column '{name}' is sensitive and this purpose names no legal basis for it",
+                f"字段“{name}”为敏感信息, 该用途未写明其法律依据",
+                version,
+            )
+    return None
+
+
+def pinned_by_scope(rule_scope: tuple[ScopeFilter, ...] | list[ScopeCondition]) -> set[str]:
+    """Columns the row scope fixes to one value: a filter on them selects all or nothing."""
+    return {c.column for c in rule_scope if c.op == "="}
+
+
+def _check_exact_filters(rule: PurposeRule, query: QueryShape, version: str) -> Denial | None:
+    """Exact aggregates filter only over declared value sets (differencing needs free values).
+
+    Two runs of an exact aggregate whose filters differ by one value (min_age 78, then 79)
+    subtract to the persons in between, below any threshold. Parameters are free by
+    design, so they need a declared set; literal values are reviewed at approval, unless
+    the purpose approves automatically.
+    """
+    if rule.access != "aggregate" or rule.dp is not None:
+        return None
+    free = query.filtered if rule.approval == "automatic" else query.parameterised
+    pinned = pinned_by_scope(rule.row_scope)
+    for name in free:
+        if name not in pinned and name not in rule.allowed_values:
+            return _deny(
+                "filter_values_undeclared",
+                f"exact aggregates may filter '{name}' only over values the policy declares",
+                f"精确统计只能按策略声明的取值筛选字段“{name}”",
+                version,
+            )
+    return None
 
 
 def _check_circumstances(rule: PurposeRule, facts: Circumstances, version: str) -> Denial | None:
@@ -259,4 +315,53 @@ def _check_dp(dp: DifferentialPrivacy, query: QueryShape, version: str) -> Denia
             f"查询申请的隐私预算 ε={query.epsilon} 超过该用途单次上限 {dp.epsilon_per_run}",
             version,
         )
+    return None
+
+
+def _comparable(value: object) -> tuple[str, object]:
+    # One form per value: 70 and 70.0 are one number, a date equals its ISO text.
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    if isinstance(value, date):
+        return ("text", value.isoformat())
+    return ("text", str(value))
+
+
+def check_filter_values(
+    decision: Decision,
+    values: Mapping[str, Sequence[object]],
+    parameterised: Collection[str],
+) -> Denial | None:
+    """At filing and at every run: an exact aggregate's filters use declared values only.
+
+    ``values`` holds, per filtered column, every value its filters compare with (literals
+    and bound parameters); ``parameterised`` the columns compared with a parameter.
+    """
+    if decision.access != "aggregate" or decision.dp is not None:
+        return None
+    pinned = pinned_by_scope(decision.row_scope)
+    version = decision.policy_version
+    for name, used in values.items():
+        if name in pinned:
+            continue
+        declared = decision.allowed_values.get(name)
+        if declared is None:
+            if name in parameterised or decision.approval == "automatic":
+                return _deny(
+                    "filter_values_undeclared",
+                    f"exact aggregates may filter '{name}' only over values the policy declares",
+                    f"精确统计只能按策略声明的取值筛选字段“{name}”",
+                    version,
+                )
+            continue
+        allowed = {_comparable(v) for v in declared}
+        if any(_comparable(v) not in allowed for v in used):
+            return _deny(
+                "filter_value_not_allowed",
+                f"a value compared with '{name}' is not among the values the policy declares",
+                f"字段“{name}”的筛选取值不在策略声明的范围内",
+                version,
+            )
     return None

@@ -121,6 +121,12 @@ class ScopeCondition(_Strict):
         return self
 
 
+class SensitiveUse(_Strict):
+    """Why a row release of one purpose may carry one sensitive column."""
+
+    legal_basis: str = Field(min_length=1, max_length=500, pattern=TEXT)
+
+
 class Grantee(_Strict):
     """Principals of this role, in one of these domains ("*" = any), may ask."""
 
@@ -166,6 +172,16 @@ class PurposeRule(_Strict):
     dp: DifferentialPrivacy | None = Field(
         default=None, description="Noise aggregates with differential privacy (aggregate only)."
     )
+    sensitive_columns: dict[str, SensitiveUse] = Field(
+        default_factory=dict,
+        description="Row releases: the sensitive columns this purpose releases, each with the "
+        "legal basis for releasing it.",
+    )
+    allowed_values: dict[str, list[Scalar]] = Field(
+        default_factory=dict,
+        description="Exact aggregates: the values a filter may compare a column with. Filters "
+        "through parameters need a declared set (or a row scope pinning the column).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PurposeRule:
@@ -181,6 +197,14 @@ class PurposeRule(_Strict):
         both = sorted(set(self.withheld) & set(self.columns))
         if both:
             raise ValueError(f"columns both released and withheld: {', '.join(both)}")
+        if self.sensitive_columns and self.access != "rows":
+            raise ValueError("sensitive_columns apply to row releases only")
+        unlisted = sorted(set(self.sensitive_columns) - set(self.columns))
+        if unlisted:
+            raise ValueError(f"sensitive_columns names unlisted columns: {', '.join(unlisted)}")
+        for name, values in self.allowed_values.items():
+            if not 1 <= len(values) <= 1000 or len(set(map(str, values))) != len(values):
+                raise ValueError(f"allowed_values of {name}: 1 to 1000 distinct values")
         return self
 
     @field_validator("columns")
@@ -226,17 +250,19 @@ def check_policy(
     for rule in policy.purposes:
         if known_purposes is not None and rule.purpose not in known_purposes:
             problems.append(f"purpose {rule.purpose} is not in the purpose hierarchy")
-        for name, col in rule.columns.items():
-            if classifications.get(name) != "sensitive":
-                continue
-            if not rule.sensitive:
+        for name in rule.columns:
+            if classifications.get(name) == "sensitive" and not rule.sensitive:
                 problems.append(
                     f"purpose {rule.purpose}: sensitive column {name} needs a purpose marked "
-                    "sensitive: true"
+                    f"sensitive: true / 敏感字段“{name}”需要标记为 sensitive: true 的用途"
                 )
-            elif rule.access == "rows" and col.treatment == "keep":
+        problems.extend(sensitive_problems(rule, classifications))
+        problems.extend(singling_out_problems(rule, classifications))
+        for name in rule.allowed_values:
+            if name not in rule.columns:
                 problems.append(
-                    f"purpose {rule.purpose}: sensitive column {name} cannot be released raw"
+                    f"purpose {rule.purpose}: allowed_values names column {name}, which it does "
+                    f"not list / allowed_values 中的字段“{name}”未列入该用途"
                 )
         for name, col in rule.columns.items():
             if name not in known:
@@ -257,6 +283,53 @@ def check_policy(
                 problems.append(
                     f"purpose {rule.purpose}: row scope column {cond.column} is not in the dataset"
                 )
+    return problems
+
+
+# Treatments whose output still tells one person from another: a pseudonym, a token and a
+# masked name or number are (nearly) unique per person, so no class of k persons shares them.
+SINGLING_OUT = frozenset({"pseudonymise", "tokenise", "mask"})
+
+
+def sensitive_problems(rule: PurposeRule, classifications: dict[str, str]) -> list[str]:
+    """Sensitive values leave only through DP, or in rows the purpose names with a basis."""
+    sensitive = {n for n, c in classifications.items() if c == "sensitive"}
+    touched = [n for n in rule.columns if n in sensitive]
+    touched += [c.column for c in rule.row_scope if c.column in sensitive]
+    problems: list[str] = []
+    for name in dict.fromkeys(touched):
+        if rule.access == "aggregate" and rule.dp is None:
+            # An exact count, sum, group or filter over it would publish it exactly.
+            problems.append(
+                f"purpose {rule.purpose}: sensitive column {name} may only be aggregated with "
+                f"differential privacy (dp), never in exact aggregates / 敏感字段“{name}”只能"
+                "用于差分隐私统计, 不得用于精确统计(度量、分组或筛选)"
+            )
+        elif rule.access == "rows" and name not in rule.sensitive_columns:
+            problems.append(
+                f"purpose {rule.purpose}: sensitive column {name} is released in rows only when "
+                f"sensitive_columns names it with its legal basis / 敏感字段“{name}”须在 "
+                "sensitive_columns 中写明法律依据才能按行发布"
+            )
+    return problems
+
+
+def singling_out_problems(rule: PurposeRule, classifications: dict[str, str]) -> list[str]:
+    """k-anonymity means nothing while a released column still tells the persons apart."""
+    if rule.k_anonymity is None:
+        return []
+    problems: list[str] = []
+    for name, col in rule.columns.items():
+        per_person = col.treatment in SINGLING_OUT or (
+            classifications.get(name) in ("direct_identifier", "free_text")
+            and col.treatment not in ("generalise", "nullify", "redact")
+        )
+        if per_person:
+            problems.append(
+                f"purpose {rule.purpose}: k_anonymity cannot hold while column {name} is "
+                f"released per person ({col.treatment}); generalise, redact or withhold it / "
+                f"字段“{name}”按人发布({col.treatment}), 与 k-匿名矛盾; 请泛化、遮蔽或不发布"
+            )
     return problems
 
 

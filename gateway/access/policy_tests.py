@@ -126,8 +126,14 @@ def _run_case(case: Case, dataset: DatasetCreate, hierarchy: PurposeHierarchy) -
         runs_today=case.runs_today,
         known_purpose=case.purpose in hierarchy,
     )
+    sensitive = [c.name for c in dataset.columns if c.classification == "sensitive"]
     result = decide(
-        who, dataset.policy, policy_version(dataset.policy), case.purpose, spec.shape(), facts
+        who,
+        dataset.policy,
+        policy_version(dataset.policy),
+        case.purpose,
+        spec.shape(sensitive),
+        facts,
     )
     expect = case.expect
     if not isinstance(result, Decision):

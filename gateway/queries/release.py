@@ -1,9 +1,11 @@
 """Turning source rows into what may leave the gateway.
 
 Row releases: each column passes through the treatment the Decision names.
-Row releases may also be made k-anonymous over the dataset's quasi-identifiers.
-Aggregate releases: groups with fewer than k distinct persons are suppressed (or
-merged into an "other" row) and the hidden person count is dropped.
+Row releases may also be made k-anonymous, counting distinct persons, over every
+released column that can single one out. Aggregate releases: groups with fewer
+than k distinct persons are suppressed (or merged into an "other" row), further
+groups are hidden so that none can be recomputed from margins (secondary
+suppression), and the hidden person count is dropped.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ def release_rows(
     context: OperatorContext,
     limit: int,
     quasi_identifiers: Collection[str] = (),
+    class_columns: Collection[str] | None = None,
 ) -> Release:
+    """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers)."""
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
     subject_at = result.columns.index(SUBJECT)
@@ -84,21 +88,29 @@ def release_rows(
             values = build_operator(rule.treatment, params, context).apply(values)
         vectors.append(list(values))
     released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
+    subjects = [r[subject_at] for r in rows]
     suppressed_cells = 0
     if decision.k_anonymity is not None:
-        # Locally suppress quasi-identifier cells (after their treatments) until every
-        # combination of them is shared by at least k released rows.
-        qi = [i for i, name in enumerate(columns) if name in quasi_identifiers]
+        # Locally suppress the cells that can single a person out (after their treatments)
+        # until every combination of them is shared by at least k distinct persons.
+        in_class = quasi_identifiers if class_columns is None else class_columns
+        qi = [i for i, name in enumerate(columns) if name in in_class]
         if qi:
-            released, report = enforce_k_anonymity(released, qi, decision.k_anonymity)
+            released, report = enforce_k_anonymity(
+                released, qi, decision.k_anonymity, persons=subjects
+            )
             suppressed_cells = report.cells_suppressed
+        if len(set(subjects)) < decision.k_anonymity:
+            # The filters and the scope are known to the recipient: every released row lies
+            # in the class "matches this query", which must itself hold k persons.
+            released, subjects = [], []
     return Release(
         columns=columns,
         rows=released,
         treatments={name: decision.columns[name].treatment for name in columns},
         suppressed_groups=0,
         truncated=truncated,
-        subjects=[r[subject_at] for r in rows],
+        subjects=subjects,
         suppressed_cells=suppressed_cells,
     )
 
@@ -123,6 +135,7 @@ def release_aggregates(
         mode,
         group_indexes=[result.columns.index(k) for k in group_by],
         sum_indexes=[result.columns.index(a) for a in additive],
+        complementary=True,  # no hidden group may be recomputed from margins or totals
     )
     return Release(
         columns=[c for c in result.columns if c != PERSONS],

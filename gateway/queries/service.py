@@ -21,12 +21,14 @@ from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError, SourceTimeout
 from gateway.queries.binding import DatasetView, bind_params
+from gateway.queries.classes import class_columns
 from gateway.queries.dp_run import run_dp
 from gateway.queries.planner import plan
 from gateway.queries.release import Release, release_aggregates, release_rows
 from gateway.queries.runs import Loaded, RunContext, audit_fields, deny
 from gateway.queries.schemas import ReceiptOut, RunResult
 from gateway.queries.spec import QuerySpec
+from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.service import decide_for, effective_status
@@ -86,6 +88,9 @@ def run_query(
         raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
     bound = bind_params(loaded.spec, params)
     assert verdict is not None  # decided above for every approved query
+    if isinstance(verdict, Decision):
+        # Parameters are bound per run: each run's values must lie in the declared sets.
+        verdict = refused_values(loaded.spec, verdict, bound) or verdict
     if isinstance(verdict, Denial):
         raise deny(ctx, principal, run, loaded, verdict.code, verdict.reason)
     try:
@@ -132,6 +137,7 @@ def _release(
     view: DatasetView,
     result: SourceResult,
     cap: int,
+    bound: dict[str, Any],
 ) -> Release:
     if loaded.spec.kind == "rows":
         context = OperatorContext(
@@ -141,7 +147,8 @@ def _release(
             recipient=principal.name,
         )
         quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
-        return release_rows(result, decision, context, cap, quasi)
+        classes = class_columns(view, decision, loaded.spec, bound)
+        return release_rows(result, decision, context, cap, quasi, classes)
     additive = [a.alias for a in loaded.spec.aggregates if a.fn in ("count", "persons", "sum")]
     return release_aggregates(result, decision, cap, loaded.spec.group_by, additive)
 
@@ -174,7 +181,7 @@ def _execute(
         record(ctx, "query.run", principal, outcome="error", **common)
         raise GatewayError("the source could not be read") from None
     try:
-        release = _release(ctx, principal, loaded, decision, view, result, cap)
+        release = _release(ctx, principal, loaded, decision, view, result, cap, bound)
     except Exception:
         # The source was read: the failure is logged before anything else happens.
         record(ctx, "query.run", principal, outcome="error", **common)

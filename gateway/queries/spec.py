@@ -6,6 +6,7 @@ literals or named parameters, always bound, never spliced into SQL.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -132,8 +133,15 @@ class QuerySpec(_Strict):
         used |= {a.column for a in self.aggregates if a.column}
         return used
 
-    def shape(self) -> QueryShape:
+    def shape(self, sensitive: Collection[str] = ()) -> QueryShape:
+        """The columns touched, by how; ``sensitive``: the dataset's columns classed so."""
         aliases = {a.alias for a in self.aggregates}
+        parameterised = {
+            f.column
+            for f in self.filters
+            for v in (f.value if isinstance(f.value, list) else [f.value])
+            if isinstance(v, ParamRef)
+        }
         return QueryShape(
             kind=self.kind,
             selected=tuple(self.select),
@@ -143,4 +151,6 @@ class QuerySpec(_Strict):
             ordered=tuple(o.column for o in self.order_by if o.column not in aliases),
             summed=tuple(a.column for a in self.aggregates if a.fn in ("sum", "mean") and a.column),
             epsilon=self.epsilon,
+            parameterised=tuple(sorted(parameterised)),
+            sensitive=tuple(sorted(self.columns_used() & set(sensitive))),
         )

@@ -20,6 +20,7 @@ from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, bind_params, check_spec
 from gateway.queries.spec import QuerySpec
+from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
@@ -82,7 +83,9 @@ def decide_for(
             who.name, dataset.id, granted, now.date().isoformat()
         )
     facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)
-    return decide(who, policy, dataset.policy_version, purpose, spec.shape(), facts)
+    sensitive = [c["name"] for c in dataset.columns if c["classification"] == "sensitive"]
+    shape = spec.shape(sensitive)
+    return decide(who, policy, dataset.policy_version, purpose, shape, facts)
 
 
 def _decision_fields(result: Decision | Denial) -> dict[str, Any]:
@@ -99,8 +102,12 @@ def file_request(
         raise Forbidden("only a community app may file query requests", reason="not_an_app")
     dataset = get_dataset(session, principal, body.dataset)
     check_spec(body.spec, DatasetView.of(dataset))
-    bind_params(body.spec, body.example_params)
-    result = decide_for(session, ctx, principal.facts(), dataset, body.purpose, body.spec)
+    examples = bind_params(body.spec, body.example_params)
+    result: Decision | Denial = decide_for(
+        session, ctx, principal.facts(), dataset, body.purpose, body.spec
+    )
+    if isinstance(result, Decision):
+        result = refused_values(body.spec, result, examples) or result
     audit_fields = {
         "dataset": dataset.id,
         "purpose": body.purpose,

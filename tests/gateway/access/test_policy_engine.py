@@ -107,9 +107,12 @@ def test_validity_windows_and_daily_quotas(gateway: Gateway, residents: str) -> 
 
 def test_policy_documents_with_problems_are_refused(gateway: Gateway, residents: str) -> None:
     policy = copy.deepcopy(DATASETS[0]["policy"])
-    policy["purposes"][1]["sensitive"] = False  # lists disability_level, a sensitive column
+    policy["purposes"][1]["columns"]["disability_level"] = {"treatment": "keep"}  # sensitive
     r = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
     assert r.status_code == 422 and "sensitive column disability_level" in r.json()["detail"]
+    policy["purposes"][1]["sensitive"] = True  # marked, yet the aggregate is exact (no dp)
+    r = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    assert r.status_code == 422 and "differential privacy" in r.json()["detail"]
     policy = copy.deepcopy(DATASETS[0]["policy"])
     policy["purposes"][0]["purpose"] = "public-service.elderly-care.karaoke"
     r = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})

@@ -32,6 +32,7 @@ ALL_TREATMENTS: dict[str, Any] = {
         "disability_level": {"treatment": "generalise", "params": {"kind": "bucket", "width": 2}},
     },
     "row_scope": [{"column": "community", "op": "=", "principal": "domain"}],
+    "sensitive_columns": {"disability_level": {"legal_basis": "残疾人帮扶需要残疾等级"}},
 }
 SELECT = [
     "resident_id",
@@ -180,6 +181,9 @@ def test_k_anonymity_and_merged_small_groups(gateway: Gateway, source_url: str) 
     rule = copy.deepcopy(ALL_TREATMENTS)
     rule["k_anonymity"] = 3
     rule["columns"]["building"] = {"treatment": "keep"}
+    # Tokens, pseudonyms and masks tell persons apart: a k-anonymous purpose may not release them.
+    for per_person in ("resident_id", "mobile", "name", "household_id"):
+        del rule["columns"][per_person]
     dataset = register(gateway, source_url, rule)
     qid = gateway.approved_query(
         "guangming-eldercare",
