@@ -20,6 +20,9 @@ holds 0 or at least 2 hidden cells"):
   through it (fewest persons first, which costs the least information), and
   audit again.
 
+When every cell ends hidden the release shows no group at all, and so adds
+nothing to what the margins themselves say.
+
 A line holding a single present cell is no constraint: its total is that cell,
 a group of the lower-dimensional table, which is suppressed there by the same
 rule. Cells absent from the result (no rows) are not used as complements: a
