@@ -76,6 +76,8 @@ from policies import Decision, DifferentialPrivacy
 dp_lib.enable_features("contrib")
 
 MAX_GROUPS = 10_000
+# Labels of the statement's own columns carry a reserved prefix and their position, and
+# are never looked up: the columns are taken by position (group keys first, as filed).
 _RN = "cdg_rn"
 _UNIT = "cdg_unit"
 
@@ -87,10 +89,6 @@ class Measure:
     name: str
     sensitivity: float
     integer: bool
-
-    @property
-    def label(self) -> str:
-        return "cdg_m_" + self.name.replace(":", "_")
 
 
 @dataclass(frozen=True)
@@ -194,8 +192,12 @@ def plan_dp(
 
     t = table_of(view)
     unit, normalised = _person(view, t.c[view.privacy_unit])
-    inner_cols: list[ColumnElement[Any]] = [t.c[k].label(k) for k in spec.group_by]
+    nkeys = len(spec.group_by)
+    inner_cols: list[ColumnElement[Any]] = [
+        t.c[k].label(f"cdg_k{i}") for i, k in enumerate(spec.group_by)
+    ]
     inner_cols.append(unit.label(_UNIT))
+    value_at: dict[str, int] = {}  # measure name -> its clamped values' place in inner_cols
     for m in measures:
         if ":" in m.name and not m.name.startswith("nn:"):
             kind, column = m.name.split(":", 1)
@@ -206,11 +208,12 @@ def plan_dp(
             )
             if kind == "msum":
                 clamped = clamped - _centre(dp, column, m.integer)
-            inner_cols.append(clamped.label(f"cdg_v_{kind}_{column}"))
+            value_at[m.name] = len(inner_cols)
+            inner_cols.append(clamped.label(f"cdg_v{len(inner_cols)}"))
     # Which of a person's rows are kept must depend on that person's rows alone, or the
     # bound of L rows per person would not make the sensitivities above hold: order by
     # the row's own released content (ties are identical rows, so either one is fine).
-    own_order = [*(t.c[k] for k in spec.group_by), *inner_cols[len(spec.group_by) + 1 :]]
+    own_order = [*(t.c[k] for k in spec.group_by), *inner_cols[nkeys + 1 :]]
     rn = func.row_number().over(partition_by=unit, order_by=own_order or [unit]).label(_RN)
     conditions = where_clause(t, view, spec, decision, params)
     # A unique, non-null privacy unit already means one row per person (≤ L): the
@@ -221,22 +224,22 @@ def plan_dp(
     if conditions:
         inner = inner.where(and_(*conditions))
     bounded = inner.subquery("cdg_bounded")
-    keys = [bounded.c[k] for k in spec.group_by]
+    own = list(bounded.c)  # in inner_cols' order, then the row number when there is one
+    keys, person = own[:nkeys], own[nkeys]
     outputs: list[ColumnElement[Any]] = []
-    for m in measures:
+    for position, m in enumerate(measures):
         if m.name == "count":
-            outputs.append(func.count().label(m.label))
+            expr: ColumnElement[Any] = func.count()
         elif m.name == "persons":
-            outputs.append(func.count(bounded.c[_UNIT].distinct()).label(m.label))
+            expr = func.count(person.distinct())
         elif m.name.startswith("nn:"):
-            column = m.name.split(":", 1)[1]
-            outputs.append(func.count(bounded.c[f"cdg_v_msum_{column}"]).label(m.label))
+            expr = func.count(own[value_at["msum:" + m.name.split(":", 1)[1]]])
         else:
-            kind, column = m.name.split(":", 1)
-            outputs.append(func.sum(bounded.c[f"cdg_v_{kind}_{column}"]).label(m.label))
+            expr = func.sum(own[value_at[m.name]])
+        outputs.append(expr.label(f"cdg_m{position}"))
     statement = select(*keys, *outputs)
     if bounded_rows:
-        statement = statement.where(bounded.c[_RN] <= limit)
+        statement = statement.where(own[len(inner_cols)] <= limit)
     if keys:
         statement = statement.group_by(*keys)
     return DPPlan(statement, measures, groups, epsilon_each)

@@ -35,6 +35,8 @@ from gateway.queries.binding import DatasetView
 from gateway.queries.spec import Filter, ParamRef, QuerySpec
 from policies import Decision
 
+# The gateway's own columns: always the last column of the statement, and found there by
+# position (never by these labels, which only name them in SQL). Apps cannot use the prefix.
 PERSONS = "cdg_persons"  # hidden per-group count of distinct privacy units
 SUBJECT = "cdg_subject"  # hidden privacy-unit value of each released row, for the access index
 
@@ -144,6 +146,7 @@ def plan(
         order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]
+        # Layout: group keys, the aggregates in the spec's order, then the person count.
         outputs: dict[str, ColumnElement[Any]] = {}
         for agg in spec.aggregates:
             target = t.c[agg.column] if agg.column else None
@@ -159,6 +162,8 @@ def plan(
                 expr = func.avg(target)
             outputs[agg.alias] = expr.label(agg.alias)
         persons = func.count(t.c[view.privacy_unit].distinct()).label(PERSONS)
+        if len(outputs) != len(spec.aggregates):
+            raise ValueError("aggregate names must be unique")  # the layout would shift
         stmt = select(*keys, *outputs.values(), persons)
         if keys:
             stmt = stmt.group_by(*keys)

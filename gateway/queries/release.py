@@ -21,7 +21,7 @@ from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from anonymizers.operators import narrows_birth_date, without_birth_year
 from audit.digest import result_digest
 from gateway.catalog.engines import SourceResult
-from gateway.queries.planner import PERSONS, SUBJECT
+from gateway.queries.spec import QuerySpec
 from policies import Decision
 
 
@@ -61,8 +61,9 @@ def release_rows(
     """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers)."""
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
-    subject_at = result.columns.index(SUBJECT)
-    columns = [c for c in result.columns if c != SUBJECT]
+    # The planner puts the privacy unit last: found by position, whatever the names are.
+    subject_at = len(result.columns) - 1
+    columns = list(result.columns[:subject_at])
     # An ID mask's birth year is withdrawn when another released column narrows it.
     narrowing = {
         name
@@ -74,9 +75,7 @@ def release_rows(
         )
     }
     vectors: list[list[Any]] = []
-    for position, name in enumerate(result.columns):
-        if position == subject_at:
-            continue
+    for position, name in enumerate(columns):
         rule = decision.columns[name]
         values: Sequence[Any] = [_plain(r[position]) for r in rows]
         if rule.treatment != "keep":
@@ -119,11 +118,22 @@ def release_aggregates(
     result: SourceResult,
     decision: Decision,
     limit: int,
-    group_by: Sequence[str],
-    additive: Sequence[str],
+    spec: QuerySpec,
 ) -> Release:
-    """Groups under k persons are dropped, or merged into one "other" row (policy)."""
-    persons_at = result.columns.index(PERSONS)
+    """Groups under k persons are dropped, or merged into one "other" row (policy).
+
+    Columns are found by their place in the planner's layout (group keys, the spec's
+    aggregates, the person count last), never by a name the app chose."""
+    names = [*spec.group_by, *(a.alias for a in spec.aggregates)]
+    if len(result.columns) != len(names) + 1:
+        raise ValueError("the statement's columns are not the planned ones")
+    persons_at = len(names)
+    group_by = range(len(spec.group_by))
+    additive = [
+        len(spec.group_by) + i
+        for i, a in enumerate(spec.aggregates)
+        if a.fn in ("count", "persons", "sum")
+    ]
     rows = [[_plain(v) for v in row] for row in result.rows[:limit]]
     # Without group keys there is nothing to merge into an "other" row.
     merge = decision.small_groups == "merge" and bool(group_by)
@@ -133,14 +143,14 @@ def release_aggregates(
         persons_at,
         decision.min_group_size,
         mode,
-        group_indexes=[result.columns.index(k) for k in group_by],
-        sum_indexes=[result.columns.index(a) for a in additive],
+        group_indexes=list(group_by),
+        sum_indexes=additive,
         complementary=True,  # no hidden group may be recomputed from margins or totals
     )
     return Release(
-        columns=[c for c in result.columns if c != PERSONS],
+        columns=names,
         rows=[[v for i, v in enumerate(row) if i != persons_at] for row in kept],
-        treatments={name: "aggregate" for name in result.columns if name != PERSONS},
+        treatments={name: "aggregate" for name in names},
         suppressed_groups=report.groups_suppressed,
         truncated=len(result.rows) > limit,
         subjects=[],

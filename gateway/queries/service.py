@@ -56,7 +56,8 @@ def _load(session: Session, principal: AuthPrincipal, query_id: str) -> Loaded |
     source = session.get(Source, dataset.source_id) if dataset else None
     if dataset is None or source is None:
         return None
-    return Loaded(query, dataset, source, QuerySpec.model_validate(query.spec))
+    spec = QuerySpec.model_validate(query.spec, context={"stored": True})
+    return Loaded(query, dataset, source, spec)
 
 
 def _row_cap(ctx: GatewayContext, decision: Decision, query: QueryRequest, spec: QuerySpec) -> int:
@@ -149,8 +150,7 @@ def _release(
         quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
         classes = class_columns(view, decision, loaded.spec, bound)
         return release_rows(result, decision, context, cap, quasi, classes)
-    additive = [a.alias for a in loaded.spec.aggregates if a.fn in ("count", "persons", "sum")]
-    return release_aggregates(result, decision, cap, loaded.spec.group_by, additive)
+    return release_aggregates(result, decision, cap, loaded.spec)
 
 
 def _execute(

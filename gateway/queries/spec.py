@@ -9,17 +9,26 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from policies import QueryShape
 from policies.document import EPSILON_FLOOR, EPSILON_PER_RUN_MAX
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+# Every name the gateway adds to a statement it builds (hidden counts, labels, subqueries)
+# starts with one of these. An app may not use them, so no name it chooses can stand for
+# one of the gateway's own columns.
+RESERVED_PREFIXES = ("cdg_", "_")
+RESERVED_RULE = "names starting with 'cdg_' or '_' are reserved for the gateway"
 MAX_LIMIT = 100_000
 
 ParamType = Literal["string", "integer", "number", "date", "boolean"]
 Scalar = str | int | float | bool
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "between", "prefix"]
+
+
+def is_reserved(name: str) -> bool:
+    return name.casefold().startswith(RESERVED_PREFIXES)
 
 
 class _Strict(BaseModel):
@@ -92,12 +101,16 @@ class QuerySpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> QuerySpec:
+    def _consistent(self, info: ValidationInfo) -> QuerySpec:
         import re
 
         for name in [*self.select, *self.group_by, *self.params]:
             if not re.fullmatch(IDENT, name):
                 raise ValueError("column and parameter names must be identifiers")
+        # A spec filed before the rule is still loaded to run: its release finds the
+        # gateway's columns by position, so a reserved name in it changes nothing.
+        if not (isinstance(info.context, dict) and info.context.get("stored")):
+            self._no_reserved_names()
         for names in (self.select, self.group_by):
             if len(set(names)) != len(names):
                 raise ValueError("a column may be named once in select and once in group_by")
@@ -105,9 +118,12 @@ class QuerySpec(_Strict):
             raise ValueError("a query selects columns or computes aggregates, exactly one of them")
         if self.group_by and not self.aggregates:
             raise ValueError("group_by needs aggregates")
-        aliases = [a.alias for a in self.aggregates]
-        if len(set(aliases)) != len(aliases) or set(aliases) & set(self.group_by):
+        # Compared case-folded: some databases match result names regardless of case.
+        aliases = [a.alias.casefold() for a in self.aggregates]
+        keys = {k.casefold() for k in self.group_by}
+        if len(set(aliases)) != len(aliases) or set(aliases) & keys:
             raise ValueError("aggregate names must be unique and differ from group keys")
+        aliases = [a.alias for a in self.aggregates]
         outputs = set(self.select) | set(self.group_by) | set(aliases)
         for order in self.order_by:
             if order.column not in outputs:
@@ -116,6 +132,17 @@ class QuerySpec(_Strict):
         if used - set(self.params):
             raise ValueError("a filter uses an undeclared parameter")
         return self
+
+    def _no_reserved_names(self) -> None:
+        named = {
+            "select": list(self.select),
+            "group_by": list(self.group_by),
+            "aggregate": [a.alias for a in self.aggregates],
+            "parameter": [*self.params, *(ref.param for ref in self.param_refs())],
+        }
+        for what, names in named.items():
+            if any(is_reserved(name) for name in names):
+                raise ValueError(f"{what} names: {RESERVED_RULE}")
 
     @property
     def kind(self) -> Literal["rows", "aggregate"]:
