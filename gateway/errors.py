@@ -12,6 +12,7 @@ or data value can reach a response through them.
     ├── Conflict (409)
     ├── InvalidRequest (422)
     ├── SourceError (502)          the department's database failed
+    ├── Unavailable (503)          busy for now: retry after ``retry_after`` seconds
     └── SourceTimeout (504)        the statement ran past its timeout
 """
 
@@ -56,6 +57,15 @@ class InvalidRequest(GatewayError):
 class SourceError(GatewayError):
     status_code = 502
     error_type = "SourceError"
+
+
+class Unavailable(GatewayError):
+    status_code = 503
+    error_type = "Unavailable"
+
+    def __init__(self, detail: str, *, reason: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail, reason=reason)
+        self.retry_after = retry_after
 
 
 class SourceTimeout(GatewayError):

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Unavailable
 
 log = logging.getLogger("gateway.api")
 
@@ -76,7 +76,10 @@ def _validation_detail(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     async def gateway_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GatewayError)
-        return error_response(request, exc.status_code, exc.error_type, exc.detail, exc.reason)
+        retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+        return error_response(
+            request, exc.status_code, exc.error_type, exc.detail, exc.reason, headers=retry
+        )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

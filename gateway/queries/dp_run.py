@@ -2,29 +2,39 @@
 
 Order matters. An identical run in the same window is answered from its stored
 release (same noisy answer, nothing spent, so repeating a query cannot average
-the noise away). Otherwise ε is reserved atomically in the ledger before the
-source is touched; a refused reservation spends nothing. Once the source ran the
-spend stands, whatever happens next (the data was touched).
+the noise away). Identical runs arriving together are single-flight: the first
+claims the release key in the store (one insert wins, across processes), the
+others wait for the answer it stores and return it, charged nothing; if it fails
+they answer 409, if it outlasts their wait 503. Otherwise ε is reserved
+atomically in the ledger before the source is touched; a refused reservation
+spends nothing. Once the source ran the spend stands, whatever happens next (the
+data was touched).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from audit.digest import result_digest
 from gateway.auditlog.service import record
 from gateway.auth.principal import AuthPrincipal
+from gateway.budget.caps import EXHAUSTED, caps_of
+from gateway.budget.claims import ClaimRepository
 from gateway.budget.models import DPRelease
 from gateway.budget.repository import BudgetRepository
-from gateway.budget.windows import from_micro, to_micro, window_start
+from gateway.budget.service import budget_view
+from gateway.budget.windows import charge_micro, from_micro, window_start
 from gateway.catalog.engines import execute, unit_is_unique
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
-from gateway.errors import Forbidden, GatewayError, SourceTimeout
+from gateway.errors import Conflict, Forbidden, GatewayError, SourceTimeout, Unavailable
 from gateway.queries.binding import DatasetView
-from gateway.queries.dp import measures_for, plan_dp, release
+from gateway.queries.dp import DPPlan, measures_for, plan_dp, release
 from gateway.queries.runs import Loaded, RunContext, audit_fields, deny
 from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult
 from gateway.store.base import utcnow
@@ -56,13 +66,11 @@ def run_dp(
     dp = decision.dp
     window = window_start(dp.window, utcnow())
     key = _release_key(loaded, decision, bound, window)
-    cost, total = to_micro(decision.epsilon), to_micro(dp.epsilon_per_window)
+    cost = charge_micro(decision.epsilon)
     common = {**audit_fields(loaded, decision, run), "budget_window": window}
     ids = (principal.id, loaded.dataset.id, window)
 
-    with ctx.store.transaction() as session:
-        stored = BudgetRepository(session).release(key)
-        stored_result = dict(stored.result) if stored is not None else None
+    stored_result = _stored(ctx, key)
     if stored_result is not None:
         return _answer(ctx, principal, loaded, decision, common, stored_result, 0, ids, cached=True)
 
@@ -73,21 +81,120 @@ def run_dp(
         plan = plan_dp(view, loaded.spec, decision, bound, unique)
     except Forbidden as exc:
         raise deny(ctx, principal, run, loaded, exc.reason or "refused", exc.detail) from None
+
+    holder = uuid.uuid4().hex
     with ctx.store.writing() as session:
-        repo = BudgetRepository(session)
-        repo.ensure_ledger(*ids, total)
-        reserved = repo.reserve(*ids, total, cost)
-    if not reserved:
+        claimed = ClaimRepository(session).take(key, holder, utcnow() - _lease(ctx))
+    if not claimed:
+        first = _await_first(ctx, principal, common, key)
+        return _answer(ctx, principal, loaded, decision, common, first, 0, ids, cached=True)
+    try:
+        # An identical run may have stored its answer between the first look and the claim.
+        stored_result = _stored(ctx, key)
+        if stored_result is not None:
+            return _answer(
+                ctx, principal, loaded, decision, common, stored_result, 0, ids, cached=True
+            )
+        answer = _run_once(ctx, principal, run, loaded, decision, plan, key, ids, common)
+    finally:
+        with ctx.store.writing() as session:
+            ClaimRepository(session).drop(key, holder)
+    return _answer(ctx, principal, loaded, decision, common, answer, cost, ids, cached=False)
+
+
+def _stored(ctx: GatewayContext, key: str) -> dict[str, Any] | None:
+    with ctx.store.transaction() as session:
+        stored = BudgetRepository(session).release(key)
+        return dict(stored.result) if stored is not None else None
+
+
+def _wait_seconds(ctx: GatewayContext) -> float:
+    """How long an identical run waits for the first: its statement, and a margin."""
+    return 2 * ctx.settings.statement_timeout_seconds + 5.0
+
+
+def _lease(ctx: GatewayContext) -> timedelta:
+    """Past this a claim is taken over: its process died (a live run ends well before)."""
+    return timedelta(seconds=2 * ctx.settings.statement_timeout_seconds + 60.0)
+
+
+def _await_first(
+    ctx: GatewayContext, principal: AuthPrincipal, common: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """The answer of the identical run holding the claim, once it is stored."""
+    deadline = time.monotonic() + _wait_seconds(ctx)
+    pause = 0.02
+    while True:
+        # The claim is read before the release: the first run stores its answer, then
+        # drops its claim, so a claim seen gone means its answer (if any) is visible.
+        with ctx.store.transaction() as session:
+            held = ClaimRepository(session).held(key)
+        stored = _stored(ctx, key)
+        if stored is not None:
+            return stored
+        if not held:
+            _refused(ctx, principal, common, "identical_run_failed")
+            raise Conflict(
+                "同一查询的相同运行失败，未发布结果，本次未计费；请重新运行 / an identical run of "
+                "this query failed and released nothing; nothing was charged, run it again",
+                reason="identical_run_failed",
+            )
+        if time.monotonic() >= deadline:
+            _refused(ctx, principal, common, "identical_run_pending")
+            raise Unavailable(
+                "同一查询的相同运行仍在进行，本次未计费；请稍后重试 / an identical run of this "
+                "query is still running; nothing was charged, retry shortly",
+                reason="identical_run_pending",
+                retry_after=max(1, round(ctx.settings.statement_timeout_seconds)),
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
+
+
+def _refused(
+    ctx: GatewayContext, principal: AuthPrincipal, common: dict[str, Any], code: str
+) -> None:
+    record(
+        ctx,
+        "query.run",
+        principal,
+        outcome="refused",
+        **{**common, "decision": {"allowed": False, "reason_code": code}},
+    )
+
+
+def _run_once(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    run: RunContext,
+    loaded: Loaded,
+    decision: Decision,
+    plan: DPPlan,
+    key: str,
+    ids: tuple[str, str, str],
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """Reserve, read the source, noise, store: the one run of its release key."""
+    assert decision.dp is not None and decision.epsilon is not None
+    window = ids[2]
+    cost = charge_micro(decision.epsilon)
+    caps = caps_of(loaded.dataset.policy)  # every DP purpose of the dataset: one ledger
+    with ctx.store.writing() as session:
+        refused = BudgetRepository(session).reserve(
+            principal.id, loaded.dataset.id, loaded.query.purpose, caps, cost, utcnow()
+        )
+    if refused is not None:
         raise deny(
             ctx,
             principal,
             run,
             loaded,
             "budget_exhausted",
-            "隐私预算不足 / the privacy budget of this window is exhausted",
+            EXHAUSTED[refused],
             budget_window=window,
+            budget_cap=refused,
         )
-    spent = f"{decision.epsilon:.6f}"
+    spent = f"{from_micro(cost):.6f}"  # what the ledger was charged
     try:
         result = execute(
             source_engine(ctx, loaded.source),
@@ -137,7 +244,7 @@ def run_dp(
                 result=answer,
             )
         )
-    return _answer(ctx, principal, loaded, decision, common, answer, cost, ids, cached=False)
+    return answer
 
 
 def _answer(
@@ -167,9 +274,10 @@ def _answer(
         **common,
     )
     with ctx.store.transaction() as session:
-        ledger = BudgetRepository(session).ledger(*ids)
-        total = ledger.total_micro if ledger else to_micro(decision.dp.epsilon_per_window)
-        spent = ledger.spent_micro if ledger else 0
+        standing = BudgetRepository(session).standing(
+            principal.id, loaded.dataset.id, caps_of(loaded.dataset.policy), utcnow()
+        )
+    budget = budget_view(principal.name, loaded.dataset.name, loaded.dataset.id, standing)
     return RunResult(
         query_id=loaded.query.id,
         kind="aggregate",
@@ -192,8 +300,11 @@ def _answer(
             intervals=answer["intervals"],
             cached=cached,
             window_start=ids[2],
-            budget_total=from_micro(total),
-            budget_spent=from_micro(spent),
-            budget_remaining=from_micro(max(total - spent, 0)),
+            budget_total=budget.total,
+            budget_spent=budget.spent,
+            budget_remaining=budget.remaining,
+            budget_lifetime_remaining=budget.lifetime_remaining,
+            budget_dataset_remaining=budget.dataset_remaining,
+            budget_available=budget.available,
         ),
     )

@@ -9,6 +9,7 @@ from gateway.auditlog.models import (
     AuditSubject,
 )
 from gateway.auth.models import ApiKey, Principal
+from gateway.budget.claims import ReleaseClaim
 from gateway.budget.models import BudgetLedger, DPRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.requests.models import DailyRuns, QueryRequest
@@ -31,5 +32,6 @@ __all__ = [
     "PolicyVersion",
     "Principal",
     "QueryRequest",
+    "ReleaseClaim",
     "Source",
 ]

@@ -15,6 +15,7 @@ WORKING_TABLES = (
     "query_requests",
     "budget_ledgers",
     "dp_releases",
+    "dp_release_claims",
     "casbin_rules",
     "policy_epoch",
     "daily_runs",
