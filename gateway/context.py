@@ -9,6 +9,8 @@ from gateway.access.service import EngineHolder
 from gateway.auditlog.subjects import SubjectRefs
 from gateway.auditlog.writer import Appender, AuditLog
 from gateway.catalog.engines import SourceEngines
+from gateway.catalog.source_identity import store_identity
+from gateway.catalog.source_paths import department_roots
 from gateway.keys import KeyRing, load_keyring
 from gateway.settings import Settings
 from gateway.store.engine import Store
@@ -24,9 +26,13 @@ class GatewayContext:
     audit: AuditLog
     subjects: SubjectRefs
     access: EngineHolder
+    # What the store's own database says it is, asked once at startup: a source with
+    # this identity is refused. None when the store would not say (fail closed).
+    store_identity: str | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayContext:
+        department_roots(settings)  # a malformed CDG_SOURCE_DIRS stops startup
         store = Store.from_url(settings.store_url, settings.store_pool_size)
         keyring = load_keyring(settings)
         signer = CheckpointSigner(settings.log_origin, keyring.signer)
@@ -38,6 +44,7 @@ class GatewayContext:
             audit=AuditLog(store, Appender(settings, signer)),
             subjects=SubjectRefs(keyring),
             access=EngineHolder(load_hierarchy(settings.purposes_file)),
+            store_identity=store_identity(store.engine),
         )
 
     def close(self) -> None:

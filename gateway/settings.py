@@ -64,10 +64,15 @@ class Settings(BaseSettings):
         default=None,
         description="YAML purpose hierarchy replacing the built-in one (policies/purposes.yaml).",
     )
-    sqlite_source_dirs: str = Field(
+    source_dirs: str = Field(
         default="",
-        description="Directories (os.pathsep-separated) SQLite sources must lie in; "
-        "default: HOME/sources.",
+        description="Per-department directories for SQLite sources, `department=path` entries "
+        "separated by os.pathsep; a department without one uses HOME/sources/DEPARTMENT.",
+    )
+    source_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts, addresses or networks source servers may be on; "
+        "default: loopback and the store's own host.",
     )
     statement_timeout_seconds: float = Field(
         default=10.0,

@@ -168,6 +168,8 @@ class Gateway:
         spec = copy.deepcopy(next(d for d in DATASETS if d["name"] == name))
         owner = DEMO_OWNERS[name]
         source = f"src-{name}"
+        if owner != "civil-affairs":  # every test URL is civil-affairs' database
+            url = department_copy(self.ctx.settings, url, owner, str(spec["table"]))
         r = self.post(owner, "/v1/sources", {"name": source, "url": url})
         assert r.status_code == 201, r.text
         spec["source"] = source
@@ -209,11 +211,67 @@ class Gateway:
         return self.post(app, f"/v1/queries/{query_id}/run", {"params": params or {}})
 
 
+_TWINS: list[tuple[str, URL]] = []  # (database, admin URL) made by department_copy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_twin_databases() -> Iterator[None]:
+    yield
+    for database, base in _TWINS:
+        engine = sa.create_engine(base, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            quoted = f'"{database}"' if base.get_backend_name() == "postgresql" else database
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted}"))
+        engine.dispose()
+
+
+def department_copy(settings: Settings, url: str, owner: str, table: str) -> str:
+    """A copy of ``table`` in a database of ``owner``'s own (one database, one department).
+
+    SQLite: a file in the owner's directory; PostgreSQL and MariaDB: a new database on the
+    same server, dropped at the end of the session.
+    """
+    from gateway.catalog.source_paths import department_dir
+
+    target = make_url(url)
+    source_engine = sa.create_engine(target, poolclass=sa.NullPool)
+    if target.get_backend_name() == "sqlite":
+        directory = department_dir(settings, owner)
+        directory.mkdir(parents=True, exist_ok=True)
+        copy_url: URL = make_url(f"sqlite:///{directory / f'{secrets.token_hex(4)}.db'}")
+    else:
+        postgres = target.get_backend_name() == "postgresql"
+        base = postgres_base() if postgres else mariadb_base()
+        database = f"cdg_twin_{secrets.token_hex(6)}"
+        admin = sa.create_engine(base, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{database}"' if postgres
+                                 else f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4"))
+        admin.dispose()
+        _TWINS.append((database, base))
+        copy_url = target.set(database=database)
+        if postgres:
+            copy_url = copy_url.difference_update_query(["options"])
+    metadata = sa.MetaData()
+    copied = sa.Table(table, metadata, autoload_with=source_engine)
+    copy_engine = sa.create_engine(copy_url, poolclass=sa.NullPool)
+    with source_engine.connect() as read, copy_engine.begin() as write:
+        copied.schema = None
+        metadata.create_all(write)
+        rows = [dict(r._mapping) for r in read.execute(sa.select(copied))]
+        if rows:
+            write.execute(copied.insert(), rows)
+    source_engine.dispose()
+    copy_engine.dispose()
+    return copy_url.render_as_string(hide_password=False)
+
+
 def make_settings(home: Path, store_url: str | None = None, **extra: Any) -> Settings:
     from gateway.keys import ensure_keys
 
-    # Test sources live in pytest's temporary directories.
-    extra.setdefault("sqlite_source_dirs", tempfile.gettempdir())
+    # Test sources live in pytest's temporary directories, which the tests' operator gives
+    # to civil-affairs; every other department has its default directory in the home.
+    extra.setdefault("source_dirs", f"civil-affairs={tempfile.gettempdir()}")
     s = load_settings(environ={}, home=home, database_url=store_url, **extra)
     home.mkdir(parents=True, exist_ok=True)
     ensure_keys(s)

@@ -21,6 +21,19 @@ class Source(Base):
     # The URL holds credentials: AES-GCM under a key derived from the master key.
     url_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     key_version: Mapped[int]
+    # What the database says about itself (see source_identity); NULL on rows registered
+    # before identities existed, filled in at the next registration.
+    identity: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SourceIdentity(Base):
+    """One row per database ever registered: its primary key makes it one department's."""
+
+    __tablename__ = "source_identities"
+
+    identity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.catalog.models import Dataset, PolicyVersion, Source
+from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 
 
 class CatalogRepository:
@@ -26,6 +26,13 @@ class CatalogRepository:
             stmt = stmt.where(Source.owner == owner)
         return self.session.scalars(stmt).all()
 
+    def sources_without_identity(self) -> Sequence[Source]:
+        return self.session.scalars(select(Source).where(Source.identity.is_(None))).all()
+
+    def identity_owner(self, identity: str) -> str | None:
+        row = self.session.get(SourceIdentity, identity)
+        return row.owner if row is not None else None
+
     def dataset(self, dataset_id: str) -> Dataset | None:
         return self.session.get(Dataset, dataset_id)
 
@@ -35,7 +42,7 @@ class CatalogRepository:
     def datasets(self) -> Sequence[Dataset]:
         return self.session.scalars(select(Dataset).order_by(Dataset.name)).all()
 
-    def add(self, row: Source | Dataset | PolicyVersion) -> None:
+    def add(self, row: Source | SourceIdentity | Dataset | PolicyVersion) -> None:
         self.session.add(row)
         self.session.flush()
 

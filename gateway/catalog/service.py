@@ -15,6 +15,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
+from gateway.catalog.ownership import claim_identity
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.scan import scan_dataset
 from gateway.catalog.schemas import (
@@ -26,6 +27,7 @@ from gateway.catalog.schemas import (
     SourceCreate,
     SourceOut,
 )
+from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -64,10 +66,9 @@ def register_source(
         raise Conflict("a source with this name exists")
     url = body.url.get_secret_value()
     try:
-        dialect = make_url(url).get_backend_name()
+        dialect = vet_source_url(url, ctx.settings, principal.domain).get_backend_name()
     except ArgumentError:
         raise InvalidRequest("url is not a valid SQLAlchemy database URL") from None
-    vet_source_url(url, ctx.settings)
     try:
         engine = make_source_engine(url, 1)
     except Exception:  # unknown dialect or driver; the message may hold the URL
@@ -75,8 +76,10 @@ def register_source(
     try:
         if not probe(engine, ctx.settings.statement_timeout_seconds):
             raise InvalidRequest("the gateway could not connect to this source")
+        identity = database_identity(engine)
     finally:
         engine.dispose()
+    claim_identity(repo, ctx, principal.domain, dialect, identity)
     ciphertext, version = encrypt_url(ctx.keyring, body.name, url)
     source = Source(
         id=new_id("src"),
@@ -85,6 +88,7 @@ def register_source(
         dialect=dialect,
         url_ciphertext=ciphertext,
         key_version=version,
+        identity=identity,
     )
     repo.add(source)
     record_in(session, ctx, "source.registered", principal, source=source.name, dialect=dialect)
@@ -169,6 +173,20 @@ def _check_policy(
         raise InvalidRequest("; ".join(problems))
 
 
+def _vet_table_database(ctx: GatewayContext, source: Source, table: str) -> None:
+    """On MariaDB/MySQL a schema is a database: a qualified name must name the source's own.
+
+    Otherwise a source registered on one database could read another one on the same
+    server (another department's, or one never registered) through the table name.
+    """
+    schema, _, _ = table.rpartition(".")
+    if not schema or source.dialect not in ("mysql", "mariadb"):
+        return
+    url = decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version)
+    if schema != make_url(url).database:
+        raise InvalidRequest("the table must be in the source's own database")
+
+
 def register_dataset(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: DatasetCreate
 ) -> DatasetOut:
@@ -179,6 +197,7 @@ def register_dataset(
         raise NotFound("no such source")
     if repo.dataset_by_name(body.name) is not None:
         raise Conflict("a dataset with this name exists")
+    _vet_table_database(ctx, source, body.table)
     stored = table_columns(source_engine(ctx, source), body.table)
     if stored is None:
         raise InvalidRequest("the table does not exist in the source")

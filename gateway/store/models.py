@@ -11,7 +11,7 @@ from gateway.auditlog.models import (
 from gateway.auth.models import ApiKey, Principal
 from gateway.budget.claims import ReleaseClaim
 from gateway.budget.models import BudgetLedger, DPRelease
-from gateway.catalog.models import Dataset, PolicyVersion, Source
+from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
 
@@ -34,4 +34,5 @@ __all__ = [
     "QueryRequest",
     "ReleaseClaim",
     "Source",
+    "SourceIdentity",
 ]

@@ -10,6 +10,7 @@ WORKING_TABLES = (
     "principals",
     "api_keys",
     "sources",
+    "source_identities",
     "datasets",
     "policy_versions",
     "query_requests",

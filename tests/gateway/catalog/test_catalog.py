@@ -196,7 +196,7 @@ def test_a_department_cannot_register_the_store_or_files_outside_the_allowed_dir
 ) -> None:
     allowed = tmp_path / "allowed"
     allowed.mkdir()
-    gw = open_gateway(make_settings(tmp_path / "home", sqlite_source_dirs=str(allowed)))
+    gw = open_gateway(make_settings(tmp_path / "home", source_dirs=f"health-commission={allowed}"))
     try:
         store = gw.ctx.settings.store_url
         outside = tmp_path / "elsewhere.db"
