@@ -60,6 +60,24 @@ class Settings(BaseSettings):
         le=86_400,
         description="Store a signed checkpoint when this long has passed since the last one.",
     )
+    witnesses: str = Field(
+        default="",
+        description="Witnesses that cosign stored checkpoints: comma-separated "
+        "`URL verifier-key` pairs (the witness's add-checkpoint prefix and its 0x04 key).",
+    )
+    witnesses_required: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Valid witness cosignatures `cdg audit verify` requires on the newest "
+        "checkpoint; default: every configured witness.",
+    )
+    witness_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Longest the gateway waits for one witness to answer.",
+    )
     purposes_file: Path | None = Field(
         default=None,
         description="YAML purpose hierarchy replacing the built-in one (policies/purposes.yaml).",

@@ -31,6 +31,11 @@ Scalar = str | Int64 | Finite | bool
 EPSILON_FLOOR = 0.001
 EPSILON_PER_RUN_MAX = 10.0
 EPSILON_PER_WINDOW_MAX = 100.0
+# Caps no window renews: per (app, dataset) and per dataset across all apps. The defaults
+# bound what a resident can lose when a department sets no cap of its own.
+EPSILON_LIFETIME_DEFAULT = 20.0
+EPSILON_DATASET_DEFAULT = 50.0
+EPSILON_CAP_MAX = 1000.0
 # Clamping bounds of DP sums and means: beyond this a sum's sensitivity divided by ε is no
 # longer a noise scale the mechanism can represent.
 BOUND_MAX = 1e12
@@ -74,9 +79,25 @@ class DifferentialPrivacy(_Strict):
         ge=EPSILON_FLOOR, le=EPSILON_PER_RUN_MAX, description="Most ε one run may spend."
     )
     epsilon_per_window: float = Field(
-        ge=EPSILON_FLOOR, le=EPSILON_PER_WINDOW_MAX, description="Budget per app and window."
+        ge=EPSILON_FLOOR,
+        le=EPSILON_PER_WINDOW_MAX,
+        description="Budget per app and dataset over any rolling window.",
     )
-    window: Literal["day", "week", "month"] = "month"
+    window: Literal["day", "week", "month"] = Field(
+        default="month", description="Length of the rolling window: 1, 7 or 30 days."
+    )
+    epsilon_lifetime: float = Field(
+        default=EPSILON_LIFETIME_DEFAULT,
+        ge=EPSILON_FLOOR,
+        le=EPSILON_CAP_MAX,
+        description="Most ε one app ever spends on this dataset; no window renews it.",
+    )
+    epsilon_dataset: float = Field(
+        default=EPSILON_DATASET_DEFAULT,
+        ge=EPSILON_FLOOR,
+        le=EPSILON_CAP_MAX,
+        description="Most ε all apps together ever spend on this dataset.",
+    )
     contribution_limit: int = Field(
         default=1, ge=1, le=1000, description="Most rows one person contributes (L)."
     )
@@ -96,6 +117,10 @@ class DifferentialPrivacy(_Strict):
     def _budget(self) -> DifferentialPrivacy:
         if self.epsilon_per_run > self.epsilon_per_window:
             raise ValueError("epsilon_per_run exceeds epsilon_per_window")
+        if self.epsilon_per_run > self.epsilon_lifetime:
+            raise ValueError("epsilon_per_run exceeds epsilon_lifetime")
+        if self.epsilon_lifetime > self.epsilon_dataset:
+            raise ValueError("epsilon_lifetime exceeds epsilon_dataset")
         for column, keys in self.group_keys.items():
             if not keys or len(keys) > 1000 or len(set(map(str, keys))) != len(keys):
                 raise ValueError(f"group_keys of {column}: 1 to 1000 distinct keys")

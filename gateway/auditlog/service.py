@@ -37,6 +37,7 @@ from gateway.auditlog.schemas import (
 )
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.verify import LoggedEntry, Report, StoredCheckpoint, verify
+from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
@@ -137,7 +138,9 @@ def export(
         scope = visible_scope(session, principal) if principal is not None else (None, None)
         row = ctx.audit.appender.checkpoint_now(session)
         checkpoint = (row.size, row.note) if row is not None else (0, "")
-    return export_records(ctx.store, checkpoint, wanted.query(*scope))
+    signer = ctx.audit.appender.signer
+    origin = ctx.settings.log_origin
+    return export_records(ctx.store, checkpoint, wanted.query(*scope), signer.sign_note, origin)
 
 
 def visible_scope(
@@ -231,6 +234,7 @@ def verify_store(
         expected_size=repo.sequencer_size(),
         since=since,
         progress=progress,
+        witnesses=witness_policy(ctx.settings),
     )
 
 

@@ -7,6 +7,9 @@ RFC 6962 accumulator recomputes the root at every checkpoint size, and every
 checkpoint must carry a valid signature by a published log key and match that
 root (which also makes consecutive checkpoints consistent). A checkpoint saved by
 an auditor earlier (``since``) must match the recomputed root at its size.
+Witness cosignatures on any checkpoint must verify, and the newest checkpoint must
+carry as many as are required: without the witnesses' keys a rewritten history
+cannot get them, because a witness only cosigns trees consistent with what it saw.
 The first problem found, by index, is what ``cdg audit verify`` reports.
 """
 
@@ -17,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from audit import CheckpointError, RootAccumulator, leaf_hash, open_checkpoint
+from audit.cosignatures import verified_cosigners
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Report:
     entries: int = 0
     checkpoints: int = 0
     signed_size: int = 0  # entries covered by the newest valid signed checkpoint
+    witnessed_size: int = 0  # entries covered by the newest checkpoint with enough cosignatures
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -68,15 +73,57 @@ def _claimed(text: str) -> tuple[int | None, str | None]:
     return (index if isinstance(index, int) else None, prev if isinstance(prev, str) else None)
 
 
+def note_problem(exc: CheckpointError) -> str:
+    """A note we cannot parse is malformed; one that parses but fails a signature is forged."""
+    return "malformed_checkpoint" if "malformed" in str(exc) else "forged_checkpoint"
+
+
+@dataclass(frozen=True)
+class WitnessPolicy:
+    """Witness verifier keys (type 0x04) and how many cosignatures the newest checkpoint needs."""
+
+    keys: Sequence[str] = ()
+    required: int = 0
+
+
+def check_cosignatures(
+    note: str, size: int, witnesses: WitnessPolicy, report: Report, *, newest: bool
+) -> bool:
+    """Every configured witness's line must verify; the newest needs ``required`` of them."""
+    if not witnesses.keys and not witnesses.required:
+        return True
+    try:
+        found = verified_cosigners(note, witnesses.keys)
+    except CheckpointError as exc:
+        report.problems.append(Problem(size, "forged_cosignature", f"checkpoint {size}: {exc}"))
+        return False
+    if len(found) >= witnesses.required:
+        report.witnessed_size = max(report.witnessed_size, size)
+        return True
+    if newest:
+        report.problems.append(
+            Problem(
+                size,
+                "missing_cosignatures",
+                f"checkpoint at size {size} carries {len(found)} valid witness cosignatures, "
+                f"{witnesses.required} required",
+            )
+        )
+    return False
+
+
 def _check_checkpoints(
     checkpoints: Sequence[StoredCheckpoint],
     verifier_keys: Sequence[str],
     origin: str,
     report: Report,
+    witnesses: WitnessPolicy,
 ) -> dict[int, bytes]:
     """Signature and self-consistency of each stored checkpoint; returns size -> signed root."""
     signed: dict[int, bytes] = {}
+    newest = max((cp.size for cp in checkpoints), default=None)
     for cp in checkpoints:
+        check_cosignatures(cp.note, cp.size, witnesses, report, newest=cp.size == newest)
         try:
             opened = open_checkpoint(cp.note, verifier_keys, origin=origin)
         except CheckpointError as exc:
@@ -107,15 +154,20 @@ def verify(
     expected_size: int | None = None,
     since: str | None = None,
     progress: Callable[[int], None] | None = None,
+    witnesses: WitnessPolicy | None = None,
 ) -> Report:
     report = Report()
-    signed = _check_checkpoints(checkpoints, verifier_keys, origin, report)
+    policy = witnesses or WitnessPolicy()
+    signed = _check_checkpoints(checkpoints, verifier_keys, origin, report, policy)
     saved = None
     if since is not None:
         try:
             saved = open_checkpoint(since, verifier_keys, origin=origin)
         except CheckpointError as exc:
-            report.problems.append(Problem(0, "forged_checkpoint", f"saved checkpoint: {exc}"))
+            report.problems.append(Problem(0, note_problem(exc), f"saved checkpoint: {exc}"))
+        else:
+            # An auditor's own copy needs no quorum, but a cosignature on it must be genuine.
+            check_cosignatures(since, saved.size, WitnessPolicy(policy.keys), report, newest=False)
     targets = dict(signed)
     if saved is not None:
         targets.setdefault(saved.size, saved.root)

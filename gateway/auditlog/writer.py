@@ -16,6 +16,7 @@ shared by the batch.
 from __future__ import annotations
 
 import base64
+import logging
 import queue
 import threading
 import time
@@ -31,9 +32,12 @@ from sqlalchemy.orm import Session
 from audit import Checkpoint, CheckpointSigner, MerkleTree, canonical_json, leaf_hash
 from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSequencer, AuditSubject
 from gateway.auditlog.nodestore import SqlNodeStore
+from gateway.auditlog.witnessing import configured_witnesses, cosign
 from gateway.settings import Settings
 from gateway.store.base import utcnow
 from gateway.store.engine import Store
+
+log = logging.getLogger("cdg.audit")
 
 _MAX_BATCH = 512
 _ATTEMPTS = 20
@@ -108,6 +112,11 @@ class Appender:
     def __init__(self, settings: Settings, signer: CheckpointSigner) -> None:
         self.settings = settings
         self.signer = signer
+        self.witnessed = bool(configured_witnesses(settings))
+        # Set when a checkpoint is due on a witnessed log: it is made after the commit,
+        # because a witness must only ever see trees that exist (a rolled-back tree it
+        # cosigned would look like a fork forever after).
+        self.checkpoint_wanted = False
 
     def append(self, session: Session, batch: list[Pending]) -> list[Receipt]:
         session.execute(
@@ -145,8 +154,11 @@ class Appender:
         root = tree.root(end)
         note = self.signer.sign(Checkpoint(self.settings.log_origin, end, root))
         if self._checkpoint_due(session, end, now):
-            session.add(AuditCheckpoint(size=end, root=root, note=note, signed_at=now))
-            session.flush()
+            if self.witnessed:
+                self.checkpoint_wanted = True
+            else:
+                session.add(AuditCheckpoint(size=end, root=root, note=note, signed_at=now))
+                session.flush()
         return [
             Receipt(
                 entry_index=start + offset,
@@ -180,6 +192,8 @@ class Appender:
 
     def checkpoint_now(self, session: Session) -> AuditCheckpoint | None:
         """Sign and store a checkpoint for the current size (if it has none yet)."""
+        if self.witnessed:
+            return self._witnessed_checkpoint(session)
         session.execute(
             update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
         )
@@ -197,6 +211,43 @@ class Appender:
             note=self.signer.sign(Checkpoint(self.settings.log_origin, size, root)),
             signed_at=utcnow(),
         )
+        session.add(row)
+        session.flush()
+        return row
+
+    def _witnessed_checkpoint(self, session: Session) -> AuditCheckpoint | None:
+        """Sign, collect cosignatures (no lock held meanwhile), then store.
+
+        Only committed entries are visible to this session, so every tree a witness
+        sees exists for good. The sequencer lock is taken just for the insert.
+        """
+        tree = MerkleTree(SqlNodeStore(session))
+        size = tree.size()
+        if size == 0:
+            return None
+        existing = session.get(AuditCheckpoint, size)
+        if existing is not None:
+            return existing
+        root = tree.root(size)
+        last = session.scalar(
+            select(AuditCheckpoint.size)
+            .where(AuditCheckpoint.size < size)
+            .order_by(AuditCheckpoint.size.desc())
+            .limit(1)
+        )
+        note = cosign(
+            self.settings,
+            self.signer.sign(Checkpoint(self.settings.log_origin, size, root)),
+            int(last or 0),
+            lambda old: tree.consistency_proof(old, size),
+        )
+        session.execute(
+            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
+        )
+        existing = session.get(AuditCheckpoint, size)
+        if existing is not None:  # another process stored it while we asked the witnesses
+            return existing
+        row = AuditCheckpoint(size=size, root=root, note=note, signed_at=utcnow())
         session.add(row)
         session.flush()
         return row
@@ -279,7 +330,17 @@ class AuditLog:
                 return
             for (_, future), receipt in zip(batch, receipts, strict=True):
                 future.set_result(receipt)
+            if self.appender.checkpoint_wanted:
+                self._witnessed_checkpoint()
             return
+
+    def _witnessed_checkpoint(self) -> None:
+        self.appender.checkpoint_wanted = False
+        try:
+            with self.store.transaction() as session:
+                self.appender.checkpoint_now(session)
+        except Exception as exc:  # the entries are committed; the next due checkpoint retries
+            log.warning("witnessed checkpoint not stored: %s", type(exc).__name__)
 
     def close(self) -> None:
         with self._lock:

@@ -1,25 +1,42 @@
-"""Privacy budgets per (app, dataset, window) and the DP releases they paid for."""
+"""Privacy budget spends per (app, dataset, purpose) and the DP releases they paid for."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime, utcnow
 
 
-class BudgetLedger(Base):
-    """ε in micro-units (1e-6), so reservations add and compare exactly."""
+class BudgetSpend(Base):
+    """One reservation of ε, in micro-units (1e-6), with the instant it was made.
 
-    __tablename__ = "budget_ledgers"
+    Windows are rolling sums over these rows, so no setting can start a fresh budget.
+    """
 
-    app_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), primary_key=True)
+    __tablename__ = "budget_spends"
+    __table_args__ = (Index("ix_budget_spends_dataset_app", "dataset_id", "app_id", "spent_at"),)
+
+    # SQLite numbers rows only through INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    app_id: Mapped[str] = mapped_column(ForeignKey("principals.id"))
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
+    purpose: Mapped[str] = mapped_column(String(128))
+    cost_micro: Mapped[int] = mapped_column(BigInteger)
+    spent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DatasetBudget(Base):
+    """A dataset's lifetime spend across every app, and the row each reservation locks."""
+
+    __tablename__ = "budget_datasets"
+
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
-    window_start: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date
-    total_micro: Mapped[int] = mapped_column(BigInteger)
     spent_micro: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -3,73 +3,153 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
-from gateway.budget.models import BudgetLedger, DPRelease
+from gateway.budget.caps import BudgetCaps
+from gateway.budget.models import BudgetSpend, DatasetBudget, DPRelease
+from gateway.budget.windows import WINDOW_LENGTH
 from gateway.catalog.models import Dataset
-from gateway.store.base import utcnow
+
+Cap = Literal["window", "lifetime", "dataset"]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one app has spent on one dataset, against the caps (micro-ε)."""
+
+    window: str  # the window whose budget has least left
+    window_total: int
+    window_spent: int
+    lifetime_total: int
+    lifetime_spent: int
+    dataset_total: int
+    dataset_spent: int
+
+    def refused_by(self, cost: int) -> Cap | None:
+        if self.window_spent + cost > self.window_total:
+            return "window"
+        if self.lifetime_spent + cost > self.lifetime_total:
+            return "lifetime"
+        if self.dataset_spent + cost > self.dataset_total:
+            return "dataset"
+        return None
 
 
 class BudgetRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def ensure_ledger(self, app_id: str, dataset_id: str, window: str, total: int) -> None:
-        if self.session.get(BudgetLedger, (app_id, dataset_id, window)) is not None:
+    def reserve(
+        self,
+        app_id: str,
+        dataset_id: str,
+        purpose: str,
+        caps: BudgetCaps,
+        cost: int,
+        now: datetime,
+    ) -> Cap | None:
+        """Record a spend of ``cost`` if every cap holds; else name the cap that refused.
+
+        The first statement locks the dataset's counter row (a row lock on PostgreSQL, the
+        write lock on SQLite), so the sums read next cannot change before the spend is
+        written: concurrent reservations on one dataset take turns, in any process.
+        """
+        self._lock(dataset_id, now)
+        refused = self.standing(app_id, dataset_id, caps, now).refused_by(cost)
+        if refused is not None:
+            return refused
+        self.session.add(
+            BudgetSpend(
+                app_id=app_id, dataset_id=dataset_id, purpose=purpose, cost_micro=cost, spent_at=now
+            )
+        )
+        self.session.execute(
+            update(DatasetBudget)
+            .where(DatasetBudget.dataset_id == dataset_id)
+            .values(spent_micro=DatasetBudget.spent_micro + cost)
+        )
+        self.session.flush()
+        return None
+
+    def _lock(self, dataset_id: str, now: datetime) -> None:
+        touch = (
+            update(DatasetBudget)
+            .where(DatasetBudget.dataset_id == dataset_id)
+            .values(updated_at=now)
+        )
+        result: Any = self.session.execute(touch)
+        if result.rowcount == 1:
             return
         try:
             with self.session.begin_nested():
                 self.session.add(
-                    BudgetLedger(
-                        app_id=app_id,
-                        dataset_id=dataset_id,
-                        window_start=window,
-                        total_micro=total,
-                        spent_micro=0,
-                    )
+                    DatasetBudget(dataset_id=dataset_id, spent_micro=0, updated_at=now)
                 )
         except IntegrityError:
-            pass  # another process created it first
+            pass  # another process created it first; the UPDATE below waits for it
+        self.session.execute(touch)
 
-    def reserve(self, app_id: str, dataset_id: str, window: str, total: int, cost: int) -> bool:
-        """Add ``cost`` if it fits under ``total``: one conditional UPDATE, atomic everywhere."""
-        stmt = (
-            update(BudgetLedger)
-            .where(
-                BudgetLedger.app_id == app_id,
-                BudgetLedger.dataset_id == dataset_id,
-                BudgetLedger.window_start == window,
-                BudgetLedger.spent_micro + cost <= total,
+    def standing(self, app_id: str, dataset_id: str, caps: BudgetCaps, now: datetime) -> Standing:
+        """Rolling sums over the app's spends on the dataset, and the dataset's total."""
+        windows = sorted(caps.windows)
+        columns = [
+            func.coalesce(
+                func.sum(
+                    case((BudgetSpend.spent_at > now - WINDOW_LENGTH[w], BudgetSpend.cost_micro))
+                ),
+                0,
             )
-            .values(
-                spent_micro=BudgetLedger.spent_micro + cost, total_micro=total, updated_at=utcnow()
+            for w in windows
+        ]
+        row = self.session.execute(
+            select(func.coalesce(func.sum(BudgetSpend.cost_micro), 0), *columns).where(
+                BudgetSpend.dataset_id == dataset_id, BudgetSpend.app_id == app_id
             )
+        ).one()
+        lifetime_spent, sums = int(row[0]), [int(v) for v in row[1:]]
+        dataset_spent = self.session.scalar(
+            select(DatasetBudget.spent_micro).where(DatasetBudget.dataset_id == dataset_id)
         )
-        result: Any = self.session.execute(stmt)
-        return bool(result.rowcount == 1)
+        if windows:
+            spent, window = min(
+                ((caps.windows[w] - s, s, w) for w, s in zip(windows, sums, strict=True)),
+            )[1:]
+            total = caps.windows[window]
+        else:  # no DP purpose left: nothing may be spent
+            spent, window, total = 0, "month", 0
+        return Standing(
+            window=window,
+            window_total=total,
+            window_spent=spent,
+            lifetime_total=caps.lifetime,
+            lifetime_spent=lifetime_spent,
+            dataset_total=caps.dataset,
+            dataset_spent=int(dataset_spent or 0),
+        )
 
-    def ledger(self, app_id: str, dataset_id: str, window: str) -> BudgetLedger | None:
-        return self.session.get(BudgetLedger, (app_id, dataset_id, window))
-
-    def ledgers(
+    def spenders(
         self, app_id: str | None, owner: str | None
-    ) -> Sequence[tuple[BudgetLedger, str, str]]:
+    ) -> Sequence[tuple[str, str, str, str, dict[str, Any]]]:
+        """(app id, app name, dataset id, dataset name, policy) of every pair with a spend."""
+        pairs = select(BudgetSpend.app_id, BudgetSpend.dataset_id).distinct().subquery()
         stmt = (
-            select(BudgetLedger, Principal.name, Dataset.name)
-            .join(Principal, Principal.id == BudgetLedger.app_id)
-            .join(Dataset, Dataset.id == BudgetLedger.dataset_id)
-            .order_by(BudgetLedger.window_start.desc(), Principal.name, Dataset.name)
+            select(Principal.id, Principal.name, Dataset.id, Dataset.name, Dataset.policy)
+            .join_from(pairs, Principal, Principal.id == pairs.c.app_id)
+            .join(Dataset, Dataset.id == pairs.c.dataset_id)
+            .order_by(Principal.name, Dataset.name)
         )
         if app_id is not None:
-            stmt = stmt.where(BudgetLedger.app_id == app_id)
+            stmt = stmt.where(Principal.id == app_id)
         if owner is not None:
             stmt = stmt.where(Dataset.owner == owner)
-        return [(row, app, ds) for row, app, ds in self.session.execute(stmt)]
+        return [(a, an, d, dn, dict(p)) for a, an, d, dn, p in self.session.execute(stmt)]
 
     def release(self, key: str) -> DPRelease | None:
         return self.session.get(DPRelease, key)

@@ -5,24 +5,41 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gateway.auth.principal import AuthPrincipal
-from gateway.budget.repository import BudgetRepository
+from gateway.budget.caps import caps_of
+from gateway.budget.repository import BudgetRepository, Standing
 from gateway.budget.schemas import BudgetOut
 from gateway.budget.windows import from_micro
+from gateway.store.base import utcnow
 
 
 def list_budgets(session: Session, principal: AuthPrincipal) -> list[BudgetOut]:
     repo = BudgetRepository(session)
     app_id = principal.id if principal.kind == "app" else None
     owner = principal.domain if principal.kind == "department" else None
+    now = utcnow()
     return [
-        BudgetOut(
-            app=app,
-            dataset=dataset,
-            dataset_id=row.dataset_id,
-            window_start=row.window_start,
-            total=from_micro(row.total_micro),
-            spent=from_micro(row.spent_micro),
-            remaining=from_micro(max(row.total_micro - row.spent_micro, 0)),
-        )
-        for row, app, dataset in repo.ledgers(app_id, owner)
+        budget_view(app, dataset, dataset_id, repo.standing(app_id_, dataset_id, caps_of(p), now))
+        for app_id_, app, dataset_id, dataset, p in repo.spenders(app_id, owner)
     ]
+
+
+def budget_view(app: str, dataset: str, dataset_id: str, s: Standing) -> BudgetOut:
+    window_left = max(s.window_total - s.window_spent, 0)
+    lifetime_left = max(s.lifetime_total - s.lifetime_spent, 0)
+    dataset_left = max(s.dataset_total - s.dataset_spent, 0)
+    return BudgetOut(
+        app=app,
+        dataset=dataset,
+        dataset_id=dataset_id,
+        window=s.window,
+        total=from_micro(s.window_total),
+        spent=from_micro(s.window_spent),
+        remaining=from_micro(window_left),
+        lifetime_total=from_micro(s.lifetime_total),
+        lifetime_spent=from_micro(s.lifetime_spent),
+        lifetime_remaining=from_micro(lifetime_left),
+        dataset_total=from_micro(s.dataset_total),
+        dataset_spent=from_micro(s.dataset_spent),
+        dataset_remaining=from_micro(dataset_left),
+        available=from_micro(min(window_left, lifetime_left, dataset_left)),
+    )

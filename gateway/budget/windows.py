@@ -1,4 +1,10 @@
-"""Budget windows: the ledger a run charges is the one of the window it runs in."""
+"""Budget windows and ε units.
+
+Budgets are rolling sums over recorded spends: a window is a length, not a calendar
+ledger, so changing the setting changes which spends are summed and never forgets one.
+The calendar start below only names the period in which an identical query gets its
+stored answer back.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 MICRO = 1_000_000
+WINDOW_LENGTH = {
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": timedelta(days=30),
+}
 
 
 def window_start(window: str, now: datetime) -> str:
@@ -21,7 +32,8 @@ def window_start(window: str, now: datetime) -> str:
 
 
 def to_micro(epsilon: float) -> int:
-    return round(epsilon * MICRO)
+    """A cap in micro-units (policy values have at most a few decimals)."""
+    return round(Decimal(repr(epsilon)) * MICRO)
 
 
 def charge_micro(epsilon: float) -> int:

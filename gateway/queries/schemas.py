@@ -38,10 +38,13 @@ class DPInfo(BaseModel):
         description="Per row and column: [low, high] at the stated level; null for group keys."
     )
     cached: bool = Field(description="True when an identical earlier run's answer was returned.")
-    window_start: str
-    budget_total: float
-    budget_spent: float
+    window_start: str = Field(description="Start of the period whose identical runs share it.")
+    budget_total: float = Field(description="ε per rolling window (the tightest window).")
+    budget_spent: float = Field(description="ε this app spent on the dataset in that window.")
     budget_remaining: float
+    budget_lifetime_remaining: float = Field(description="ε left of this app's lifetime cap.")
+    budget_dataset_remaining: float = Field(description="ε left of the dataset's cap (all apps).")
+    budget_available: float = Field(description="Most ε a next run may spend (every cap held).")
 
 
 class RunResult(BaseModel):

@@ -10,7 +10,7 @@ from gateway.auditlog.models import (
 )
 from gateway.auth.models import ApiKey, Principal
 from gateway.budget.claims import ReleaseClaim
-from gateway.budget.models import BudgetLedger, DPRelease
+from gateway.budget.models import BudgetSpend, DatasetBudget, DPRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
@@ -23,11 +23,12 @@ __all__ = [
     "AuditSequencer",
     "AuditSubject",
     "Base",
-    "BudgetLedger",
+    "BudgetSpend",
     "CasbinRule",
     "DPRelease",
     "DailyRuns",
     "Dataset",
+    "DatasetBudget",
     "PolicyEpoch",
     "PolicyVersion",
     "Principal",

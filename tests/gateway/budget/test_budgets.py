@@ -159,11 +159,16 @@ def test_differencing_two_scopes_one_resident_apart_reveals_only_noise(
     assert refused.status_code == 403 and refused.json()["reason"] == "scope_too_small"
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_four_processes_fifty_runs_each_spend_exactly_the_budget(
-    pg_url: str, tmp_path: Path, visits: str
+    store: str, request: pytest.FixtureRequest, tmp_path: Path, visits: str
 ) -> None:
-    gw = open_gateway(make_settings(tmp_path / "home", pg_url))
+    store_url = (
+        str(request.getfixturevalue("pg_url"))
+        if store == "postgres"
+        else f"sqlite:///{tmp_path / 'store.db'}"
+    )
+    gw = open_gateway(make_settings(tmp_path / "home", store_url))
     try:
         dataset = setup(gw, visits, dp_policy(epsilon_per_run=0.1, epsilon_per_window=3.7))
         qid = gw.approved_query("heping-committee", dataset, PURPOSE, SUM_BY_GROUP)
@@ -173,7 +178,7 @@ def test_four_processes_fifty_runs_each_spend_exactly_the_budget(
     env = {
         **os.environ,
         "CDG_HOME": str(tmp_path / "home"),
-        "CDG_DATABASE_URL": pg_url,
+        "CDG_DATABASE_URL": store_url,
         "PYTHONPATH": str(ROOT),
         "CDG_STORE_POOL_SIZE": "4",  # 4 processes stay well under the server's connection limit
     }
@@ -200,13 +205,14 @@ def test_four_processes_fifty_runs_each_spend_exactly_the_budget(
         assert proc.returncode == 0
         outcomes.update(out.split())
     assert outcomes == {"ok": 37, "refused:budget_exhausted": 163}
-    engine = sa.create_engine(pg_url, poolclass=sa.NullPool)
+    engine = sa.create_engine(store_url, poolclass=sa.NullPool)
     with engine.connect() as conn:
-        spent = conn.execute(sa.text("SELECT spent_micro FROM budget_ledgers")).scalar_one()
+        spent = conn.execute(sa.text("SELECT spent_micro FROM budget_datasets")).scalar_one()
+        spends = conn.execute(sa.text("SELECT SUM(cost_micro) FROM budget_spends")).scalar_one()
         costs = conn.execute(sa.text("SELECT SUM(cost_micro) FROM dp_releases")).scalar_one()
         logged = conn.execute(
             sa.text("SELECT SUM(privacy_cost) FROM audit_entries WHERE event = 'query.run'")
         ).scalar_one()
     engine.dispose()
-    assert spent == costs == 37 * 100_000
+    assert spent == spends == costs == 37 * 100_000
     assert abs(float(logged) - 3.7) < 1e-9
