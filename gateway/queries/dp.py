@@ -46,9 +46,12 @@ so no floating-point attack applies; float sums use OpenDP's float Laplace.
 
 Groups: with declared public key sets every combination of keys is released,
 with noise, whether or not it holds data. Without them (only where the policy
-sets δ > 0) a group is released when its noisy count reaches
-τ = L + b·ln(L / 2δ), b the count's scale: a group held by one person passes with
-probability at most δ/L, and one person reaches at most L groups, so (ε, δ)-DP.
+sets δ > 0) a group is released when its noisy count reaches a threshold τ
+such that a group held by one person (true count at most L) passes with probability
+at most δ/L; one person reaches at most L groups, so (ε, δ)-DP. Counts carry
+discrete Laplace noise, P(Z = z) ∝ p^|z| with p = e^(−1/b), whose upper tail is
+P(Z ≥ k) = p^k / (1 + p) for integers k ≥ 1: heavier than the continuous ½·e^(−k/b),
+so τ = L + ⌈b·ln(L / (δ(1 + p)))⌉ (see ``threshold``).
 
 Post-processing rules (cost nothing): a release whose total noisy count is below
 the policy's k is refused, and intervals come from OpenDP's accuracy functions.
@@ -269,6 +272,19 @@ def _mechanism(integer: bool, scale: float) -> Any:
     return dp_lib.m.make_laplace(*space, scale=scale)
 
 
+def threshold(limit: int, scale: float, delta: float) -> float:
+    """Smallest noisy count that a group of at most ``limit`` rows reaches w.p. ≤ δ/limit.
+
+    Counts are integers with discrete Laplace noise of scale b: P(Z ≥ k) = p^k / (1 + p),
+    p = e^(−1/b), for k ≥ 1. Solving p^k / (1 + p) ≤ δ/L gives k ≥ b·ln(L / (δ(1 + p))),
+    rounded up to the next integer count (noisy counts are integers). The continuous
+    Laplace tail ½·e^(−k/b) is lighter and would let such groups pass too often.
+    """
+    p = math.exp(-1.0 / scale)
+    k = math.ceil(scale * math.log(limit / (delta * (1.0 + p))))
+    return float(limit + max(k, 1))
+
+
 def accuracy(integer: bool, scale: float, alpha: float) -> float:
     if integer:
         return float(dp_lib.discrete_laplacian_scale_to_accuracy(scale, alpha))
@@ -339,7 +355,7 @@ def release(plan: DPPlan, spec: QuerySpec, decision: Decision, result: SourceRes
     keep = list(range(len(groups)))
     if plan.groups is None:
         limit = dp.contribution_limit
-        tau = limit + scales["count"] * math.log(limit / (2 * dp.delta))
+        tau = threshold(limit, scales["count"], dp.delta)
         keep = [i for i in keep if counts[i] >= tau]
     if sum(max(counts[i], 0.0) for i in keep) < decision.min_group_size:
         raise Forbidden(
