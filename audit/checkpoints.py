@@ -41,6 +41,8 @@ __all__ = [
     "CheckpointSigner",
     "open_checkpoint",
     "parse_verifier_key",
+    "normalise_saved_note",
+    "split_note",
     "verifier_key",
 ]
 
@@ -108,10 +110,15 @@ class CheckpointSigner:
 
     def sign(self, cp: Checkpoint) -> str:
         """Return the complete signed note: body, blank line, signature line."""
-        body = cp.body()
-        signature = self._private_key.sign(body)
+        return self.sign_note(cp.body().decode())
+
+    def sign_note(self, text: str) -> str:
+        """Sign any note text (lines ending in newline, none blank) as this key."""
+        if not text.endswith("\n") or "\n\n" in text or _has_control_chars(text.replace("\n", "")):
+            raise ValueError("note text must be non-blank lines, each ending in a newline")
+        signature = self._private_key.sign(text.encode())
         blob = base64.b64encode(self._key_id + signature).decode("ascii")
-        return f"{body.decode()}\n{_SIG_PREFIX}{self._name} {blob}\n"
+        return f"{text}\n{_SIG_PREFIX}{self._name} {blob}\n"
 
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
@@ -171,7 +178,7 @@ def open_checkpoint(
         name, key_id, key = parse_verifier_key(vkey)
         trusted[(name, key_id)] = key
 
-    text, signatures = _split_note(note)
+    text, signatures = split_note(note)
     body = text.encode()
     verified: set[tuple[str, bytes]] = set()
     others: list[str] = []
@@ -207,8 +214,21 @@ def open_checkpoint(
     return cp
 
 
-def _split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
-    """Split a signed note into its text and (key name, key id, signature) triples."""
+def normalise_saved_note(text: str) -> str:
+    """A note as saved to a file: CRLF line ends and blank lines after the last
+    signature line (editors, ``echo >>``, downloads) are undone. No signature
+    covers either, so this changes nothing a verifier relies on."""
+    text = text.replace("\r\n", "\n")
+    return text.rstrip("\n") + "\n" if text.strip("\n") else text
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """Split a signed note into its text and (key name, key id, signature) triples.
+
+    Strict signed-note grammar: a blank line after the last signature line is
+    malformed. Callers reading a note from a file an editor may have touched
+    normalise it first (``normalise_saved_note``).
+    """
     if not isinstance(note, str):
         raise CheckpointError("signed note must be text")
     if _has_control_chars(note.replace("\n", "")):

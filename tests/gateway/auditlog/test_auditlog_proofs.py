@@ -145,7 +145,8 @@ def test_filtered_export_for_a_department_only_holds_its_entries(
     gw, _, _ = busy
     text = gw.get("health-commission", "/v1/audit/export").text
     records = read_export(text)
-    assert [r["type"] for r in records] == ["checkpoint"]  # it owns no dataset here
+    assert [r["type"] for r in records] == ["checkpoint", "end"]  # it owns no dataset here
+    assert records[-1]["entries"] == 0
     assert gw.get("heping-committee", "/v1/audit/export").status_code == 403
 
 
