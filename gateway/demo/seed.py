@@ -20,10 +20,11 @@ from gateway.auth.service import add_principal, as_principal, authenticate, issu
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.schemas import DatasetCreate, SourceCreate
 from gateway.catalog.service import register_dataset, register_source
+from gateway.catalog.source_paths import department_dir
 from gateway.context import GatewayContext
 from gateway.demo.catalog import DATASETS, PRINCIPALS, QUERIES, SOURCE_OWNERS
 from gateway.demo.community import generate_community
-from gateway.demo.sources import sqlite_urls, write_sources
+from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import Unauthenticated
 from gateway.home import private_dir, private_file
 from gateway.requests.models import QueryRequest
@@ -37,12 +38,16 @@ def summary_path(settings: Settings) -> Path:
 
 
 def ensure_sources(settings: Settings, residents: int, seed: int) -> dict[str, str]:
-    directory = settings.home / "sources"
-    urls = sqlite_urls(directory)
-    if not all((directory / f"{name}.db").is_file() for name in urls):
-        private_dir(directory)
-        for name in urls:  # residents' (synthetic) records: private like the store
-            private_file(directory / f"{name}.db")
+    """Each demo source in its owning department's own directory (HOME/sources/<dept>)."""
+    files = {
+        name: department_dir(settings, SOURCE_OWNERS[name]) / f"{name}.db" for name in SOURCE_TABLES
+    }
+    urls = {name: f"sqlite:///{path}" for name, path in files.items()}
+    if not all(path.is_file() for path in files.values()):
+        private_dir(settings.home / "sources")
+        for path in files.values():  # residents' (synthetic) records: private like the store
+            private_dir(path.parent)
+            private_file(path)
         write_sources(generate_community(seed=seed, residents=residents), urls)
     return urls
 
