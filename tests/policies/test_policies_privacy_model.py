@@ -201,57 +201,62 @@ POLICY = UsagePolicy.model_validate(
     }
 )
 WHO = PrincipalFacts("app", "app", "committee", "heping")
-AGG = {"kind": "aggregate", "aggregated": (), "grouped": ("building",)}
+
+
+def agg(**shape: Any) -> QueryShape:
+    """An exact-aggregate shape grouped by building, with the given extras."""
+    return QueryShape(kind="aggregate", grouped=("building",), **shape)
+
 
 # (name, purpose, shape, expected code; None = allowed)
 SHAPES: list[tuple[str, str, QueryShape, str | None]] = [
-    ("plain exact aggregate", "planning", QueryShape(**AGG), None),
+    ("plain exact aggregate", "planning", agg(), None),
     (
         "exact sum over a sensitive column",
         "legacy",
-        QueryShape(**{**AGG, "aggregated": ("disability_level",)}, sensitive=("disability_level",)),
+        agg(aggregated=("disability_level",), sensitive=("disability_level",)),
         "sensitive_needs_dp",
     ),
     (
         "exact filter on a sensitive column",
         "legacy",
-        QueryShape(**AGG, filtered=("disability_level",), sensitive=("disability_level",)),
+        agg(filtered=("disability_level",), sensitive=("disability_level",)),
         "sensitive_needs_dp",
     ),
     (
         "DP over a sensitive column",
         "health",
-        QueryShape(**AGG, sensitive=("disability_level",)),
+        agg(sensitive=("disability_level",)),
         None,
     ),
     (
         "a free parameter on an exact aggregate",
         "planning",
-        QueryShape(**AGG, filtered=("gender",), parameterised=("gender",)),
+        agg(filtered=("gender",), parameterised=("gender",)),
         "filter_values_undeclared",
     ),
     (
         "a parameter over declared values",
         "planning",
-        QueryShape(**AGG, filtered=("age",), parameterised=("age",)),
+        agg(filtered=("age",), parameterised=("age",)),
         None,
     ),
     (
         "a parameter on a column the scope pins",
         "planning",
-        QueryShape(**AGG, filtered=("community",), parameterised=("community",)),
+        agg(filtered=("community",), parameterised=("community",)),
         None,
     ),
     (
         "a literal reviewed at manual approval",
         "planning",
-        QueryShape(**AGG, filtered=("gender",)),
+        agg(filtered=("gender",)),
         None,
     ),
     (
         "a literal under automatic approval",
         "planning.auto",
-        QueryShape(**AGG, filtered=("gender",)),
+        agg(filtered=("gender",)),
         "filter_values_undeclared",
     ),
     (
@@ -300,7 +305,7 @@ VALUES: list[tuple[str, str, dict[str, list[object]], set[str], str | None]] = [
 def test_filter_values_at_run_time(
     purpose: str, values: dict[str, list[object]], parameterised: set[str], code: str | None
 ) -> None:
-    decision = decide(WHO, POLICY, "v", purpose, QueryShape(**AGG))
+    decision = decide(WHO, POLICY, "v", purpose, agg())
     assert isinstance(decision, Decision)
     result = check_filter_values(decision, values, parameterised)
     assert (result.code if result is not None else None) == code
@@ -310,7 +315,7 @@ def test_dates_compare_with_their_iso_text() -> None:
     policy = UsagePolicy.model_validate(
         {"purposes": [changed(EXACT, allowed_values={"age": ["2025-01-01"]})]}
     )
-    decision = decide(WHO, policy, "v", "planning", QueryShape(**AGG))
+    decision = decide(WHO, policy, "v", "planning", agg())
     assert isinstance(decision, Decision)
     assert decision.row_scope == (ScopeFilter("community", "=", "heping"),)
     assert check_filter_values(decision, {"age": [date(2025, 1, 1)]}, {"age"}) is None
