@@ -19,8 +19,8 @@ GRANT USAGE ON SCHEMA cdg TO cdg_gateway;
 -- `cdg store grants cdg_gateway` prints (shown here):
 -- GRANT SELECT, INSERT, UPDATE, DELETE ON
 --     principals, api_keys, sources, datasets, policy_versions, query_requests,
---     budget_ledgers, dp_releases, dp_release_claims, casbin_rules, policy_epoch,
---     daily_runs
+--     budget_spends, budget_datasets, dp_releases, dp_release_claims, casbin_rules,
+--     policy_epoch, daily_runs
 --     TO cdg_gateway;
 -- GRANT SELECT, INSERT ON audit_entries, audit_nodes, audit_checkpoints, audit_subjects
 --     TO cdg_gateway;

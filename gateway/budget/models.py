@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime, utcnow
@@ -20,10 +21,8 @@ class BudgetSpend(Base):
     __tablename__ = "budget_spends"
     __table_args__ = (Index("ix_budget_spends_dataset_app", "dataset_id", "app_id", "spent_at"),)
 
-    # SQLite numbers rows only through INTEGER PRIMARY KEY.
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    # A random key, not a sequence: the gateway's database role needs no sequence grant.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: uuid4().hex)
     app_id: Mapped[str] = mapped_column(ForeignKey("principals.id"))
     dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"))
     purpose: Mapped[str] = mapped_column(String(128))

@@ -13,6 +13,7 @@ Create Date: 2026-12-04
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import uuid4
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,12 +37,7 @@ _LEDGERS = sa.table(
 def upgrade() -> None:
     spends = op.create_table(
         "budget_spends",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("app_id", sa.String(length=32), nullable=False),
         sa.Column("dataset_id", sa.String(length=32), nullable=False),
         sa.Column("purpose", sa.String(length=128), nullable=False),
@@ -83,6 +79,7 @@ def upgrade() -> None:
             spends,
             [
                 {
+                    "id": uuid4().hex,
                     "app_id": a,
                     "dataset_id": d,
                     "purpose": "",
@@ -151,6 +148,7 @@ def downgrade() -> None:
             ledgers,
             [
                 {
+                    "id": uuid4().hex,
                     "app_id": a,
                     "dataset_id": d,
                     "window_start": last.date().replace(day=1).isoformat(),
