@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        context.audit.start()  # a serving gateway signs checkpoints even while idle
         yield
         if ctx is None:  # a context handed in belongs to the caller
             context.close()

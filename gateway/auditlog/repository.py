@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
@@ -15,6 +17,31 @@ from gateway.auditlog.models import (
     AuditSequencer,
     AuditSubject,
 )
+
+
+@dataclass(frozen=True)
+class VerificationPage:
+    """A run of entries in index order with everything stored beside them.
+
+    ``subjects`` holds the index rows for every entry index in ``(after, last]`` (also
+    indexes with no entry), ``nodes`` the interior tree nodes completed by these entries.
+    """
+
+    after: int
+    entries: list[tuple[int, str, str, bytes | None, dict[str, Any]]]
+    subjects: dict[int, list[str]]
+    nodes: dict[tuple[int, int], bytes]
+
+
+def _completed_nodes(first: int, last: int, levels: int) -> list[tuple[int, int, int]]:
+    """(level, lo, hi): interior nodes whose last leaf lies in ``[first, last]``."""
+    ranges = []
+    for level in range(1, levels + 1):
+        lo = -(-(first + 1) // (1 << level)) - 1
+        hi = (last + 1) // (1 << level) - 1
+        if lo <= hi:
+            ranges.append((level, lo, hi))
+    return ranges
 
 
 class AuditRepository:
@@ -75,6 +102,124 @@ class AuditRepository:
             for index, entry, digest, node in rows:
                 yield int(index), str(entry), str(digest), None if node is None else bytes(node)
             last = int(rows[-1][0])
+
+    def verification_pages(self, batch: int = 5000) -> Iterator[VerificationPage]:
+        """Entries, their indexed columns, subject rows and tree nodes, page by page."""
+        after = -1
+        leaf = AuditNode.__table__.alias("leaf")
+        e = AuditEntryRow
+        while True:
+            rows = self.session.execute(
+                select(
+                    e.index,
+                    e.entry,
+                    e.leaf_hash,
+                    leaf.c.hash,
+                    e.recorded_at,
+                    e.principal,
+                    e.dataset,
+                    e.purpose,
+                    e.event,
+                    e.decision,
+                    e.row_count,
+                    e.privacy_cost,
+                )
+                .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.index))
+                .where(e.index > after)
+                .order_by(e.index)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            subjects: dict[int, list[str]] = {}
+            for index, ref in self.session.execute(
+                select(AuditSubject.entry_index, AuditSubject.subject_ref).where(
+                    AuditSubject.entry_index > after, AuditSubject.entry_index <= last
+                )
+            ):
+                subjects.setdefault(int(index), []).append(str(ref))
+            ranges = _completed_nodes(int(rows[0][0]), last, last.bit_length())
+            nodes: dict[tuple[int, int], bytes] = {}
+            if ranges:
+                wanted = or_(
+                    *[
+                        and_(AuditNode.level == lv, AuditNode.idx >= lo, AuditNode.idx <= hi)
+                        for lv, lo, hi in ranges
+                    ]
+                )
+                for level, idx, digest in self.session.execute(
+                    select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(wanted)
+                ):
+                    nodes[(int(level), int(idx))] = bytes(digest)
+            yield VerificationPage(
+                after=after,
+                entries=[
+                    (
+                        int(r[0]),
+                        str(r[1]),
+                        str(r[2]),
+                        None if r[3] is None else bytes(r[3]),
+                        {
+                            "recorded_at": r[4],
+                            "principal": r[5],
+                            "dataset": r[6],
+                            "purpose": r[7],
+                            "event": r[8],
+                            "decision": r[9],
+                            "row_count": None if r[10] is None else int(r[10]),
+                            "privacy_cost": None if r[11] is None else float(r[11]),
+                        },
+                    )
+                    for r in rows
+                ],
+                subjects=subjects,
+                nodes=nodes,
+            )
+            after = last
+
+    def beyond(self, size: int) -> tuple[int, int]:
+        """(subject rows, tree nodes) stored for entries at or past ``size`` (none belong)."""
+        subjects = self.session.scalar(
+            select(func.count()).select_from(AuditSubject).where(AuditSubject.entry_index >= size)
+        )
+        levels = max(size.bit_length(), 1) + 1
+        nodes = self.session.scalar(
+            select(func.count())
+            .select_from(AuditNode)
+            .where(
+                or_(
+                    AuditNode.level > levels,
+                    *[
+                        and_(AuditNode.level == lv, AuditNode.idx >= size >> lv)
+                        for lv in range(levels + 1)
+                    ],
+                )
+            )
+        )
+        return int(subjects or 0), int(nodes or 0)
+
+    def first_entry_time(self, index: int) -> datetime | None:
+        return self.session.scalar(
+            select(AuditEntryRow.recorded_at).where(AuditEntryRow.index == index)
+        )
+
+    def missing_nodes(self, size: int) -> int:
+        """How many perfect-subtree nodes of a tree of ``size`` leaves are not stored."""
+        expected = sum(size >> level for level in range(size.bit_length() or 1))
+        stored = self.session.scalar(
+            select(func.count())
+            .select_from(AuditNode)
+            .where(
+                or_(
+                    *[
+                        and_(AuditNode.level == lv, AuditNode.idx < size >> lv)
+                        for lv in range(size.bit_length() or 1)
+                    ]
+                )
+            )
+        )
+        return expected - int(stored or 0)
 
     def checkpoints(self) -> Sequence[AuditCheckpoint]:
         return self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)).all()

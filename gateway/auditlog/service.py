@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from audit import MerkleTree
+from audit import MerkleTree, StoreError
+from gateway.auditlog.derived_checks import DerivedChecks
 from gateway.auditlog.export import export_records
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
@@ -36,14 +38,16 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
-from gateway.auditlog.verify import LoggedEntry, Report, StoredCheckpoint, verify
+from gateway.auditlog.verify import Report, StoredCheckpoint, verify
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
-from gateway.errors import Conflict, Forbidden, NotFound
+from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
 from gateway.store.base import utcnow
+
+log = logging.getLogger("cdg.audit")
 
 
 def _pending(
@@ -187,25 +191,41 @@ def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode("ascii") for h in hashes]
 
 
+def _tree_damaged(proof: str) -> Unavailable:
+    # Nodes are derived data: a missing one is restored by `cdg audit repair`, and until
+    # then the proof cannot be made. Logged by kind only (no sizes or indexes of a caller).
+    log.error("audit tree node missing while making a %s proof; run `cdg audit repair`", proof)
+    return Unavailable(
+        "the access log's tree is incomplete; an operator must run `cdg audit repair`",
+        reason="audit_tree_incomplete",
+        retry_after=60,
+    )
+
+
 def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionProofOut:
     tree = MerkleTree(SqlNodeStore(session))
     if not 0 <= index < tree_size <= tree.size():
         raise NotFound("no such entry in a tree of that size")
-    return InclusionProofOut(
-        index=index,
-        tree_size=tree_size,
-        leaf_hash=SqlNodeStore(session).get(0, index).hex(),
-        proof=_b64(tree.inclusion_proof(index, tree_size)),
-    )
+    try:
+        return InclusionProofOut(
+            index=index,
+            tree_size=tree_size,
+            leaf_hash=SqlNodeStore(session).get(0, index).hex(),
+            proof=_b64(tree.inclusion_proof(index, tree_size)),
+        )
+    except (KeyError, StoreError):
+        raise _tree_damaged("inclusion") from None
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> ConsistencyProofOut:
     tree = MerkleTree(SqlNodeStore(session))
     if not 0 < old_size <= new_size <= tree.size():
         raise NotFound("no tree of those sizes")
-    return ConsistencyProofOut(
-        old_size=old_size, new_size=new_size, proof=_b64(tree.consistency_proof(old_size, new_size))
-    )
+    try:
+        proof = tree.consistency_proof(old_size, new_size)
+    except (KeyError, StoreError):
+        raise _tree_damaged("consistency") from None
+    return ConsistencyProofOut(old_size=old_size, new_size=new_size, proof=_b64(proof))
 
 
 def summary(session: Session, principal: AuthPrincipal, by: str) -> list[SummaryRow]:
@@ -223,11 +243,12 @@ def verify_store(
     since: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
+    """The log as stored: entries, checkpoints, and everything derived from the entries."""
     repo = AuditRepository(session)
     checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
-    entries = (LoggedEntry(i, e, h, n) for i, e, h, n in repo.stream())
-    return verify(
-        entries,
+    derived = DerivedChecks(repo)
+    report = verify(
+        derived.entries(),
         checkpoints,
         verifier_keys(ctx.keyring, ctx.settings.log_origin),
         ctx.settings.log_origin,
@@ -236,6 +257,11 @@ def verify_store(
         progress=progress,
         witnesses=witness_policy(ctx.settings),
     )
+    derived.finish(report.entries)
+    report.problems.extend(derived.problems)
+    if report.entries > report.signed_size:
+        report.oldest_unsigned = repo.first_entry_time(report.signed_size)
+    return report
 
 
 def subject_ref_for(

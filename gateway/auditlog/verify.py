@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from audit import CheckpointError, RootAccumulator, leaf_hash, open_checkpoint
 from audit.cosignatures import verified_cosigners
@@ -50,6 +51,8 @@ class Report:
     entries: int = 0
     checkpoints: int = 0
     signed_size: int = 0  # entries covered by the newest valid signed checkpoint
+    # When the oldest entry not yet under a signed checkpoint was recorded (store only).
+    oldest_unsigned: datetime | None = None
     witnessed_size: int = 0  # entries covered by the newest checkpoint with enough cosignatures
     problems: list[Problem] = field(default_factory=list)
 

@@ -28,7 +28,9 @@ from audit import (
 from audit.checkpoints import normalise_saved_note
 from audit.cosignatures import is_cosigner_key
 from audit.digest import result_digest
+from gateway.auditlog.derived_checks import unsigned_age
 from gateway.auditlog.export import MalformedExport, as_csv, as_jsonl, read_export, verify_export
+from gateway.auditlog.repair import repair_tree
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import EntryFilter, export, verify_store
 from gateway.auditlog.signing import verifier_keys
@@ -108,6 +110,8 @@ def _report(report: Report, as_json: bool) -> None:
                 "entries": report.entries,
                 "checkpoints": report.checkpoints,
                 "signed_size": report.signed_size,
+                "unsigned_entries": report.entries - report.signed_size,
+                "oldest_unsigned_age_seconds": unsigned_age(report),
                 "first_bad_index": first.index if first else None,
                 "problem": first.kind if first else None,
                 "message": first.message if first else None,
@@ -116,9 +120,11 @@ def _report(report: Report, as_json: bool) -> None:
         )
     elif first is None:
         unsigned = report.entries - report.signed_size
+        age = unsigned_age(report)
         console.print(
             f"audit log intact: {report.entries} entries, {report.checkpoints} "
             f"checkpoints; {unsigned} newest entries not yet under a stored checkpoint"
+            + (f" (the oldest recorded {age:.0f} s ago)" if age is not None else "")
         )
     else:
         err_console.print(
@@ -370,3 +376,33 @@ def _export_agrees(path: Path, old: int, old_root: bytes, new: int, new_root: by
         if leaf_hash(str(record["entry"]).encode("utf-8")) != leaf:
             raise fail(f"export entry {record['index']}: content does not match its hash")
     return root_from_leaves(leaves[:old]) == old_root and root_from_leaves(leaves[:new]) == new_root
+
+
+@app.command("repair")
+def repair(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Restore missing tree nodes from the entries (only when nothing else is wrong); logged."""
+    ctx = GatewayContext.open(settings())
+    try:
+        done = repair_tree(ctx)
+    finally:
+        ctx.close()
+    refused = done.refused
+    if as_json:
+        emit(
+            {
+                "restored_nodes": done.restored,
+                "refused": refused is not None,
+                "first_bad_index": refused.index if refused else None,
+                "problem": refused.kind if refused else None,
+            },
+            True,
+        )
+    elif refused is None:
+        console.print(f"audit tree repaired: {done.restored} nodes restored from the entries")
+    else:
+        err_console.print(
+            f"not repaired: index {refused.index}: {refused.kind}: {refused.message} "
+            "(only missing tree nodes are restored; this is evidence to investigate)"
+        )
+    if refused is not None:
+        raise typer.Exit(1)

@@ -1,0 +1,135 @@
+"""What the store keeps beside each entry, derived from the hashed entry text only.
+
+The API filters, sums and pages on columns of ``audit_entries`` and finds a
+resident's history through ``audit_subjects``. Neither is hashed, so both are
+defined here as functions of the entry: the writer fills them with these
+functions and verification recomputes them, so an edited column or a thinned
+subject index is found like an edited entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+# The columns of audit_entries that copy something of the entry (all but index/entry/leaf_hash).
+INDEXED_COLUMNS = (
+    "recorded_at",
+    "principal",
+    "dataset",
+    "purpose",
+    "event",
+    "decision",
+    "row_count",
+    "privacy_cost",
+)
+
+
+def subjects_digest(refs: Iterable[str]) -> str:
+    """Commitment to a release's SubjectRefs: SHA-256 of the sorted, distinct refs, one a line.
+
+    SubjectRefs are keyed pseudonyms already, so the digest reveals nothing without the key;
+    it lets verification prove the index holds exactly these rows for the entry.
+    """
+    text = "".join(f"{ref}\n" for ref in sorted(set(refs)))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _decision(entry: Mapping[str, Any]) -> str:
+    decision = entry.get("decision")
+    allowed = decision.get("allowed") if isinstance(decision, dict) else None
+    if allowed is None:
+        return "none"
+    return "allowed" if allowed is True else "denied"
+
+
+def _cost(value: Any) -> float | None:
+    # Costs travel in entries as decimal strings (no floats in canonical JSON).
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def recorded_at(entry: Mapping[str, Any]) -> datetime | None:
+    """When the entry entered the log (written by the appender into the entry itself).
+
+    Entries written before the time was committed carry only ``time``; theirs is None.
+    """
+    value = entry.get("recorded_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def indexed_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``INDEXED_COLUMNS`` for this entry (the one definition of them)."""
+    return {
+        "recorded_at": recorded_at(entry),
+        "principal": _text(entry.get("principal")) or "",
+        "dataset": _text(entry.get("dataset")),
+        "purpose": _text(entry.get("purpose")),
+        "event": _text(entry.get("event")) or "",
+        "decision": _decision(entry),
+        "row_count": _count(entry.get("row_count")),
+        "privacy_cost": _cost(entry.get("privacy_cost")),
+    }
+
+
+def _same_instant(stored: Any, derived: datetime | None) -> bool:
+    if derived is None:
+        return True  # an entry from before the time was committed: nothing to compare
+    if not isinstance(stored, datetime):
+        return False
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    # A store without sub-second precision (MariaDB DATETIME) keeps whole seconds.
+    return abs((stored - derived).total_seconds()) < 1.0 and (
+        stored == derived or stored.microsecond == 0
+    )
+
+
+def column_mismatches(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
+    """Names of the stored columns that do not equal what the entry says."""
+    derived = indexed_columns(entry)
+    wrong = []
+    for name in INDEXED_COLUMNS:
+        want, have = derived[name], stored.get(name)
+        if name == "recorded_at":
+            ok = _same_instant(have, want)
+        elif name == "privacy_cost":
+            ok = (want is None and have is None) or (
+                want is not None
+                and have is not None
+                and abs(float(have) - want) <= 1e-9 * max(1.0, abs(want))
+            )
+        else:
+            ok = have == want
+        if not ok:
+            wrong.append(name)
+    return wrong
+
+
+def subject_mismatch(entry: Mapping[str, Any], refs: list[str]) -> str | None:
+    """Why the subject index rows of this entry differ from what the entry commits to."""
+    committed = entry.get("subjects_digest")
+    if isinstance(committed, str):
+        return None if subjects_digest(refs) == committed else "rows differ from the commitment"
+    count = entry.get("subject_count")
+    if isinstance(count, int) and not isinstance(count, bool):
+        # Entries written before the commitment carry the count only.
+        return None if len(refs) == count else "row count differs from the entry's"
+    return "the entry names no residents but the index lists some" if refs else None

@@ -1,0 +1,121 @@
+"""Checking what the store keeps beside the entries against the entries themselves.
+
+Runs in the same single pass as ``verify``: it wraps the entry stream, and for each
+entry compares the indexed columns with the entry, the subject index rows with the
+entry's commitment, and every tree node the entry completes with the node recomputed
+from the entries' leaf hashes. Nodes are derived data: a missing one is listed so
+``cdg audit repair`` can restore it; a wrong one is tampering and is only reported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from audit import leaf_hash, node_hash
+from gateway.auditlog.derived import column_mismatches, subject_mismatch
+from gateway.auditlog.repository import AuditRepository
+from gateway.auditlog.verify import LoggedEntry, Problem, Report
+
+# Problem kinds of derived data (besides those of ``gateway.auditlog.verify``).
+CHANGED_COLUMN = "changed_column"
+CHANGED_SUBJECT_INDEX = "changed_subject_index"
+MISSING_NODE = "missing_node"
+CHANGED_NODE = "changed_node"
+EXTRA_ROWS = "extra_rows"
+REPAIRABLE = frozenset({MISSING_NODE})
+
+
+@dataclass
+class DerivedChecks:
+    repo: AuditRepository
+    problems: list[Problem] = field(default_factory=list)
+    missing: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, idx, hash)
+    _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash) frontier
+
+    def entries(self) -> Iterator[LoggedEntry]:
+        for page in self.repo.verification_pages():
+            seen = {index for index, *_ in page.entries}
+            for index in sorted(set(page.subjects) - seen):
+                self._problem(index, CHANGED_SUBJECT_INDEX, "index rows for an entry not stored")
+            for index, text, stored_leaf, stored_node, columns in page.entries:
+                self._check_entry(index, text, columns, page.subjects.get(index, []))
+                node = stored_node
+                if node is None:
+                    node = leaf_hash(text.encode("utf-8"))
+                    self._node_missing(0, index, node)
+                # Interior nodes are checked against the tree's own leaves: an edited entry
+                # is the leaf check's finding, not every node above it.
+                self._add_leaf(index, node, page.nodes)
+                yield LoggedEntry(index, text, stored_leaf, stored_node)
+
+    def finish(self, size: int) -> None:
+        """Rows stored for entries that do not exist (past the end of the log)."""
+        subjects, nodes = self.repo.beyond(size)
+        if subjects or nodes:
+            self._problem(
+                size,
+                EXTRA_ROWS,
+                f"{subjects} subject index rows and {nodes} tree nodes lie past the last entry",
+            )
+
+    def _check_entry(
+        self, index: int, text: str, columns: dict[str, object], refs: list[str]
+    ) -> None:
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            return  # the leaf hash check reports a damaged entry
+        if not isinstance(entry, dict):
+            return
+        wrong = column_mismatches(entry, columns)
+        if wrong:
+            self._problem(
+                index,
+                CHANGED_COLUMN,
+                f"entry {index}: stored {', '.join(wrong)} differ from the entry",
+            )
+        why = subject_mismatch(entry, refs)
+        if why is not None:
+            self._problem(index, CHANGED_SUBJECT_INDEX, f"entry {index}: subject index {why}")
+
+    def _add_leaf(self, index: int, digest: bytes, stored: dict[tuple[int, int], bytes]) -> None:
+        # The perfect subtrees this leaf completes, as the writer stores them.
+        self._stack.append((0, digest))
+        while len(self._stack) >= 2 and self._stack[-1][0] == self._stack[-2][0]:
+            (level, right), (_, left) = self._stack.pop(), self._stack.pop()
+            level += 1
+            value = node_hash(left, right)
+            idx = (index + 1) // (1 << level) - 1
+            have = stored.get((level, idx))
+            if have is None:
+                self._node_missing(level, idx, value)
+            elif have != value:
+                self._problem(
+                    index,
+                    CHANGED_NODE,
+                    f"tree node {level}/{idx} does not hash its entries",
+                )
+            self._stack.append((level, value))
+
+    def _node_missing(self, level: int, idx: int, value: bytes) -> None:
+        if not self.missing:
+            self._problem(
+                ((idx + 1) << level) - 1,
+                MISSING_NODE,
+                f"tree node {level}/{idx} is missing (derived data: `cdg audit repair`)",
+            )
+        self.missing.append((level, idx, value))
+
+    def _problem(self, index: int, kind: str, message: str) -> None:
+        if len(self.problems) <= 100:
+            self.problems.append(Problem(index, kind, message))
+
+
+def unsigned_age(report: Report) -> float | None:
+    """Seconds since the oldest entry that no signed checkpoint covers was recorded."""
+    if report.oldest_unsigned is None:
+        return None
+    return round((datetime.now(UTC) - report.oldest_unsigned).total_seconds(), 3)

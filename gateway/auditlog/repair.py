@@ -1,0 +1,62 @@
+"""Restoring the tree's derived nodes from the entries (``cdg audit repair``).
+
+Every stored node is a function of the entries, so a missing one can be recomputed.
+Repair only ever inserts: it runs verification first and refuses when anything
+besides missing nodes is wrong (a changed entry, column, node or checkpoint is
+evidence to keep, not to paper over), and the repair itself is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, update
+
+from gateway.auditlog.derived_checks import REPAIRABLE, DerivedChecks
+from gateway.auditlog.models import AuditNode, AuditSequencer
+from gateway.auditlog.repository import AuditRepository
+from gateway.auditlog.service import record_in, verify_store
+from gateway.auditlog.verify import Problem
+from gateway.auth.principal import AuthPrincipal
+from gateway.context import GatewayContext
+
+# Who acts when the repair runs at the command line on the gateway host.
+OPERATOR = AuthPrincipal(
+    id="operator", name="operator", kind="operator", role="operator", domain=""
+)
+_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Repaired:
+    restored: int  # tree nodes inserted
+    refused: Problem | None = None  # the first problem repair must not touch
+
+
+def repair_tree(ctx: GatewayContext) -> Repaired:
+    with ctx.store.transaction() as session:
+        report = verify_store(session, ctx)
+        blocking = [p for p in report.problems if p.kind not in REPAIRABLE]
+        if blocking:
+            return Repaired(0, min(blocking, key=lambda p: p.index))
+        if report.intact:
+            return Repaired(0)
+    with ctx.store.writing() as session:
+        # Take the appenders' lock: no append may read the frontier while nodes go in.
+        session.execute(
+            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
+        )
+        checks = DerivedChecks(AuditRepository(session))
+        for _ in checks.entries():
+            pass
+        missing = checks.missing
+        for start in range(0, len(missing), _CHUNK):
+            session.execute(
+                insert(AuditNode),
+                [
+                    {"level": lv, "idx": ix, "hash": h}
+                    for lv, ix, h in missing[start : start + _CHUNK]
+                ],
+            )
+        record_in(session, ctx, "audit.repaired", OPERATOR, nodes_restored=len(missing))
+    return Repaired(len(missing))
