@@ -95,11 +95,10 @@ def _same_instant(stored: Any, derived: datetime | None) -> bool:
         return True  # an entry from before the time was committed: nothing to compare
     if not isinstance(stored, datetime):
         return False
-    stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    have: datetime = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
     # A store without sub-second precision (MariaDB DATETIME) keeps whole seconds.
-    return abs((stored - derived).total_seconds()) < 1.0 and (
-        stored == derived or stored.microsecond == 0
-    )
+    close = abs((have - derived).total_seconds()) < 1.0
+    return close and (have == derived or have.microsecond == 0)
 
 
 def column_mismatches(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
