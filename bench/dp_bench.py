@@ -151,6 +151,10 @@ def policy(epsilon_per_run: float) -> dict[str, Any]:
                     "epsilon_per_run": epsilon_per_run,
                     "epsilon_per_window": 100.0,
                     "window": "month",
+                    # Every timed run is a fresh release on synthetic data: caps that
+                    # leave room for all of them (real policies keep the low defaults).
+                    "epsilon_lifetime": 1000.0,
+                    "epsilon_dataset": 1000.0,
                     "contribution_limit": 1,
                     "bounds": {"monthly_pension": {"lower": LOWER, "upper": UPPER}},
                     "group_keys": {"community": list(COMMUNITIES), "age_band": list(AGE_BANDS)},
