@@ -6,12 +6,13 @@ import dataclasses
 
 from sqlalchemy.orm import Session
 
+from gateway.access.permissions import require
 from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.catalog.models import Dataset
-from gateway.catalog.service import visible_to
+from gateway.catalog.service import dataset_resource
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound
 from gateway.queries.binding import DatasetView, check_spec
@@ -20,9 +21,8 @@ from policies import Decision
 
 
 def _subject(session: Session, principal: AuthPrincipal, body: ExplainRequest) -> AuthPrincipal:
-    if principal.kind == "app":
-        if body.app not in (None, principal.name):
-            raise Forbidden("an app may only ask about itself", reason="not_allowed")
+    """The app the decision is explained for: the caller itself, or the app named."""
+    if body.app in (None, principal.name) and principal.kind == "app":
         return principal
     if body.app is None:
         raise Forbidden("name the app to explain for", reason="app_required")
@@ -36,12 +36,10 @@ def explain(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: ExplainRequest
 ) -> ExplainOut:
     dataset = session.get(Dataset, body.dataset)
-    owner_or_auditor = principal.kind == "auditor" or (
-        principal.kind == "department" and dataset is not None and dataset.owner == principal.domain
-    )
-    hidden = principal.kind == "app" and dataset is not None and not visible_to(dataset, principal)
-    if dataset is None or hidden or (principal.kind != "app" and not owner_or_auditor):
+    if dataset is None:
         raise NotFound("no such dataset")
+    facts = dataclasses.replace(dataset_resource(dataset, principal), asked_for=body.app)
+    require("decision.explain", principal, facts)
     who = _subject(session, principal, body)
     check_spec(body.spec, DatasetView.of(dataset))
     result = decide_for(session, ctx, who.facts(), dataset, body.purpose, body.spec)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from gateway.access.permissions import require
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
 from gateway.auditlog import service
@@ -50,6 +51,7 @@ def entries(
 
 @router.get("/checkpoint", summary="The newest signed checkpoint and the log's public keys")
 def checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> CheckpointOut:
+    require("checkpoint.read", who)
     return service.latest_checkpoint(session, ctx)
 
 
@@ -65,6 +67,7 @@ def inclusion(
     index: Annotated[int, Query(ge=0, le=INT64_MAX)],
     tree_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
 ) -> InclusionProofOut:
+    require("proof.read", who)
     return service.inclusion_proof(session, index, tree_size)
 
 
@@ -75,6 +78,7 @@ def consistency(
     old_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
     new_size: Annotated[int, Query(ge=1, le=INT64_MAX)],
 ) -> ConsistencyProofOut:
+    require("proof.read", who)
     return service.consistency_proof(session, old_size, new_size)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from audit import MerkleTree, StoreError
+from gateway.access.permissions import listing_scope, require
 from gateway.auditlog.derived_checks import DerivedChecks
 from gateway.auditlog.export import export_records
 from gateway.auditlog.models import AuditEntryRow
@@ -44,7 +45,7 @@ from gateway.auditlog.writer import Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
-from gateway.errors import Conflict, Forbidden, NotFound, Unavailable
+from gateway.errors import Conflict, NotFound, Unavailable
 from gateway.store.base import utcnow
 
 log = logging.getLogger("cdg.audit")
@@ -123,6 +124,7 @@ def list_entries(
     session: Session, principal: AuthPrincipal, wanted: EntryFilter, after: int | None, limit: int
 ) -> list[AuditEntryOut]:
     """Auditors see everything; departments entries on their datasets; apps their own."""
+    require("log.read", principal)
     query = wanted.query(*visible_scope(session, principal))
     rows = AuditRepository(session).entries(after=after, limit=limit, **query)
     return [entry_out(r) for r in rows]
@@ -136,8 +138,8 @@ def export(
     ``principal`` None is the operator at the command line (everything). Refusals and the
     checkpoint happen here, before the first record is produced.
     """
-    if principal is not None and principal.kind == "app":
-        raise Forbidden("apps cannot export the access log", reason="not_allowed")
+    if principal is not None:
+        require("log.export", principal)
     with ctx.store.transaction() as session:
         scope = visible_scope(session, principal) if principal is not None else (None, None)
         row = ctx.audit.appender.checkpoint_now(session)
@@ -151,12 +153,13 @@ def visible_scope(
     session: Session, principal: AuthPrincipal
 ) -> tuple[list[str] | None, list[str] | None]:
     """(datasets, principals) filters for what this principal may read of the log."""
-    if principal.kind == "app":
-        return None, [principal.name]
-    if principal.kind == "department":
-        owned = [d.id for d in CatalogRepository(session).datasets() if d.owner == principal.domain]
-        return owned, None
-    return None, None
+    scope = listing_scope(principal)
+    datasets = (
+        None
+        if scope.owner is None
+        else [d.id for d in CatalogRepository(session).datasets() if d.owner == scope.owner]
+    )
+    return datasets, None if scope.app_name is None else [scope.app_name]
 
 
 def latest_checkpoint(session: Session, ctx: GatewayContext) -> CheckpointOut:
@@ -179,8 +182,7 @@ def _checkpoint_out(ctx: GatewayContext, size: int, root: bytes, note: str) -> C
 def issue_checkpoint(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal
 ) -> CheckpointOut:
-    if principal.kind != "auditor":
-        raise Forbidden("only an auditor may request a checkpoint", reason="not_an_auditor")
+    require("checkpoint.create", principal)
     row = ctx.audit.appender.checkpoint_now(session)
     if row is None:
         raise Conflict("the log is empty")
@@ -229,6 +231,7 @@ def consistency_proof(session: Session, old_size: int, new_size: int) -> Consist
 
 
 def summary(session: Session, principal: AuthPrincipal, by: str) -> list[SummaryRow]:
+    require("log.summary", principal)
     datasets, principals = visible_scope(session, principal)
     rows = AuditRepository(session).summary(by == "dataset", datasets, principals)
     return [
@@ -268,8 +271,7 @@ def subject_ref_for(
     ctx: GatewayContext, principal: AuthPrincipal, id_number: str, request_id: str
 ) -> SubjectRefOut:
     """Departments turn an ID number into the SubjectRef the log indexes; audited."""
-    if principal.kind != "department":
-        raise Forbidden("only a department may look up a resident", reason="not_a_department")
+    require("resident.lookup", principal)
     ref = ctx.subjects.ref(id_number)
     record(ctx, "subject.lookup", principal, subject_lookups=1, request_id=request_id)
     return SubjectRefOut(subject_ref=ref)
@@ -279,8 +281,7 @@ def subject_accesses(
     session: Session, principal: AuthPrincipal, subject_ref: str, limit: int
 ) -> list[SubjectAccess]:
     """Who received rows about this resident, when and why (departments and auditors)."""
-    if principal.kind == "app":
-        raise Forbidden("apps cannot read residents' access history", reason="not_allowed")
+    require("resident.history", principal)
     datasets, _ = visible_scope(session, principal)
     out = []
     for row in AuditRepository(session).entries_for_subject(subject_ref, limit):

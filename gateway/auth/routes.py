@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from gateway.access.permissions import require
 from gateway.api.dependencies import CurrentPrincipal
 from gateway.api.schemas import ERRORS
 
@@ -20,4 +21,5 @@ class PrincipalOut(BaseModel):
 
 @router.get("/principals/me", summary="The principal the API key belongs to")
 def me(who: CurrentPrincipal) -> PrincipalOut:
+    require("principal.me", who)
     return PrincipalOut(name=who.name, kind=who.kind, role=who.role, domain=who.domain)

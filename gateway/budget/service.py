@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from gateway.access.permissions import listing_scope, require
 from gateway.auth.principal import AuthPrincipal
 from gateway.budget.caps import caps_of
 from gateway.budget.repository import BudgetRepository, Standing
@@ -13,13 +14,13 @@ from gateway.store.base import utcnow
 
 
 def list_budgets(session: Session, principal: AuthPrincipal) -> list[BudgetOut]:
+    require("budget.read", principal)
+    scope = listing_scope(principal)
     repo = BudgetRepository(session)
-    app_id = principal.id if principal.kind == "app" else None
-    owner = principal.domain if principal.kind == "department" else None
     now = utcnow()
     return [
         budget_view(app, dataset, dataset_id, repo.standing(app_id_, dataset_id, caps_of(p), now))
-        for app_id_, app, dataset_id, dataset, p in repo.spenders(app_id, owner)
+        for app_id_, app, dataset_id, dataset, p in repo.spenders(scope.app_id, scope.owner)
     ]
 
 

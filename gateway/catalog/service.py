@@ -9,6 +9,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
+from gateway.access.permissions import Resource, allowed, require, require_caller
 from gateway.access.service import rebuild_rules
 from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
@@ -30,7 +31,7 @@ from gateway.catalog.schemas import (
 from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url
 from gateway.context import GatewayContext
-from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
 from policies import UsagePolicy, check_policy, policy_version
@@ -45,11 +46,6 @@ _COMPATIBLE = {
 }
 
 
-def require_department(principal: AuthPrincipal) -> None:
-    if principal.kind != "department":
-        raise Forbidden("only a department may do this", reason="not_a_department")
-
-
 def source_engine(ctx: GatewayContext, source: Source) -> Any:
     return ctx.engines.engine(
         source.id,
@@ -60,7 +56,7 @@ def source_engine(ctx: GatewayContext, source: Source) -> Any:
 def register_source(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: SourceCreate
 ) -> SourceOut:
-    require_department(principal)
+    require("source.register", principal)
     repo = CatalogRepository(session)
     if repo.source_by_name(body.name) is not None:
         raise Conflict("a source with this name exists")
@@ -106,7 +102,7 @@ def source_out(source: Source) -> SourceOut:
 
 
 def list_sources(session: Session, principal: AuthPrincipal) -> list[SourceOut]:
-    require_department(principal)
+    require("source.list", principal)
     return [source_out(s) for s in CatalogRepository(session).sources(principal.domain)]
 
 
@@ -190,11 +186,12 @@ def _vet_table_database(ctx: GatewayContext, source: Source, table: str) -> None
 def register_dataset(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: DatasetCreate
 ) -> DatasetOut:
-    require_department(principal)
+    require_caller("dataset.register", principal)
     repo = CatalogRepository(session)
     source = repo.source_by_name(body.source)
-    if source is None or source.owner != principal.domain:
+    if source is None:
         raise NotFound("no such source")
+    require("dataset.register", principal, Resource(owner=source.owner))
     if repo.dataset_by_name(body.name) is not None:
         raise Conflict("a dataset with this name exists")
     _vet_table_database(ctx, source, body.table)
@@ -239,12 +236,13 @@ def scan_findings(ctx: GatewayContext, dataset: Dataset, source: Source) -> list
 def scan_registered(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, dataset_id: str
 ) -> list[ColumnFindingOut]:
-    require_department(principal)
+    require_caller("dataset.scan", principal)
     repo = CatalogRepository(session)
     dataset = repo.dataset(dataset_id)
     source = repo.source(dataset.source_id) if dataset is not None else None
-    if dataset is None or source is None or dataset.owner != principal.domain:
+    if dataset is None or source is None:
         raise NotFound("no such dataset")
+    require("dataset.scan", principal, Resource(owner=dataset.owner))
     return scan_findings(ctx, dataset, source)
 
 
@@ -255,11 +253,12 @@ def update_policy(
     dataset_id: str,
     policy: UsagePolicy,
 ) -> DatasetOut:
-    require_department(principal)
+    require_caller("policy.replace", principal)
     repo = CatalogRepository(session)
     dataset = repo.dataset(dataset_id)
-    if dataset is None or dataset.owner != principal.domain:
+    if dataset is None:
         raise NotFound("no such dataset")
+    require("policy.replace", principal, Resource(owner=dataset.owner))
     _check_policy(ctx, dataset.columns, policy)
     version = policy_version(policy)
     document = policy.model_dump(mode="json")
@@ -319,7 +318,7 @@ def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> 
 
 def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
     policy = dataset_policy(dataset)
-    owner_view = principal.kind == "department" and principal.domain == dataset.owner
+    owner_view = allowed("policy.read", principal, Resource(owner=dataset.owner))
     return DatasetOut(
         id=dataset.id,
         name=dataset.name,
@@ -336,16 +335,19 @@ def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
     )
 
 
+def dataset_resource(dataset: Dataset, principal: AuthPrincipal) -> Resource:
+    """The facts the permission rules need about a dataset, seen from ``principal``."""
+    offered = bool(_offers(dataset, dataset_policy(dataset), principal))
+    return Resource(owner=dataset.owner, offered=offered)
+
+
 def visible_to(dataset: Dataset, principal: AuthPrincipal) -> bool:
     """Apps see datasets offering them a purpose; departments their own; auditors all."""
-    if principal.kind == "auditor":
-        return True
-    if principal.kind == "department":
-        return dataset.owner == principal.domain
-    return bool(_offers(dataset, dataset_policy(dataset), principal))
+    return allowed("dataset.read", principal, dataset_resource(dataset, principal))
 
 
 def list_datasets(session: Session, principal: AuthPrincipal) -> list[DatasetOut]:
+    require("dataset.list", principal)
     return [
         dataset_out(d, principal)
         for d in CatalogRepository(session).datasets()

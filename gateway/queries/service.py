@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from anonymizers import OperatorContext
+from gateway.access.permissions import Resource, allowed
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
@@ -49,12 +50,13 @@ _NOT_RUNNABLE = {
 
 
 def _load(session: Session, principal: AuthPrincipal, query_id: str) -> Loaded | None:
+    """The query with its dataset and source; None when unknown or not the caller's to run."""
     query = RequestRepository(session).get(query_id)
-    if query is None or query.app_id != principal.id:
-        return None
-    dataset = session.get(Dataset, query.dataset_id)
+    dataset = session.get(Dataset, query.dataset_id) if query is not None else None
     source = session.get(Source, dataset.source_id) if dataset else None
-    if dataset is None or source is None:
+    if query is None or dataset is None or source is None:
+        return None
+    if not allowed("query.run", principal, Resource(owner=dataset.owner, app_id=query.app_id)):
         return None
     spec = QuerySpec.model_validate(query.spec, context={"stored": True})
     return Loaded(query, dataset, source, spec)
@@ -73,7 +75,7 @@ def run_query(
     run: RunContext,
 ) -> RunResult:
     with ctx.store.transaction() as session:
-        loaded = _load(session, principal, query_id) if principal.kind == "app" else None
+        loaded = _load(session, principal, query_id)
         verdict: Decision | Denial | None = None
         if loaded is not None and effective_status(loaded.query) == "approved":
             verdict = decide_for(

@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.access.permissions import Resource, listing_scope, require, require_caller
 from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
-from gateway.catalog.service import dataset_policy, get_dataset, require_department
+from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.service import dataset_policy, dataset_resource
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, bind_params, check_spec
@@ -98,9 +100,11 @@ def _decision_fields(result: Decision | Denial) -> dict[str, Any]:
 def file_request(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: QueryRequestCreate
 ) -> QueryRequestOut:
-    if principal.kind != "app":
-        raise Forbidden("only a community app may file query requests", reason="not_an_app")
-    dataset = get_dataset(session, principal, body.dataset)
+    require_caller("request.file", principal)
+    dataset = CatalogRepository(session).dataset(body.dataset)
+    if dataset is None:
+        raise NotFound("no such dataset")
+    require("request.file", principal, dataset_resource(dataset, principal))
     check_spec(body.spec, DatasetView.of(dataset))
     examples = bind_params(body.spec, body.example_params)
     result: Decision | Denial = decide_for(
@@ -147,42 +151,33 @@ def file_request(
     return request_out(row, principal.name)
 
 
-def _owned(
-    session: Session, principal: AuthPrincipal, request_id: str
+def _request(
+    session: Session, principal: AuthPrincipal, action: str, request_id: str
 ) -> tuple[QueryRequest, Dataset]:
-    require_department(principal)
+    """The request and its dataset, once ``principal`` may do ``action`` on it."""
+    require_caller(action, principal)
     row = RequestRepository(session).get(request_id)
     dataset = session.get(Dataset, row.dataset_id) if row is not None else None
-    if row is None or dataset is None or dataset.owner != principal.domain:
+    if row is None or dataset is None:
         raise NotFound("no such query request")
+    require(action, principal, Resource(owner=dataset.owner, app_id=row.app_id))
     return row, dataset
 
 
-def _visible(session: Session, principal: AuthPrincipal, row: QueryRequest) -> bool:
-    if principal.kind == "auditor":
-        return True
-    if principal.kind == "app":
-        return row.app_id == principal.id
-    dataset = session.get(Dataset, row.dataset_id)
-    return dataset is not None and dataset.owner == principal.domain
-
-
 def get_request(session: Session, principal: AuthPrincipal, request_id: str) -> QueryRequestOut:
-    repo = RequestRepository(session)
-    row = repo.get(request_id)
-    if row is None or not _visible(session, principal, row):
-        raise NotFound("no such query request")
-    return request_out(row, repo.app_name(row.app_id))
+    row, _ = _request(session, principal, "request.read", request_id)
+    return request_out(row, RequestRepository(session).app_name(row.app_id))
 
 
 def list_requests(
     session: Session, principal: AuthPrincipal, status: str | None, limit: int
 ) -> list[QueryRequestOut]:
-    repo = RequestRepository(session)
-    app_id = principal.id if principal.kind == "app" else None
-    owner = principal.domain if principal.kind == "department" else None
+    require("request.list", principal)
+    scope = listing_scope(principal)
     stored_status = "approved" if status == "expired" else status
-    rows = repo.listing(app_id=app_id, owner=owner, status=stored_status, limit=limit)
+    rows = RequestRepository(session).listing(
+        app_id=scope.app_id, owner=scope.owner, status=stored_status, limit=limit
+    )
     out = [request_out(r, name) for r, name in rows]
     return [o for o in out if status is None or o.status == status]
 
@@ -194,7 +189,7 @@ def approve(
     request_id: str,
     body: Approval,
 ) -> QueryRequestOut:
-    row, dataset = _owned(session, principal, request_id)
+    row, dataset = _request(session, principal, "request.approve", request_id)
     if row.status != "pending":
         state = effective_status(row)
         raise Conflict(f"only a pending request can be approved; this one is {state}")
@@ -232,10 +227,11 @@ def _close(
     request_id: str,
     body: Rejection,
     *,
+    action: str,
     from_status: str,
     to_status: str,
 ) -> QueryRequestOut:
-    row, dataset = _owned(session, principal, request_id)
+    row, dataset = _request(session, principal, action, request_id)
     if row.status != from_status:
         raise Conflict(
             f"only a {from_status} request can become {to_status}; "
@@ -268,7 +264,8 @@ def reject(
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, request_id, body, from_status="pending", to_status="rejected"
+        session, ctx, principal, request_id, body,
+        action="request.reject", from_status="pending", to_status="rejected"
     )
 
 
@@ -280,5 +277,6 @@ def revoke(
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, request_id, body, from_status="approved", to_status="revoked"
+        session, ctx, principal, request_id, body,
+        action="request.revoke", from_status="approved", to_status="revoked"
     )

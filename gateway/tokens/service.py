@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError
 from anonymizers.tokens import TokenFormat, detokenise
+from gateway.access.permissions import Resource, require, require_caller
 from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
-from gateway.catalog.service import dataset_policy, require_department
+from gateway.catalog.service import dataset_policy
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
 from gateway.tokens.schemas import ReverseOut, ReverseRequest
@@ -64,10 +65,11 @@ def _refuse(
 def reverse(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: ReverseRequest, rid: str
 ) -> ReverseOut:
-    require_department(principal)
+    require_caller("token.reverse", principal)
     dataset = session.get(Dataset, body.dataset)
-    if dataset is None or dataset.owner != principal.domain:
+    if dataset is None:
         raise NotFound("no such dataset")
+    require("token.reverse", principal, Resource(owner=dataset.owner))
     params = _token_params(dataset, body.column)
     if params is None:
         raise InvalidRequest("this column is not tokenised by the dataset's policy")
