@@ -74,3 +74,29 @@ def test_integer_rows_keep_the_digest_row_releases_always_had() -> None:
 def test_values_without_a_json_form_are_refused() -> None:
     with pytest.raises(TypeError):
         result_digest(["x"], [[object()]])
+
+
+def test_the_recipe_in_the_docs_computes_the_same_digest() -> None:
+    """docs/audit.md tells third parties how to recompute the digest: it must be right."""
+    import random
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## The result digest") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    scope: dict[str, object] = {}
+    exec(compile(code.group(1), "docs/audit.md", "exec"), scope)
+    recipe = scope["result_digest"]
+    assert callable(recipe)
+    rng = random.Random(7)
+    values: list[object] = [0.0, -0.0, 1e-5, 1e-6, 1e-7, 1.5e-7, 1e21, 1e22, 1e16, 2718.0, 0.1]
+    values += [rng.uniform(-1e6, 1e6) for _ in range(200)]
+    values += [10 ** rng.uniform(-12, 25) * rng.choice([1, -1]) for _ in range(300)]
+    values += [12, -3, None, True, '和平 "q"\n']
+    rows = [values[i : i + 7] for i in range(0, len(values), 7)]
+    response = json.loads(json.dumps({"columns": ["a", "区"], "rows": rows}))
+    assert recipe(response) == result_digest(response["columns"], response["rows"])
+    for value in values:
+        assert recipe({"columns": [], "rows": [[value]]}) == result_digest([], [[value]]), value
