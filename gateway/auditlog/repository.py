@@ -233,14 +233,28 @@ class AuditRepository:
         size = self.session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1))
         return int(size or 0)
 
-    def entries_for_subject(self, subject_ref: str, limit: int) -> Sequence[AuditEntryRow]:
-        return self.session.scalars(
+    def entries_for_subject(
+        self,
+        subject_ref: str,
+        *,
+        datasets: Sequence[str] | None,
+        since: datetime | None,
+        after: int | None,
+        limit: int,
+    ) -> Sequence[AuditEntryRow]:
+        """A resident's entries, oldest first; every filter applies before the limit."""
+        stmt = (
             select(AuditEntryRow)
             .join(AuditSubject, AuditSubject.entry_index == AuditEntryRow.index)
             .where(AuditSubject.subject_ref == subject_ref)
-            .order_by(AuditEntryRow.index)
-            .limit(limit)
-        ).all()
+        )
+        if datasets is not None:
+            stmt = stmt.where(AuditEntryRow.dataset.in_(datasets))
+        if since is not None:
+            stmt = stmt.where(AuditEntryRow.recorded_at >= since)
+        if after is not None:
+            stmt = stmt.where(AuditEntryRow.index > after)
+        return self.session.scalars(stmt.order_by(AuditEntryRow.index).limit(limit)).all()
 
     def summary(
         self, by_dataset: bool, datasets: Sequence[str] | None, principals: Sequence[str] | None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from gateway.access.permissions import require
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
-from gateway.auditlog import service
+from gateway.auditlog import residents, service
 from gateway.auditlog.export import as_csv, as_jsonl
 from gateway.auditlog.schemas import (
     AuditEntryOut,
@@ -121,12 +121,18 @@ def lookup(
 
 @subjects_router.get("/{subject_ref}/accesses", summary="Who received rows about a resident")
 def accesses(
-    subject_ref: str,
+    subject_ref: Annotated[str, Path(min_length=1, max_length=64)],
     session: DbSession,
+    ctx: Context,
     who: CurrentPrincipal,
+    rid: RequestId,
+    since: Instant | None = None,
+    after: Annotated[int | None, Query(ge=-1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[SubjectAccess]:
-    return service.subject_accesses(session, who, subject_ref, limit)
+    return residents.history(
+        session, ctx, who, subject_ref, since=since, after=after, limit=limit, request_id=rid
+    )
 
 
 @public_router.get(

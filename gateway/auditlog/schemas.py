@@ -55,10 +55,14 @@ class SubjectRefOut(BaseModel):
 
 
 class SubjectAccess(BaseModel):
-    index: int
+    index: int = Field(description="The entry's index: pass the last one as `after` for more.")
     time: str
-    app: str
+    app: str = Field(description="Name of the app that received the rows.")
     purpose: str | None
     legal_basis: str | None
-    dataset: str | None
+    dataset: str | None = Field(description="Dataset id.")
+    dataset_name: str | None = None
+    justification: str | None = Field(
+        default=None, description="The justification the app stated when it filed the query."
+    )
     columns: list[dict[str, Any]]

@@ -34,7 +34,6 @@ from gateway.auditlog.schemas import (
     CheckpointOut,
     ConsistencyProofOut,
     InclusionProofOut,
-    SubjectAccess,
     SubjectRefOut,
     SummaryRow,
 )
@@ -275,28 +274,3 @@ def subject_ref_for(
     ref = ctx.subjects.ref(id_number)
     record(ctx, "subject.lookup", principal, subject_lookups=1, request_id=request_id)
     return SubjectRefOut(subject_ref=ref)
-
-
-def subject_accesses(
-    session: Session, principal: AuthPrincipal, subject_ref: str, limit: int
-) -> list[SubjectAccess]:
-    """Who received rows about this resident, when and why (departments and auditors)."""
-    require("resident.history", principal)
-    datasets, _ = visible_scope(session, principal)
-    out = []
-    for row in AuditRepository(session).entries_for_subject(subject_ref, limit):
-        if datasets is not None and row.dataset not in datasets:
-            continue
-        entry = json.loads(row.entry)
-        out.append(
-            SubjectAccess(
-                index=row.index,
-                time=str(entry.get("time", "")),
-                app=str(entry.get("principal", "")),
-                purpose=entry.get("purpose"),
-                legal_basis=entry.get("legal_basis"),
-                dataset=entry.get("dataset"),
-                columns=list(entry.get("columns", [])),
-            )
-        )
-    return out

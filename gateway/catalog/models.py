@@ -47,6 +47,8 @@ class Dataset(Base):
     table_name: Mapped[str] = mapped_column(String(128))
     description: Mapped[str] = mapped_column(Text, default="")
     privacy_unit: Mapped[str] = mapped_column(String(64))
+    # The column holding residents' ID numbers, which the access log indexes (None: the unit).
+    resident_id: Mapped[str | None] = mapped_column(String(64), default=None)
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(64))

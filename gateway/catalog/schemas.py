@@ -50,6 +50,12 @@ class DatasetCreate(_In):
     table: str = Field(pattern=TABLE)
     description: str = Field(default="", max_length=2000, pattern=TEXT)
     privacy_unit: str = Field(pattern=IDENT, description="Column identifying one resident.")
+    resident_id: str | None = Field(
+        default=None,
+        pattern=IDENT,
+        description="Column holding the resident's ID number (身份证号), by which residents' "
+        "access history is found; default: the privacy unit.",
+    )
     columns: list[ColumnIn] = Field(min_length=1, max_length=500)
     policy: UsagePolicy
 
@@ -60,6 +66,8 @@ class DatasetCreate(_In):
             raise ValueError("column names must be unique")
         if self.privacy_unit not in names:
             raise ValueError("privacy_unit must be one of the columns")
+        if self.resident_id is not None and self.resident_id not in names:
+            raise ValueError("resident_id must be one of the columns")
         return self
 
 
@@ -90,6 +98,7 @@ class DatasetOut(BaseModel):
     owner: str
     description: str
     privacy_unit: str
+    resident_id: str | None = None
     columns: list[ColumnOut]
     policy_version: str
     retention: str

@@ -38,6 +38,7 @@ class DatasetView:
     table: str
     privacy_unit: str
     columns: Mapping[str, ColumnInfo]
+    resident_id: str | None = None  # the ID-number column, when it is not the privacy unit
 
     @classmethod
     def of(cls, dataset: Dataset) -> DatasetView:
@@ -47,6 +48,9 @@ class DatasetView:
             owner=dataset.owner,
             table=dataset.table_name,
             privacy_unit=dataset.privacy_unit,
+            resident_id=(
+                dataset.resident_id if dataset.resident_id != dataset.privacy_unit else None
+            ),
             columns={
                 c["name"]: ColumnInfo(
                     c["name"], c["type"], c.get("storage", c["type"]), c["classification"]

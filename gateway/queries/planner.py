@@ -39,6 +39,7 @@ from policies import Decision
 # position (never by these labels, which only name them in SQL). Apps cannot use the prefix.
 PERSONS = "cdg_persons"  # hidden per-group count of distinct privacy units
 SUBJECT = "cdg_subject"  # hidden privacy-unit value of each released row, for the access index
+RESIDENT = "cdg_resident"  # hidden ID number of each released row, when not the privacy unit
 
 _STORAGE: dict[str, TypeEngine[Any]] = {
     "string": String(),
@@ -142,7 +143,12 @@ def plan(
 
     if spec.kind == "rows":
         subject = t.c[view.privacy_unit].label(SUBJECT)
-        stmt = select(*[t.c[name] for name in spec.select], subject)
+        # Layout: the selected columns, the resident's ID number when the dataset declares
+        # another column for it than the privacy unit, then the privacy unit.
+        hidden = [subject]
+        if view.resident_id is not None:
+            hidden = [t.c[view.resident_id].label(RESIDENT), subject]
+        stmt = select(*[t.c[name] for name in spec.select], *hidden)
         order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]

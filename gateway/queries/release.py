@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -32,7 +32,9 @@ class Release:
     treatments: dict[str, str]
     suppressed_groups: int
     truncated: bool
-    subjects: list[Any]  # privacy-unit values of released rows: indexed, never returned
+    subjects: list[Any]  # privacy-unit values of released rows: never returned
+    # ID numbers of the residents in released rows, for the access log's index (row releases).
+    residents: list[Any] = field(default_factory=list)
     suppressed_cells: int = 0  # quasi-identifier cells withheld to reach k-anonymity
 
     def digest(self) -> str:
@@ -57,13 +59,18 @@ def release_rows(
     limit: int,
     quasi_identifiers: Collection[str] = (),
     class_columns: Collection[str] | None = None,
+    resident_column: bool = False,
 ) -> Release:
-    """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers)."""
+    """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers).
+
+    ``resident_column``: the planner put the residents' ID numbers before the privacy unit.
+    """
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
     # The planner puts the privacy unit last: found by position, whatever the names are.
     subject_at = len(result.columns) - 1
-    columns = list(result.columns[:subject_at])
+    resident_at = subject_at - 1 if resident_column else subject_at
+    columns = list(result.columns[:resident_at])
     # An ID mask's birth year is withdrawn when another released column narrows it.
     narrowing = {
         name
@@ -88,6 +95,7 @@ def release_rows(
         vectors.append(list(values))
     released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
     subjects = [r[subject_at] for r in rows]
+    residents = [r[resident_at] for r in rows]
     suppressed_cells = 0
     if decision.k_anonymity is not None:
         # Locally suppress the cells that can single a person out (after their treatments)
@@ -102,7 +110,7 @@ def release_rows(
         if len(set(subjects)) < decision.k_anonymity:
             # The filters and the scope are known to the recipient: every released row lies
             # in the class "matches this query", which must itself hold k persons.
-            released, subjects = [], []
+            released, subjects, residents = [], [], []
     return Release(
         columns=columns,
         rows=released,
@@ -110,6 +118,7 @@ def release_rows(
         suppressed_groups=0,
         truncated=truncated,
         subjects=subjects,
+        residents=residents,
         suppressed_cells=suppressed_cells,
     )
 

@@ -151,7 +151,10 @@ def _release(
         )
         quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
         classes = class_columns(view, decision, loaded.spec, bound)
-        return release_rows(result, decision, context, cap, quasi, classes)
+        resident = view.resident_id is not None
+        return release_rows(
+            result, decision, context, cap, quasi, classes, resident_column=resident
+        )
     return release_aggregates(result, decision, cap, loaded.spec)
 
 
@@ -192,7 +195,8 @@ def _execute(
         ctx,
         "query.run",
         principal,
-        subjects=ctx.subjects.refs(release.subjects) if loaded.spec.kind == "rows" else None,
+        # Indexed by the resident's ID number, so a lookup by ID finds every release.
+        subjects=ctx.subjects.refs(release.residents) if loaded.spec.kind == "rows" else None,
         outcome="ok",
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
