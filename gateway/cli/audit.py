@@ -110,6 +110,7 @@ def _report(report: Report, as_json: bool) -> None:
                 "entries": report.entries,
                 "checkpoints": report.checkpoints,
                 "signed_size": report.signed_size,
+                "witnessed_size": report.witnessed_size,
                 "unsigned_entries": report.entries - report.signed_size,
                 "oldest_unsigned_age_seconds": unsigned_age(report),
                 "first_bad_index": first.index if first else None,
