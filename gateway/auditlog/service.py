@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from audit import MerkleTree, StoreError
 from gateway.access.permissions import listing_scope, require
 from gateway.auditlog.derived_checks import DerivedChecks
+from gateway.auditlog.events import check
 from gateway.auditlog.export import export_records
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
@@ -53,6 +54,7 @@ log = logging.getLogger("cdg.audit")
 def _pending(
     event: str, principal: AuthPrincipal, subjects: list[str] | None, fields: dict[str, Any]
 ) -> Pending:
+    check(event, fields.get("outcome"))
     entry: dict[str, Any] = {
         "event": event,
         "time": utcnow().isoformat(timespec="microseconds"),

@@ -1,0 +1,398 @@
+"""What the access log records: its events, outcomes, decision reasons and verify findings.
+
+One registry in code. ``record`` and ``record_in`` refuse an event or outcome that is not
+here, so the log cannot grow a kind of entry nobody documented; docs/audit.md's tables
+are rendered from it (``python -m gateway.auditlog.events`` rewrites them, and a test
+fails when the committed page differs).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    en: str
+    zh: str
+
+
+EVENTS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "query.run",
+            "an app ran an approved query: released, failed after the source was "
+            "read, or refused (also a refusal before the source is touched)",
+            "应用运行已批准的查询:已发布、读取数据源后失败,或被拒绝",
+        ),
+        Kind(
+            "request.filed",
+            "an app filed a query request that awaits approval",
+            "应用提交了待审批的查询申请",
+        ),
+        Kind(
+            "request.approved",
+            "the owning department approved a request, or the policy "
+            "approved it on filing (no approval needed)",
+            "数据所属部门批准了申请,或策略在提交时自动批准",
+        ),
+        Kind(
+            "request.denied",
+            "the policy refused a request when it was filed",
+            "提交时策略拒绝了申请",
+        ),
+        Kind(
+            "request.rejected",
+            "the owning department rejected a pending request",
+            "数据所属部门拒绝了待审批申请",
+        ),
+        Kind(
+            "request.revoked",
+            "the owning department revoked an approved query",
+            "数据所属部门撤销了已批准的查询",
+        ),
+        Kind("source.registered", "a department registered a source database", "部门登记了数据源"),
+        Kind(
+            "dataset.registered",
+            "a department registered a dataset with its usage policy",
+            "部门登记了数据集及其使用策略",
+        ),
+        Kind(
+            "policy.replaced",
+            "a department replaced a dataset's usage policy",
+            "部门替换了数据集的使用策略",
+        ),
+        Kind(
+            "token.reversed",
+            "a department reversed a pseudonym token, or was refused",
+            "部门还原了假名令牌,或被拒绝",
+        ),
+        Kind(
+            "subject.lookup",
+            "an ID number was turned into a SubjectRef (the number is not logged)",
+            "由身份证号查询主体标识(不记录号码)",
+        ),
+        Kind(
+            "subject.history",
+            "a resident's access history was read (whose is not logged)",
+            "查看了居民被访问记录(不记录是谁)",
+        ),
+        Kind(
+            "audit.repaired",
+            "the operator restored missing tree nodes from the entries",
+            "运维人员由日志条目恢复了缺失的树节点",
+        ),
+    )
+}
+
+OUTCOMES: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("ok", "the rows or aggregates were released", "已发布结果"),
+        Kind(
+            "refused",
+            "refused; nothing was released (`decision.reason_code` says why)",
+            "被拒绝,未发布任何数据",
+        ),
+        Kind(
+            "source_error",
+            "the department's database failed after the run was counted",
+            "部门数据库出错",
+        ),
+        Kind("timeout", "the statement ran past its timeout", "语句执行超时"),
+        Kind(
+            "error",
+            "the source was read but the release could not be prepared or "
+            "returned; nothing was released",
+            "已读取数据源但未能生成结果,未发布任何数据",
+        ),
+    )
+}
+
+# ``decision.reason_code`` of query, request and reversal entries.
+REASONS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("granted", "the policy allowed it", "策略允许"),
+        Kind("unknown_purpose", "the dataset's policy has no such purpose", "策略中无此用途"),
+        Kind("purpose_not_granted", "the purpose is not granted to this app", "该用途未授予此应用"),
+        Kind("role_not_granted", "the app's role is not among the grantees", "应用角色未获授权"),
+        Kind("not_yet_valid", "the grant is not valid yet", "授权尚未生效"),
+        Kind("grant_expired", "the grant has expired", "授权已过期"),
+        Kind(
+            "column_withheld",
+            "a column the query uses is withheld for this purpose",
+            "查询使用了该用途下不提供的列",
+        ),
+        Kind(
+            "column_not_filterable",
+            "a filter uses a column that may not be filtered on",
+            "过滤条件使用了不可过滤的列",
+        ),
+        Kind(
+            "filter_value_not_allowed",
+            "a filter value is outside the declared values",
+            "过滤值不在允许范围内",
+        ),
+        Kind(
+            "filter_values_undeclared",
+            "a filter on a column whose values are not declared",
+            "过滤列未声明允许值",
+        ),
+        Kind("aggregate_only", "the purpose allows aggregates only", "该用途仅允许聚合查询"),
+        Kind(
+            "undeclared_group_keys",
+            "grouping by columns the policy does not declare",
+            "分组列未在策略中声明",
+        ),
+        Kind(
+            "sensitive_needs_dp",
+            "a sensitive column leaves only through differential privacy",
+            "敏感列只能通过差分隐私发布",
+        ),
+        Kind(
+            "sensitive_not_named",
+            "a sensitive column is not named in the policy",
+            "策略未列明该敏感列",
+        ),
+        Kind(
+            "bounds_missing",
+            "a differentially private aggregate lacks value bounds",
+            "差分隐私聚合缺少取值范围",
+        ),
+        Kind(
+            "epsilon_too_high",
+            "the query asks for more ε than the policy allows",
+            "请求的 ε 超过策略上限",
+        ),
+        Kind(
+            "daily_quota_used",
+            "the app's daily run quota on this dataset is used up",
+            "当日运行次数已用完",
+        ),
+        Kind(
+            "policy_changed",
+            "the policy changed since the request was approved",
+            "批准后策略已变更",
+        ),
+        Kind("unknown_query", "no such approved query for this app", "无此已批准查询"),
+        Kind("query_pending", "the query has not been approved", "该查询尚未获批准"),
+        Kind("query_rejected", "the query request was rejected", "该查询申请已被拒绝"),
+        Kind("query_revoked", "the query was revoked", "该查询已被撤销"),
+        Kind("query_expired", "the query approval has expired", "该查询已过期"),
+        Kind("query_not_runnable", "the query is in no state to run", "该查询不可运行"),
+        Kind(
+            "run_quota_used",
+            "the query has used all the runs its approval allows",
+            "该查询的运行次数已用完",
+        ),
+        Kind(
+            "budget_exhausted",
+            "a privacy budget (window, lifetime or dataset) is spent",
+            "隐私预算已用完",
+        ),
+        Kind(
+            "too_many_groups",
+            "a differentially private release would have too many groups",
+            "差分隐私发布的分组过多",
+        ),
+        Kind(
+            "scope_too_small",
+            "the app's scope holds too few residents to release from",
+            "应用范围内居民过少",
+        ),
+        Kind(
+            "epsilon_not_calibratable",
+            "the noise for the asked ε cannot be calibrated",
+            "无法为所请求的 ε 校准噪声",
+        ),
+        Kind(
+            "identical_run_pending",
+            "the same DP release is being made by another run",
+            "相同的差分隐私发布正在进行",
+        ),
+        Kind(
+            "identical_run_failed",
+            "the same DP release failed in another run",
+            "相同的差分隐私发布在另一次运行中失败",
+        ),
+        Kind("refused", "a DP plan was refused without a more specific code", "差分隐私计划被拒绝"),
+        Kind(
+            "token_unrecognised",
+            "reversal: the token is not one the gateway made",
+            "还原:无法识别该令牌",
+        ),
+        Kind(
+            "token_not_reversible",
+            "reversal: the column's treatment cannot be reversed",
+            "还原:该列处理方式不可还原",
+        ),
+        Kind(
+            "token_key_version_unknown",
+            "reversal: the token's key version is unknown",
+            "还原:令牌密钥版本未知",
+        ),
+    )
+}
+
+# What ``cdg audit verify`` reports (``problem``), from the store or from an export.
+PROBLEMS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "changed_entry",
+            "an entry's content was edited (or a forged entry put in its place)",
+            "条目内容被修改",
+        ),
+        Kind(
+            "broken_chain",
+            "an entry was rewritten together with its hashes: the next entry's `prev` exposes it",
+            "条目连同哈希被改写,哈希链断开",
+        ),
+        Kind(
+            "missing_entry",
+            "an entry was deleted from the middle; in an export, a line was "
+            "removed or added (the chain breaks, an index is missing, or the seal counts other "
+            "entries)",
+            "条目被删除或插入",
+        ),
+        Kind(
+            "reordered_entries",
+            "entries were swapped or moved (in an export: an index is not "
+            "larger than the one before it)",
+            "条目被调换或移动",
+        ),
+        Kind(
+            "truncated_tail",
+            "entries were removed from the end: a signed checkpoint, the "
+            "sequencer or a saved checkpoint counts more",
+            "末尾条目被删除",
+        ),
+        Kind(
+            "checkpoint_mismatch",
+            "entries no longer hash to a signed checkpoint's root",
+            "条目与已签名检查点的根哈希不符",
+        ),
+        Kind(
+            "forged_checkpoint",
+            "a checkpoint's signature does not verify with a published key",
+            "检查点签名无效",
+        ),
+        Kind(
+            "altered_checkpoint",
+            "a checkpoint row differs from its signed note",
+            "检查点记录与签名内容不符",
+        ),
+        Kind(
+            "malformed_checkpoint",
+            "a checkpoint note does not follow the signed-note grammar",
+            "检查点格式不符合签名注记语法",
+        ),
+        Kind(
+            "forged_cosignature",
+            "a witness's cosignature line does not verify with that witness's key",
+            "见证方联署签名无效",
+        ),
+        Kind(
+            "missing_cosignatures",
+            "the newest checkpoint carries fewer valid witness cosignatures than required",
+            "最新检查点的有效见证联署不足",
+        ),
+        Kind(
+            "changed_column",
+            "a stored column the API filters or sums on (principal, dataset, "
+            "purpose, event, decision, row count, privacy cost, recorded time) differs from "
+            "the entry",
+            "索引列与条目内容不符",
+        ),
+        Kind(
+            "changed_subject_index",
+            "the resident index lists other residents for an entry "
+            "than the entry commits to (a row deleted or inserted)",
+            "居民索引与条目承诺不符",
+        ),
+        Kind(
+            "missing_node",
+            "a tree node is missing: derived data, `cdg audit repair` restores it",
+            "树节点缺失(可修复)",
+        ),
+        Kind("changed_node", "a tree node does not hash its children", "树节点哈希不符"),
+        Kind(
+            "extra_rows",
+            "subject index rows or tree nodes lie past the last entry",
+            "最后条目之后存在多余的索引或节点",
+        ),
+        Kind(
+            "not_in_log",
+            "export: an entry's inclusion proof does not lead to the export's signed checkpoint",
+            "导出条目不在已签名检查点中",
+        ),
+        Kind(
+            "truncated_export",
+            "export: the seal (the last line) is missing, lines were cut off the end",
+            "导出文件缺少封印,末尾被截断",
+        ),
+        Kind(
+            "forged_seal",
+            "export: the seal's signature does not verify, or it belongs to "
+            "another log or checkpoint",
+            "导出封印无效",
+        ),
+        Kind("malformed_export", "export: a line is not an export record", "导出行格式错误"),
+        Kind(
+            "unverifiable",
+            "export: `--since-checkpoint` with a filtered export; use "
+            "`cdg audit consistency` with a proof",
+            "筛选后的导出无法证明一致性",
+        ),
+    )
+}
+
+
+def _row(name: str, kind: Kind) -> str:
+    return f"| `{name}` | {kind.en} | {kind.zh} |"
+
+
+def table(registry: dict[str, Kind], first: str) -> str:
+    head = f"| {first} | meaning | 含义 |\n|---|---|---|"
+    return "\n".join([head, *(_row(n, k) for n, k in registry.items())])
+
+
+TABLES = {
+    "events": (EVENTS, "event"),
+    "outcomes": (OUTCOMES, "outcome"),
+    "reasons": (REASONS, "reason_code"),
+    "problems": (PROBLEMS, "problem"),
+}
+_BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
+
+
+def render(page: str) -> str:
+    """The page with each generated block replaced by the table from the registry."""
+
+    def fill(match: re.Match[str]) -> str:
+        registry, first = TABLES[match.group(2)]
+        return f"{match.group(1)}{table(registry, first)}\n{match.group(3)}"
+
+    return _BLOCK.sub(fill, page)
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+
+
+def check(event: str, outcome: object) -> None:
+    """Refuse an undocumented event or outcome (a programming error, found by tests)."""
+    if event not in EVENTS:
+        raise ValueError(f"unregistered audit event {event!r}")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"unregistered audit outcome {outcome!r}")
+
+
+if __name__ == "__main__":
+    DOC.write_text(render(DOC.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.exit(0)
