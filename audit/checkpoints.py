@@ -39,9 +39,9 @@ from audit.hashing import HASH_SIZE
 __all__ = [
     "Checkpoint",
     "CheckpointSigner",
+    "normalise_saved_note",
     "open_checkpoint",
     "parse_verifier_key",
-    "normalise_saved_note",
     "split_note",
     "verifier_key",
 ]
