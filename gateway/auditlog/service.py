@@ -143,7 +143,14 @@ def export(
         require("log.export", principal)
     with ctx.store.transaction() as session:
         scope = visible_scope(session, principal) if principal is not None else (None, None)
-        row = ctx.audit.appender.checkpoint_now(session)
+        # Every proof of the stream needs the tree whole: refuse before the first line,
+        # never break the stream halfway.
+        if AuditRepository(session).missing_nodes(AuditRepository(session).sequencer_size()):
+            raise _tree_damaged("export")
+        try:
+            row = ctx.audit.appender.checkpoint_now(session)
+        except (KeyError, StoreError):
+            raise _tree_damaged("export") from None
         checkpoint = (row.size, row.note) if row is not None else (0, "")
     signer = ctx.audit.appender.signer
     origin = ctx.settings.log_origin

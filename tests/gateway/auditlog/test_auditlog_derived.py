@@ -177,6 +177,8 @@ def test_a_missing_node_is_reported_answered_503_and_repaired(
     assert set(body) >= {"error", "detail", "request_id"} and body["error"] == "Unavailable"
     assert "repair" in body["detail"]
     assert any("node missing" in r.getMessage() for r in caplog.records)
+    export = log.gw.get("district-auditor", "/v1/audit/export")
+    assert export.status_code == 503 and export.json()["error"] == "Unavailable"
 
     result = CliRunner().invoke(cli, ["audit", "repair", "--json"], env=log.env)
     assert result.exit_code == 0, result.output
