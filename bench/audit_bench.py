@@ -87,7 +87,7 @@ from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSubject
 # the writer without the verification step noticing.
 from gateway.auditlog.service import _pending
 from gateway.auditlog.signing import verifier_keys
-from gateway.auditlog.writer import AuditUnavailable, _row_fields
+from gateway.auditlog.writer import AuditUnavailable, _row_fields, build_entry
 from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.keys import ensure_keys, load_keyring
@@ -432,10 +432,9 @@ def plain_row(i: int, subjects: int) -> tuple[dict[str, Any], list[dict[str, Any
     who, fields, refs = query_run(i, subjects)
     pending = _pending("query.run", who, refs, fields)
     now = utcnow()
-    entry = {**pending.entry, "index": i, "prev": ""}
-    entry.setdefault("time", now.isoformat(timespec="microseconds"))
+    entry = build_entry(pending, i, "", now)
     data = canonical_json(entry)
-    row = _row_fields({**entry, "_recorded_at": now}, data, leaf_hash(data))
+    row = _row_fields(entry, data, leaf_hash(data))
     return row, [{"subject_ref": ref, "entry_index": i} for ref in pending.subjects]
 
 
@@ -542,15 +541,14 @@ class LogBuilder:
         for i in range(start, start + n):
             who, fields, refs = query_run(i, self.subjects)
             pending = _pending("query.run", who, refs, fields)
-            entry = {**pending.entry, "index": i, "prev": self.prev}
-            entry.setdefault("time", now.isoformat(timespec="microseconds"))
+            entry = build_entry(pending, i, self.prev, now)
             # canonical_json is json.dumps of a validated copy with these options; the
             # copy is skipped for speed and the equality is asserted on every batch.
             data = json.dumps(entry, **_CANONICAL).encode("utf-8")
             if i == start and canonical_json(entry) != data:
                 raise BenchError("the bulk loader's entry bytes differ from canonical_json")
             digest = leaf_hash(data)
-            chunk.entries.append(_row_fields({**entry, "_recorded_at": now}, data, digest))
+            chunk.entries.append(_row_fields(entry, data, digest))
             chunk.subjects.extend((ref, i) for ref in pending.subjects)
             leaves.append(digest)
             self.prev = digest.hex()
@@ -626,6 +624,10 @@ class SqliteLoader(Loader):
         self.conn.execute("BEGIN")
 
     def _write(self, chunk: Chunk) -> None:
+        # Claimed before the entries are written, as the appender does (the guard checks it).
+        self.conn.execute(
+            "UPDATE audit_sequencer SET size = size + ? WHERE id = 1", (len(chunk.entries),)
+        )
         marks = ", ".join("?" * len(ENTRY_COLUMNS))
         self.conn.executemany(
             f"INSERT INTO audit_entries ({_QUOTED_ENTRY_COLUMNS}) VALUES ({marks})",
@@ -645,7 +647,6 @@ class SqliteLoader(Loader):
             )
 
     def _finish(self, size: int) -> None:
-        self.conn.execute("UPDATE audit_sequencer SET size = ? WHERE id = 1", (size,))
         self.conn.execute("COMMIT")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
@@ -661,6 +662,9 @@ class PostgresLoader(Loader):
 
     def _write(self, chunk: Chunk) -> None:
         with self.conn.cursor() as cur:
+            cur.execute(
+                "UPDATE audit_sequencer SET size = size + %s WHERE id = 1", (len(chunk.entries),)
+            )
             with cur.copy(f"COPY audit_entries ({_QUOTED_ENTRY_COLUMNS}) FROM STDIN") as copy:
                 for row in self.entry_tuples(chunk):
                     copy.write_row(row)
@@ -678,8 +682,6 @@ class PostgresLoader(Loader):
                         c.write_row(ref)
 
     def _finish(self, size: int) -> None:
-        with self.conn.cursor() as cur:
-            cur.execute("UPDATE audit_sequencer SET size = %s WHERE id = 1", (size,))
         self.conn.commit()
         # What autovacuum does soon after a load this size: statistics for the planner
         # and a visibility map for index-only scans (the max(idx) size query uses one).

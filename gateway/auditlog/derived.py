@@ -104,6 +104,8 @@ def _same_instant(stored: Any, derived: datetime | None) -> bool:
 def column_mismatches(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
     """Names of the stored columns that do not equal what the entry says."""
     derived = indexed_columns(entry)
+    if derived == stored:
+        return []  # the common case, decided in one comparison
     wrong = []
     for name in INDEXED_COLUMNS:
         want, have = derived[name], stored.get(name)

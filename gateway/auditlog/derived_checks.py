@@ -41,7 +41,7 @@ class DerivedChecks:
             for index in sorted(set(page.subjects) - seen):
                 self._problem(index, CHANGED_SUBJECT_INDEX, "index rows for an entry not stored")
             for index, text, stored_leaf, stored_node, columns in page.entries:
-                self._check_entry(index, text, columns, page.subjects.get(index, []))
+                parsed = self._check_entry(index, text, columns, page.subjects.get(index, []))
                 node = stored_node
                 if node is None:
                     node = leaf_hash(text.encode("utf-8"))
@@ -49,7 +49,7 @@ class DerivedChecks:
                 # Interior nodes are checked against the tree's own leaves: an edited entry
                 # is the leaf check's finding, not every node above it.
                 self._add_leaf(index, node, page.nodes)
-                yield LoggedEntry(index, text, stored_leaf, stored_node)
+                yield LoggedEntry(index, text, stored_leaf, stored_node, parsed)
 
     def finish(self, size: int) -> None:
         """Rows stored for entries that do not exist (past the end of the log)."""
@@ -63,13 +63,14 @@ class DerivedChecks:
 
     def _check_entry(
         self, index: int, text: str, columns: dict[str, object], refs: list[str]
-    ) -> None:
+    ) -> object:
+        """The parsed entry (or None), after checking what is stored beside it."""
         try:
             entry = json.loads(text)
         except ValueError:
-            return  # the leaf hash check reports a damaged entry
+            return None  # the leaf hash check reports a damaged entry
         if not isinstance(entry, dict):
-            return
+            return None
         wrong = column_mismatches(entry, columns)
         if wrong:
             self._problem(
@@ -80,6 +81,7 @@ class DerivedChecks:
         why = subject_mismatch(entry, refs)
         if why is not None:
             self._problem(index, CHANGED_SUBJECT_INDEX, f"entry {index}: subject index {why}")
+        return entry
 
     def _add_leaf(self, index: int, digest: bytes, stored: dict[tuple[int, int], bytes]) -> None:
         # The perfect subtrees this leaf completes, as the writer stores them.

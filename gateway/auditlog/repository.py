@@ -83,26 +83,6 @@ class AuditRepository:
             stmt = stmt.where(AuditEntryRow.index > after)
         return self.session.scalars(stmt).all()
 
-    def stream(self, batch: int = 5000) -> Iterator[tuple[int, str, str, bytes | None]]:
-        """(index, entry, leaf_hash, stored tree leaf) in index order, read in batches."""
-        last = -1
-        leaf = AuditNode.__table__.alias("leaf")
-        while True:
-            rows = self.session.execute(
-                select(
-                    AuditEntryRow.index, AuditEntryRow.entry, AuditEntryRow.leaf_hash, leaf.c.hash
-                )
-                .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == AuditEntryRow.index))
-                .where(AuditEntryRow.index > last)
-                .order_by(AuditEntryRow.index)
-                .limit(batch)
-            ).all()
-            if not rows:
-                return
-            for index, entry, digest, node in rows:
-                yield int(index), str(entry), str(digest), None if node is None else bytes(node)
-            last = int(rows[-1][0])
-
     def verification_pages(self, batch: int = 5000) -> Iterator[VerificationPage]:
         """Entries, their indexed columns, subject rows and tree nodes, page by page."""
         after = -1

@@ -30,6 +30,7 @@ class LoggedEntry:
     entry: str
     leaf_hash: str
     node: bytes | None = None  # the tree's stored leaf, when reading from the store
+    parsed: object = None  # the entry's JSON, when the reader has parsed it already
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,9 @@ class Report:
         return min(self.problems, key=lambda p: p.index) if self.problems else None
 
 
-def _claimed(text: str) -> tuple[int | None, str | None]:
+def _claimed(text: str, parsed: object = None) -> tuple[int | None, str | None]:
     try:
-        data = json.loads(text)
+        data = json.loads(text) if parsed is None else parsed
     except ValueError:
         return None, None
     if not isinstance(data, dict):
@@ -190,7 +191,7 @@ def verify(
             )
             break
         digest = leaf_hash(logged.entry.encode("utf-8"))
-        claimed_index, claimed_prev = _claimed(logged.entry)
+        claimed_index, claimed_prev = _claimed(logged.entry, logged.parsed)
         if digest.hex() != logged.leaf_hash:
             report.problems.append(
                 Problem(

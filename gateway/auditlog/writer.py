@@ -88,6 +88,17 @@ def _row_fields(entry: dict[str, Any], data: bytes, digest: bytes) -> dict[str, 
     }
 
 
+def build_entry(pending: Pending, index: int, prev: str, now: datetime) -> dict[str, Any]:
+    """The entry that is hashed for ``pending`` at ``index`` (the one definition of it)."""
+    stamp = now.isoformat(timespec="microseconds")
+    entry = {**pending.entry, "index": index, "prev": prev, "recorded_at": stamp}
+    entry.setdefault("time", stamp)
+    if pending.subjects or "subject_count" in entry:
+        # The subject index is committed in the entry, so it cannot be thinned.
+        entry["subjects_digest"] = subjects_digest(pending.subjects)
+    return entry
+
+
 class Appender:
     """Writes batches of entries inside a caller's transaction (no commit here)."""
 
@@ -115,16 +126,7 @@ class Appender:
         now = utcnow()
         rows, leaves, texts = [], [], []
         for offset, pending in enumerate(batch):
-            entry = {
-                **pending.entry,
-                "index": start + offset,
-                "prev": prev,
-                "recorded_at": now.isoformat(timespec="microseconds"),
-            }
-            entry.setdefault("time", now.isoformat(timespec="microseconds"))
-            if pending.subjects or "subject_count" in entry:
-                # The subject index is committed in the entry, so it cannot be thinned.
-                entry["subjects_digest"] = subjects_digest(pending.subjects)
+            entry = build_entry(pending, start + offset, prev, now)
             data = canonical_json(entry)
             digest = leaf_hash(data)
             rows.append(_row_fields(entry, data, digest))
