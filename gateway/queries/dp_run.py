@@ -287,7 +287,6 @@ def _answer(
         rows=answer["rows"],
         row_count=len(answer["rows"]),
         treatments={c: "dp" for c in answer["columns"]},
-        suppressed_groups=0,
         truncated=False,
         retention=decision.retention,
         receipt=ReceiptOut.model_validate(receipt.bundle()),

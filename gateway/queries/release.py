@@ -5,7 +5,9 @@ Row releases may also be made k-anonymous, counting distinct persons, over every
 released column that can single one out. Aggregate releases: groups with fewer
 than k distinct persons are suppressed (or merged into an "other" row), further
 groups are hidden so that none can be recomputed from margins (secondary
-suppression), and the hidden person count is dropped.
+suppression), and the hidden person count is dropped. How many groups were
+hidden is not reported either: the count would tell an empty cell from one
+holding one to k-1 persons.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ class Release:
     columns: list[str]
     rows: list[list[Any]]
     treatments: dict[str, str]
-    suppressed_groups: int
     truncated: bool
     subjects: list[Any]  # privacy-unit values of released rows: never returned
     # ID numbers of the residents in released rows, for the access log's index (row releases).
@@ -60,10 +61,13 @@ def release_rows(
     quasi_identifiers: Collection[str] = (),
     class_columns: Collection[str] | None = None,
     resident_column: bool = False,
+    constrained: Collection[str] = (),
 ) -> Release:
     """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers).
 
     ``resident_column``: the planner put the residents' ID numbers before the privacy unit.
+    ``constrained``: columns the query's filters or the row scope restrict; a restricted
+    quasi-identifier (an age filter, say) narrows a birth date as a released one does.
     """
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
@@ -80,7 +84,7 @@ def release_rows(
             decision.columns[name].params,
             name in quasi_identifiers,
         )
-    }
+    } | {name for name in constrained if name in quasi_identifiers}
     vectors: list[list[Any]] = []
     for position, name in enumerate(columns):
         rule = decision.columns[name]
@@ -109,13 +113,14 @@ def release_rows(
             suppressed_cells = report.cells_suppressed
         if len(set(subjects)) < decision.k_anonymity:
             # The filters and the scope are known to the recipient: every released row lies
-            # in the class "matches this query", which must itself hold k persons.
-            released, subjects, residents = [], [], []
+            # in the class "matches this query", which must itself hold k persons. The answer
+            # is then exactly that of a query matching no one: a count of withheld cells
+            # would tell how many persons matched.
+            released, subjects, residents, suppressed_cells = [], [], [], 0
     return Release(
         columns=columns,
         rows=released,
         treatments={name: decision.columns[name].treatment for name in columns},
-        suppressed_groups=0,
         truncated=truncated,
         subjects=subjects,
         residents=residents,
@@ -147,7 +152,7 @@ def release_aggregates(
     # Without group keys there is nothing to merge into an "other" row.
     merge = decision.small_groups == "merge" and bool(group_by)
     mode: Literal["suppress", "merge"] = "merge" if merge else "suppress"
-    kept, report = suppress_small_groups(
+    kept, _ = suppress_small_groups(
         rows,
         persons_at,
         decision.min_group_size,
@@ -160,7 +165,6 @@ def release_aggregates(
         columns=names,
         rows=[[v for i, v in enumerate(row) if i != persons_at] for row in kept],
         treatments={name: "aggregate" for name in names},
-        suppressed_groups=report.groups_suppressed,
         truncated=len(result.rows) > limit,
         subjects=[],
     )

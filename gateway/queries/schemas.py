@@ -56,9 +56,6 @@ class RunResult(BaseModel):
     rows: list[list[Any]]
     row_count: int
     treatments: dict[str, str]
-    suppressed_groups: int = Field(
-        description="Groups withheld because they held fewer than k persons."
-    )
     suppressed_cells: int = Field(
         default=0, description="Quasi-identifier cells withheld so the rows are k-anonymous."
     )

@@ -152,8 +152,18 @@ def _release(
         quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
         classes = class_columns(view, decision, loaded.spec, bound)
         resident = view.resident_id is not None
+        constrained = {f.column for f in loaded.spec.filters} | {
+            s.column for s in decision.row_scope
+        }
         return release_rows(
-            result, decision, context, cap, quasi, classes, resident_column=resident
+            result,
+            decision,
+            context,
+            cap,
+            quasi,
+            classes,
+            resident_column=resident,
+            constrained=constrained,
         )
     return release_aggregates(result, decision, cap, loaded.spec)
 
@@ -200,7 +210,6 @@ def _execute(
         outcome="ok",
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
-        suppressed_groups=release.suppressed_groups,
         suppressed_cells=release.suppressed_cells,
         result_digest=release.digest(),
         **common,
@@ -214,7 +223,6 @@ def _execute(
         rows=release.rows,
         row_count=len(release.rows),
         treatments=release.treatments,
-        suppressed_groups=release.suppressed_groups,
         suppressed_cells=release.suppressed_cells,
         truncated=release.truncated,
         retention=decision.retention,

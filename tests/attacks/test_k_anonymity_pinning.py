@@ -15,6 +15,7 @@ Mechanisms that stop it:
 from __future__ import annotations
 
 import copy
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ def test_filters_cannot_pin_a_class_below_k(gateway: Gateway, source: str) -> No
         # The attacker knows building, unit and age from its own filters; fewer than k
         # persons match, so nothing about them is released.
         assert body["rows"] == [] and body["row_count"] == 0
+        # Not even how many cells would have been hidden: that count is the number of
+        # matching persons times the unpinned columns. The answer is exactly that of a
+        # query matching no one, in the body and in the receipt's entry.
+        assert body["suppressed_cells"] == 0
+        entry = json.loads(body["receipt"]["entry"])
+        assert entry.get("suppressed_cells", 0) == 0 and entry.get("subject_count", 0) == 0
     for b, u, a, n in crowd:
         body = gateway.run(HEPING, qid, {"b": b, "u": u, "a": a}).json()
         assert len(body["rows"]) == n

@@ -167,7 +167,7 @@ def test_names_built_to_collide_cannot_switch_suppression_off(
     body = out.json()
     names = [a["as"] for a in spec["aggregates"]]
     assert body["columns"] == ["grp", *names]  # no hidden column leaks as an extra value
-    assert body["suppressed_groups"] >= 1
+    assert "suppressed_groups" not in body
     released = {row[0] for row in body["rows"]}
     assert SMALL_GROUP not in released
     persons = names.index(next(a["as"] for a in spec["aggregates"] if a["fn"] == "persons"))
@@ -200,4 +200,4 @@ def test_a_reserved_alias_stored_before_the_rule_is_harmless(
     body = gw.run("heping-committee", qid).json()
     assert body["columns"] == ["grp", "n", "cdg_persons"]
     assert SMALL_GROUP not in {row[0] for row in body["rows"]}
-    assert body["suppressed_groups"] >= 1
+    assert "suppressed_groups" not in body

@@ -79,3 +79,15 @@ def test_id_mask_alone_keeps_the_year_and_hides_the_rest() -> None:
     # its own column is not "another" column, even when declared a quasi-identifier
     release = release_rows(result, rules, CONTEXT, 10, {"resident_id"})
     assert release.rows == [["1101051949********"]]
+
+
+def test_a_filter_on_a_quasi_identifier_narrows_like_a_released_one() -> None:
+    # An age filter (age = 76) tells the app the age as surely as an age column would:
+    # with ages computed at one date, the year in the mask would then give the birth date.
+    result = SourceResult(columns=["resident_id", SUBJECT], rows=[(ID, ID)])
+    rules = decision({"resident_id": ID_MASK})
+    filtered = release_rows(result, rules, CONTEXT, 10, {"age"}, constrained={"age"})
+    assert filtered.rows == [["110105************"]]
+    # A filter on a column that is no quasi-identifier leaves the year the policy asks for.
+    other = release_rows(result, rules, CONTEXT, 10, {"age"}, constrained={"community"})
+    assert other.rows == [["1101051949********"]]
