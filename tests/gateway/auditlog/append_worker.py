@@ -16,7 +16,10 @@ def main(worker: int, count: int) -> None:
     who = AuthPrincipal(id="pr_test", name=f"worker-{worker}", kind="app", role="r", domain="d")
     try:
         with ThreadPoolExecutor(8) as pool:
-            receipts = list(pool.map(lambda i: record(ctx, "test.append", who, n=i), range(count)))
+            # Any registered event will do; the log refuses unregistered ones.
+            receipts = list(
+                pool.map(lambda i: record(ctx, "subject.lookup", who, n=i), range(count))
+            )
     finally:
         ctx.close()
     print(" ".join(str(r.entry_index) for r in receipts))
