@@ -246,6 +246,7 @@ ACTIONS: dict[str, Action] = {
             "turn an ID number into a SubjectRef",
             "由身份证号查询主体标识",
             department="any",
+            auditor=True,  # an auditor answering a resident's complaint resolves them too
         ),
         _A(
             "resident.history",

@@ -112,7 +112,9 @@ def export(
     return StreamingResponse(body, media_type=media)
 
 
-@subjects_router.post("/lookup", summary="A resident's SubjectRef from an ID number (departments)")
+@subjects_router.post(
+    "/lookup", summary="A resident's SubjectRef from an ID number (departments, auditors)"
+)
 def lookup(
     body: SubjectLookup, ctx: Context, who: CurrentPrincipal, rid: RequestId
 ) -> SubjectRefOut:

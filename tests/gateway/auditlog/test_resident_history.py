@@ -92,6 +92,7 @@ def test_an_id_lookup_finds_releases_when_the_privacy_unit_is_another_column(
     assert found[0]["dataset_name"] == "households" and found[0]["app"] == "heping-committee"
     assert found[0]["justification"] == "test" and found[0]["purpose"] == PURPOSE
     assert history(gateway, "district-auditor", ref)[0]["index"] == index
+    assert ref_of(gateway, "district-auditor", resident) == ref  # auditors resolve residents too
 
 
 def test_history_filters_before_the_limit_pages_and_honours_since(
