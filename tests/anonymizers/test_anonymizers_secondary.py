@@ -8,44 +8,14 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections import defaultdict
-from collections.abc import Hashable, Sequence
 
-import numpy as np
 import pytest
 
 from anonymizers.kanonymity import suppress_small_groups
 from anonymizers.secondary import complementary_suppression
+from tests.sdc import recoverable
 
 K = 5
-
-
-def recoverable(keys: Sequence[tuple[Hashable, ...]], hidden: set[int], total: bool) -> set[int]:
-    """Hidden cells fixed by every margin a recipient may know (lines of one free key)."""
-    if not hidden or not keys or not keys[0]:
-        return set()
-    unknowns = sorted(hidden)
-    rows: list[list[int]] = []
-    for j in range(len(keys[0])):
-        lines: dict[tuple[Hashable, ...], list[int]] = defaultdict(list)
-        for i, key in enumerate(keys):
-            lines[key[:j] + key[j + 1 :]].append(i)
-        for cells in lines.values():
-            if len(cells) >= 2 and hidden & set(cells):
-                rows.append([1 if u in cells else 0 for u in unknowns])
-    if total:
-        rows.append([1] * len(unknowns))
-    if not rows:
-        return set()
-    a = np.array(rows, dtype=float)
-    rank = np.linalg.matrix_rank(a)
-    found = set()
-    for c, cell in enumerate(unknowns):
-        unit = np.zeros((1, len(unknowns)))
-        unit[0, c] = 1
-        if np.linalg.matrix_rank(np.vstack([a, unit])) == rank:
-            found.add(cell)
-    return found
 
 
 # (name, keys, sizes, cells expected hidden)

@@ -4,12 +4,9 @@ registering them under a policy the test chooses, and an independent margin audi
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
-from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -66,29 +63,3 @@ def truth(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in conn.execute(sa.text(sql), params)]
     finally:
         engine.dispose()
-
-
-def recoverable(keys: Sequence[tuple[Hashable, ...]], hidden: set[int]) -> set[int]:
-    """Hidden cells that every line total (margin) of the table fixes: numpy ranks."""
-    unknowns = sorted(hidden)
-    rows: list[list[int]] = []
-    for j in range(len(keys[0]) if keys else 0):
-        lines: dict[tuple[Hashable, ...], list[int]] = defaultdict(list)
-        for i, key in enumerate(keys):
-            lines[key[:j] + key[j + 1 :]].append(i)
-        rows += [
-            [1 if u in cells else 0 for u in unknowns]
-            for cells in lines.values()
-            if len(cells) >= 2 and hidden & set(cells)
-        ]
-    if not rows or not unknowns:
-        return set()
-    a = np.array(rows, dtype=float)
-    rank = np.linalg.matrix_rank(a)
-    found = set()
-    for c, cell in enumerate(unknowns):
-        unit = np.zeros((1, len(unknowns)))
-        unit[0, c] = 1
-        if np.linalg.matrix_rank(np.vstack([a, unit])) == rank:
-            found.add(cell)
-    return found

@@ -24,12 +24,12 @@ from tests.attacks.privacy_world import (
     SOURCES,
     make_source,
     planning_rule,
-    recoverable,
     register,
     residents_document,
     truth,
 )
 from tests.conftest import Gateway
+from tests.sdc import recoverable
 
 
 @pytest.fixture(params=SOURCES)
