@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from audit import CheckpointSigner
 from gateway.access.service import EngineHolder
+from gateway.auditlog.entry_macs import EntryMacs
+from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.subjects import SubjectRefs
 from gateway.auditlog.writer import Appender, AuditLog
 from gateway.catalog.engines import SourceEngines
@@ -41,7 +43,15 @@ class GatewayContext:
             store=store,
             keyring=keyring,
             engines=SourceEngines(settings.source_pool_size),
-            audit=AuditLog(store, Appender(settings, signer)),
+            audit=AuditLog(
+                store,
+                Appender(
+                    settings,
+                    signer,
+                    EntryMacs(keyring),
+                    verifier_keys(keyring, settings.log_origin),
+                ),
+            ),
             subjects=SubjectRefs(keyring),
             access=EngineHolder(load_hierarchy(settings.purposes_file)),
             store_identity=store_identity(store.engine),

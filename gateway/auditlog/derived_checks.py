@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
+
 from audit import leaf_hash, node_hash
 from gateway.auditlog.derived import column_mismatches, subject_mismatch
+from gateway.auditlog.entry_macs import EntryMacs
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.verify import LoggedEntry, Problem, Report
 
@@ -25,13 +28,19 @@ CHANGED_SUBJECT_INDEX = "changed_subject_index"
 MISSING_NODE = "missing_node"
 CHANGED_NODE = "changed_node"
 EXTRA_ROWS = "extra_rows"
+UNAUTHENTICATED_ENTRY = "unauthenticated_entry"
+FORGED_ENTRY_MAC = "forged_entry_mac"
 REPAIRABLE = frozenset({MISSING_NODE})
 
 
 @dataclass
 class DerivedChecks:
     repo: AuditRepository
+    # Entry MACs are checked when given (the gateway's master key); None skips them.
+    macs: EntryMacs | None = None
     problems: list[Problem] = field(default_factory=list)
+    # Runs [first, last] of entries without a MAC: valid only under a signed checkpoint.
+    unmacked: list[list[int]] = field(default_factory=list)
     missing: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, idx, hash)
     _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash) frontier
 
@@ -40,19 +49,48 @@ class DerivedChecks:
             seen = {index for index, *_ in page.entries}
             for index in sorted(set(page.subjects) - seen):
                 self._problem(index, CHANGED_SUBJECT_INDEX, "index rows for an entry not stored")
-            for index, text, stored_leaf, stored_node, columns in page.entries:
+            macs = self.macs
+            for index, text, stored_leaf, stored_node, columns, mac in page.entries:
                 parsed = self._check_entry(index, text, columns, page.subjects.get(index, []))
+                digest = leaf_hash(text.encode("utf-8"))
+                if macs is not None:
+                    if mac is None:
+                        self._unmacked(index)
+                    elif not macs.valid(index, digest, mac):
+                        self._problem(
+                            index,
+                            FORGED_ENTRY_MAC,
+                            f"entry {index}: its MAC does not verify (not written by the gateway)",
+                        )
                 node = stored_node
                 if node is None:
-                    node = leaf_hash(text.encode("utf-8"))
+                    node = digest
                     self._node_missing(0, index, node)
                 # Interior nodes are checked against the tree's own leaves: an edited entry
                 # is the leaf check's finding, not every node above it.
                 self._add_leaf(index, node, page.nodes)
-                yield LoggedEntry(index, text, stored_leaf, stored_node, parsed)
+                yield LoggedEntry(index, text, stored_leaf, stored_node, parsed, digest)
 
-    def finish(self, size: int) -> None:
-        """Rows stored for entries that do not exist (past the end of the log)."""
+    def _unmacked(self, index: int) -> None:
+        runs = self.unmacked
+        if runs and runs[-1][1] == index - 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+
+    def finish(self, size: int, signed_size: int | None = None) -> None:
+        """Rows stored for entries that do not exist (past the end of the log), and entries
+        without a MAC that no signed checkpoint covers (``signed_size``: entries covered)."""
+        if signed_size is not None:
+            for first, last in self.unmacked:
+                low = max(first, signed_size)
+                for index in range(low, min(last + 1, low + 101)):  # problems stop at 100
+                    self._problem(
+                        index,
+                        UNAUTHENTICATED_ENTRY,
+                        f"entry {index}: no entry MAC and no signed checkpoint covers it "
+                        "(written outside the gateway; the gateway will not sign it)",
+                    )
         subjects, nodes = self.repo.beyond(size)
         if subjects or nodes:
             self._problem(
@@ -66,9 +104,12 @@ class DerivedChecks:
     ) -> object:
         """The parsed entry (or None), after checking what is stored beside it."""
         try:
-            entry = json.loads(text)
-        except ValueError:
-            return None  # the leaf hash check reports a damaged entry
+            entry = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            try:  # orjson refuses some valid JSON (integers past 64 bits)
+                entry = json.loads(text)
+            except ValueError:
+                return None  # the leaf hash check reports a damaged entry
         if not isinstance(entry, dict):
             return None
         wrong = column_mismatches(entry, columns)

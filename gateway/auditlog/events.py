@@ -328,6 +328,18 @@ PROBLEMS: dict[str, Kind] = {
             "最后条目之后存在多余的索引或节点",
         ),
         Kind(
+            "unauthenticated_entry",
+            "an entry not under a signed checkpoint carries no entry MAC: it was written by "
+            "someone with access to the store, not by the gateway (which will not sign it)",
+            "未被签名检查点覆盖的条目缺少条目认证码:非网关写入,网关拒绝签名",
+        ),
+        Kind(
+            "forged_entry_mac",
+            "an entry's MAC does not verify with the master key: the MAC column was edited, "
+            "or the entry was written outside the gateway",
+            "条目认证码无效:认证码被修改或条目非网关写入",
+        ),
+        Kind(
             "not_in_log",
             "export: an entry's inclusion proof does not lead to the export's signed checkpoint",
             "导出条目不在已签名检查点中",

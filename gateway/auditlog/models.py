@@ -20,6 +20,9 @@ class AuditEntryRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entry: Mapped[str] = mapped_column(Text)  # canonical JSON, the bytes that are hashed
     leaf_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of (index, leaf hash) under a key derived from the master key: "<version>:<hex>".
+    # Shows the gateway wrote the entry; NULL only on entries from before MACs existed.
+    mac: Mapped[str | None] = mapped_column(String(80), default=None)
     # Denormalised for the auditor's filters; the entry text stays the truth.
     principal: Mapped[str] = mapped_column(String(64), index=True)
     dataset: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -28,7 +28,8 @@ class VerificationPage:
     """
 
     after: int
-    entries: list[tuple[int, str, str, bytes | None, dict[str, Any]]]
+    # (index, entry, leaf_hash, tree leaf, indexed columns, entry MAC)
+    entries: list[tuple[int, str, str, bytes | None, dict[str, Any], str | None]]
     subjects: dict[int, list[str]]
     nodes: dict[tuple[int, int], bytes]
 
@@ -103,6 +104,7 @@ class AuditRepository:
                     e.decision,
                     e.row_count,
                     e.privacy_cost,
+                    e.mac,
                 )
                 .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.index))
                 .where(e.index > after)
@@ -150,6 +152,7 @@ class AuditRepository:
                             "row_count": None if r[10] is None else int(r[10]),
                             "privacy_cost": None if r[11] is None else float(r[11]),
                         },
+                        r[12],
                     )
                     for r in rows
                 ],

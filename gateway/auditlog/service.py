@@ -39,6 +39,7 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
+from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Report, StoredCheckpoint, verify
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import Pending, Receipt
@@ -151,6 +152,8 @@ def export(
             row = ctx.audit.appender.checkpoint_now(session)
         except (KeyError, StoreError):
             raise _tree_damaged("export") from None
+        except UnauthenticatedEntry:
+            raise _unauthenticated_tail() from None
         checkpoint = (row.size, row.note) if row is not None else (0, "")
     signer = ctx.audit.appender.signer
     origin = ctx.settings.log_origin
@@ -191,10 +194,23 @@ def issue_checkpoint(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal
 ) -> CheckpointOut:
     require("checkpoint.create", principal)
-    row = ctx.audit.appender.checkpoint_now(session)
+    try:
+        row = ctx.audit.appender.checkpoint_now(session)
+    except UnauthenticatedEntry:
+        raise _unauthenticated_tail() from None
     if row is None:
         raise Conflict("the log is empty")
     return _checkpoint_out(ctx, row.size, row.root, row.note)
+
+
+def _unauthenticated_tail() -> Unavailable:
+    # The signer refused (and logged the entry's index): an entry not written by the gateway.
+    return Unavailable(
+        "the access log holds an entry the gateway did not write; no checkpoint is signed "
+        "until an operator has examined it with `cdg audit verify`",
+        reason="audit_log_unauthenticated_entry",
+        retry_after=3600,
+    )
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -257,7 +273,7 @@ def verify_store(
     """The log as stored: entries, checkpoints, and everything derived from the entries."""
     repo = AuditRepository(session)
     checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
-    derived = DerivedChecks(repo)
+    derived = DerivedChecks(repo, ctx.audit.appender.macs)
     report = verify(
         derived.entries(),
         checkpoints,
@@ -268,7 +284,7 @@ def verify_store(
         progress=progress,
         witnesses=witness_policy(ctx.settings),
     )
-    derived.finish(report.entries)
+    derived.finish(report.entries, report.signed_size)
     report.problems.extend(derived.problems)
     if report.entries > report.signed_size:
         report.oldest_unsigned = repo.first_entry_time(report.signed_size)

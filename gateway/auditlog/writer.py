@@ -20,19 +20,36 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, event, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from audit import Checkpoint, CheckpointSigner, MerkleTree, canonical_json, leaf_hash
+from audit import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointSigner,
+    MerkleTree,
+    canonical_json,
+    leaf_hash,
+    open_checkpoint,
+)
 from gateway.auditlog.derived import indexed_columns, subjects_digest
-from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSequencer, AuditSubject
-from gateway.auditlog.nodestore import SqlNodeStore
+from gateway.auditlog.entry_macs import EntryMacs
+from gateway.auditlog.models import (
+    AuditCheckpoint,
+    AuditEntryRow,
+    AuditNode,
+    AuditSequencer,
+    AuditSubject,
+)
+from gateway.auditlog.nodestore import NodeKey, SqlNodeStore
+from gateway.auditlog.tail import check_tail
 from gateway.auditlog.witnessing import configured_witnesses, cosign
 from gateway.settings import Settings
 from gateway.store.base import utcnow
@@ -78,12 +95,16 @@ class Receipt:
         }
 
 
-def _row_fields(entry: dict[str, Any], data: bytes, digest: bytes) -> dict[str, Any]:
-    # Every column beside the entry text is derived from it (verification recomputes them).
+def _row_fields(
+    entry: dict[str, Any], data: bytes, digest: bytes, mac: str | None = None
+) -> dict[str, Any]:
+    # Every column beside the entry text is derived from it (verification recomputes them),
+    # except the MAC, which only the master key's holder can make.
     return {
         "index": entry["index"],
         "entry": data.decode("utf-8"),
         "leaf_hash": digest.hex(),
+        "mac": mac,
         **indexed_columns(entry),
     }
 
@@ -99,58 +120,131 @@ def build_entry(pending: Pending, index: int, prev: str, now: datetime) -> dict[
     return entry
 
 
+def frontier_keys(size: int) -> list[NodeKey]:
+    """The perfect subtrees that make up ``[0, size)``: all an append builds on."""
+    return [(level, (size >> level) - 1) for level in range(size.bit_length()) if size >> level & 1]
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The committed log as this process last wrote it: enough to append without reading.
+
+    Trusted only while the sequencer says nobody appended since (its size before our
+    claim equals ``size``); otherwise it is read again from the store.
+    """
+
+    size: int
+    prev: str
+    frontier: dict[NodeKey, bytes]
+    checkpoint_size: int
+    checkpoint_at: datetime | None
+
+
+class _BatchNodes:
+    """``audit.NodeStore`` over the remembered frontier plus the nodes one batch makes."""
+
+    def __init__(self, size: int, frontier: dict[NodeKey, bytes]) -> None:
+        self.nodes = dict(frontier)
+        self.new: list[tuple[int, int, bytes]] = []
+        self._size = size
+
+    def get(self, level: int, index: int) -> bytes:
+        return self.nodes[(level, index)]
+
+    def get_many(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
+        nodes = self.nodes
+        return {key: nodes[key] for key in keys if key in nodes}
+
+    def put_many(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        self.new.extend(nodes)
+        for level, idx, digest in nodes:
+            self.nodes[(level, idx)] = digest
+            if level == 0:
+                self._size = max(self._size, idx + 1)
+
+    def size(self) -> int:
+        return self._size
+
+
+_ENTRIES = cast(Table, AuditEntryRow.__table__)
+_NODES = cast(Table, AuditNode.__table__)
+_SUBJECTS = cast(Table, AuditSubject.__table__)
+_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+_SEQUENCER = cast(Table, AuditSequencer.__table__)
+
+
 class Appender:
     """Writes batches of entries inside a caller's transaction (no commit here)."""
 
-    def __init__(self, settings: Settings, signer: CheckpointSigner) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        signer: CheckpointSigner,
+        macs: EntryMacs,
+        verifier_keys: Sequence[str] = (),
+    ) -> None:
         self.settings = settings
         self.signer = signer
+        self.macs = macs
+        # Every signing key version's verifier key: a stored checkpoint counts only if genuine.
+        self.verifier_keys = list(verifier_keys) or [signer.verifier_key]
         self.witnessed = bool(configured_witnesses(settings))
         # Set when a checkpoint is due on a witnessed log: it is made after the commit,
         # because a witness must only ever see trees that exist (a rolled-back tree it
         # cosigned would look like a fork forever after).
         self.checkpoint_wanted = False
+        self._head: _Head | None = None
 
     def append(self, session: Session, batch: list[Pending]) -> list[Receipt]:
-        session.execute(
-            update(AuditSequencer)
-            .where(AuditSequencer.id == 1)
-            .values(size=AuditSequencer.size + len(batch))
-        )
-        end = int(session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1)) or 0)
+        end = self._claim(session, len(batch))
         start = end - len(batch)
-        store = SqlNodeStore(session)
-        if store.size() != start:
-            raise AuditUnavailable("the audit tree and the sequencer disagree")
-        prev = store.get(0, start - 1).hex() if start else ""
+        head = self._head
+        if head is None or head.size != start:
+            head = self._load_head(session, start, head)
+        nodes = _BatchNodes(start, head.frontier)
+        tree = MerkleTree(nodes)
+        prev = head.prev
         now = utcnow()
         rows, leaves, texts = [], [], []
         for offset, pending in enumerate(batch):
             entry = build_entry(pending, start + offset, prev, now)
             data = canonical_json(entry)
             digest = leaf_hash(data)
-            rows.append(_row_fields(entry, data, digest))
+            rows.append(_row_fields(entry, data, digest, self.macs.make(start + offset, digest)))
             leaves.append(digest)
-            texts.append(data.decode("utf-8"))
+            texts.append(rows[-1]["entry"])
             prev = digest.hex()
-        session.execute(insert(AuditEntryRow), rows)
-        tree = MerkleTree(store)
+        # Core statements (executemany, multi-row on PostgreSQL): no ORM unit of work here.
+        conn = session.connection()
+        conn.execute(insert(_ENTRIES), rows)
         tree.append_many(leaves)
+        conn.execute(
+            insert(_NODES), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes.new]
+        )
         subject_rows = [
             {"subject_ref": ref, "entry_index": start + offset}
             for offset, pending in enumerate(batch)
             for ref in pending.subjects
         ]
         if subject_rows:
-            session.execute(insert(AuditSubject), subject_rows)
+            conn.execute(insert(_SUBJECTS), subject_rows)
         root = tree.root(end)
         note = self.signer.sign(Checkpoint(self.settings.log_origin, end, root))
-        if self._checkpoint_due(session, end, now):
+        checkpoint_size, checkpoint_at = head.checkpoint_size, head.checkpoint_at
+        if self.witnessed:
+            # Witnessed checkpoints are stored after the commit, by another transaction.
+            checkpoint_size, checkpoint_at = self._last_checkpoint(session)
+        if self._due(checkpoint_size, checkpoint_at, end, now):
             if self.witnessed:
                 self.checkpoint_wanted = True
             else:
-                session.add(AuditCheckpoint(size=end, root=root, note=note, signed_at=now))
-                session.flush()
+                conn.execute(
+                    insert(_CHECKPOINTS),
+                    [{"size": end, "root": root, "note": note, "signed_at": now}],
+                )
+                checkpoint_size, checkpoint_at = end, now
+        frontier = {key: nodes.nodes[key] for key in frontier_keys(end)}
+        self._remember(session, _Head(end, prev, frontier, checkpoint_size, checkpoint_at))
         return [
             Receipt(
                 entry_index=start + offset,
@@ -167,15 +261,64 @@ class Appender:
             for offset in range(len(batch))
         ]
 
-    def _checkpoint_due(self, session: Session, size: int, now: datetime) -> bool:
+    def _claim(self, session: Session, count: int) -> int:
+        """Take the appenders' lock and ``count`` indexes; returns the new size."""
+        stmt = update(_SEQUENCER).where(_SEQUENCER.c.id == 1).values(size=_SEQUENCER.c.size + count)
+        conn = session.connection()
+        if conn.dialect.update_returning:
+            return int(conn.execute(stmt.returning(_SEQUENCER.c.size)).scalar_one())
+        conn.execute(stmt)
+        return int(conn.scalar(select(_SEQUENCER.c.size).where(_SEQUENCER.c.id == 1)) or 0)
+
+    def _load_head(self, session: Session, start: int, known: _Head | None) -> _Head:
+        """Read the log's head (another process appended, or this one just started).
+
+        Entries appended since what this process knows (or since the last checkpoint) are
+        about to be signed by this batch's checkpoint and receipts: each must carry a
+        valid entry MAC, or nothing more is appended.
+        """
+        store = SqlNodeStore(session)
+        if store.size() != start:
+            raise AuditUnavailable("the audit tree and the sequencer disagree")
+        keys = frontier_keys(start)
+        found = store.get_many([*keys, (0, start - 1)] if start else keys)
+        if len(found) < len(set(keys) | ({(0, start - 1)} if start else set())):
+            raise AuditUnavailable("the audit tree is missing a node; run `cdg audit repair`")
+        checkpoint_size, checkpoint_at = self._last_checkpoint(session)
+        if known is not None and known.size <= start:
+            checked = known.size  # what this process wrote or checked already
+        else:
+            checked = self._signed_floor(session, start + 1)
+        check_tail(session, self.macs, checked, start)
+        prev = found[(0, start - 1)].hex() if start else ""
+        return _Head(start, prev, {k: found[k] for k in keys}, checkpoint_size, checkpoint_at)
+
+    def _last_checkpoint(self, session: Session) -> tuple[int, datetime | None]:
         last = session.execute(
-            select(AuditCheckpoint.size, AuditCheckpoint.signed_at)
-            .order_by(AuditCheckpoint.size.desc())
+            select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.signed_at)
+            .order_by(_CHECKPOINTS.c.size.desc())
             .limit(1)
         ).first()
-        if last is None:
+        return (int(last[0]), last[1]) if last else (0, None)
+
+    def _remember(self, session: Session, head: _Head) -> None:
+        # Only a committed head may be trusted: a rolled-back batch leaves the old one.
+        session.info[_HEAD_KEY] = head
+
+        def committed(done: Session) -> None:
+            value = done.info.pop(_HEAD_KEY, None)
+            if isinstance(value, _Head):
+                self._head = value
+
+        def rolled_back(done: Session) -> None:
+            done.info.pop(_HEAD_KEY, None)
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_rollback", rolled_back, once=True)
+
+    def _due(self, last_size: int, signed_at: datetime | None, size: int, now: datetime) -> bool:
+        if signed_at is None:
             return True
-        last_size, signed_at = last
         interval = timedelta(seconds=self.settings.checkpoint_every_seconds)
         return bool(
             size - last_size >= self.settings.checkpoint_every_entries
@@ -188,8 +331,35 @@ class Appender:
         last = session.scalar(select(func.max(AuditCheckpoint.size))) or 0
         return int(size) > int(last)
 
+    def _signed_floor(self, session: Session, below: int) -> int:
+        """Size of the newest genuine checkpoint below ``below`` (0 if none).
+
+        A checkpoint row is only data: one inserted by hand must not mark a forged
+        tail as already checked, so its signature is verified first.
+        """
+        rows = session.execute(
+            select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.note)
+            .where(_CHECKPOINTS.c.size < below)
+            .order_by(_CHECKPOINTS.c.size.desc())
+            .limit(_FLOOR_CANDIDATES)
+        )
+        for size, note in rows:
+            try:
+                opened = open_checkpoint(note, self.verifier_keys, origin=self.settings.log_origin)
+            except CheckpointError:
+                continue
+            if opened.size == size:
+                return int(size)
+        return 0
+
+    def _check_unsigned(self, session: Session, size: int) -> None:
+        check_tail(session, self.macs, self._signed_floor(session, size), size)
+
     def checkpoint_now(self, session: Session) -> AuditCheckpoint | None:
-        """Sign and store a checkpoint for the current size (if it has none yet)."""
+        """Sign and store a checkpoint for the current size (if it has none yet).
+
+        Raises ``UnauthenticatedEntry`` when an entry it would sign carries no valid MAC.
+        """
         if self.witnessed:
             return self._witnessed_checkpoint(session)
         session.execute(
@@ -202,6 +372,7 @@ class Appender:
         existing = session.get(AuditCheckpoint, size)
         if existing is not None:
             return existing
+        self._check_unsigned(session, size)
         root = tree.root(size)
         row = AuditCheckpoint(
             size=size,
@@ -226,6 +397,7 @@ class Appender:
         existing = session.get(AuditCheckpoint, size)
         if existing is not None:
             return existing
+        self._check_unsigned(session, size)
         root = tree.root(size)
         last = session.scalar(
             select(AuditCheckpoint.size)
@@ -249,6 +421,10 @@ class Appender:
         session.add(row)
         session.flush()
         return row
+
+
+_HEAD_KEY = "cdg.audit.head"
+_FLOOR_CANDIDATES = 64
 
 
 class AuditLog:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from audit import CheckpointSigner
+from gateway.auditlog.entry_macs import EntryMacs
 from gateway.auditlog.writer import Appender, Pending
 from gateway.keys import load_keyring
 from gateway.store.roles import gateway_grants
@@ -32,9 +33,10 @@ def test_gateway_role_appends_but_cannot_rewrite_the_log(pg_url: str, tmp_path: 
             conn.execute(sa.text(statement))
     as_gateway = sa.create_engine(make_url(pg_url).set(username=role), poolclass=sa.NullPool)
     try:
-        signer = CheckpointSigner(settings.log_origin, load_keyring(settings).signer)
+        keyring = load_keyring(settings)
+        signer = CheckpointSigner(settings.log_origin, keyring.signer)
         with sa.orm.Session(as_gateway) as session, session.begin():
-            receipts = Appender(settings, signer).append(
+            receipts = Appender(settings, signer, EntryMacs(keyring)).append(
                 session, [Pending(entry={"event": "t", "principal": "p"}) for _ in range(3)]
             )
         assert [r.entry_index for r in receipts] == [0, 1, 2]

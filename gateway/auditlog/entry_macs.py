@@ -1,0 +1,54 @@
+"""Entry MACs: which entries a gateway holding the master key wrote.
+
+The hash chain and the tree make an entry tamper-evident once a signed checkpoint
+covers it, but anyone who can write to the store can append an entry with a valid
+chain after the last checkpoint, and the next checkpoint would sign it. So every
+entry gets an HMAC-SHA256 under a key derived (HKDF) from the master key, over its
+index and its leaf hash, stored in ``audit_entries.mac`` beside the entry as
+``"<master key version>:<hex>"``. The checkpoint signer and ``cdg audit verify``
+check it; a tail entry without a valid MAC is never signed.
+
+It is a column, not a field of the hashed entry, so verifying an export offline
+needs only the published keys: under a signed checkpoint, the signature is what
+counts, and only the gateway (with the master key) checks MACs.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from anonymizers import derive_key
+from gateway.keys import KeyRing
+
+_CONTEXT = "audit-entry-mac"
+
+
+def _message(index: int, leaf: bytes) -> bytes:
+    # The index is bound too: a genuine entry's MAC does not fit another position.
+    return index.to_bytes(8, "big") + leaf
+
+
+class EntryMacs:
+    """Makes MACs with the current master key version, checks them with any version."""
+
+    def __init__(self, keyring: KeyRing) -> None:
+        self._keys = {
+            version: derive_key(master, _CONTEXT, version=version)
+            for version, master in keyring.masters.items()
+        }
+        self.version = keyring.current_version
+        self._prefix = f"{self.version}:"
+        self._key = self._keys[self.version]
+
+    def make(self, index: int, leaf: bytes) -> str:
+        return self._prefix + hmac.digest(self._key, _message(index, leaf), "sha256").hex()
+
+    def valid(self, index: int, leaf: bytes, mac: str | None) -> bool:
+        if not mac:
+            return False
+        version, _, value = mac.partition(":")
+        key = self._keys.get(int(version)) if version.isdigit() else None
+        if key is None:
+            return False
+        want = hmac.digest(key, _message(index, leaf), "sha256").hex()
+        return hmac.compare_digest(want, value)

@@ -1,0 +1,184 @@
+"""A forged tail: an entry appended with a valid hash chain by someone with write access to
+the store but not the master key. The gateway must not sign it, and verify names it.
+
+On SQLite and PostgreSQL stores, with the guards bypassed as an owner could
+(triggers dropped, or session_replication_role = replica).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from audit import MerkleTree, canonical_json, leaf_hash
+from gateway.auditlog.derived import indexed_columns
+from gateway.auditlog.models import AuditEntryRow
+from gateway.auditlog.nodestore import SqlNodeStore
+from gateway.demo.community import Community
+from gateway.demo.sources import SOURCE_TABLES, write_sources
+from tests.conftest import Gateway, make_settings, open_gateway
+from tests.gateway.auditlog.test_auditlog_tamper import tamper, verify
+
+STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@dataclass
+class Log:
+    gw: Gateway
+    env: dict[str, str]
+    engine: sa.Engine
+    query: str
+
+
+@pytest.fixture(params=STORES)
+def log(
+    request: pytest.FixtureRequest, tmp_path: Path, small_community: Community
+) -> Iterator[Log]:
+    store_url = None
+    if request.param == "postgresql":
+        store_url = str(request.getfixturevalue("pg_url"))
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
+    home = tmp_path / "home"
+    settings = make_settings(home, store_url, checkpoint_every_entries=5)
+    gw = open_gateway(settings)
+    dataset = gw.register_demo_dataset("residents", source)
+    qid = gw.approved_query(
+        "heping-committee",
+        dataset,
+        "public-service.elderly-care.home-visit",
+        {"select": ["age"], "limit": 2},
+    )
+    for _ in range(7):
+        ran = gw.run("heping-committee", qid)
+        assert ran.status_code == 200, ran.text
+    env = {"CDG_HOME": str(home)}
+    if store_url:
+        env["CDG_DATABASE_URL"] = store_url
+    engine = sa.create_engine(settings.store_url, poolclass=sa.NullPool)
+    yield Log(gw, env, engine, qid)
+    gw.client.close()
+    gw.ctx.close()
+    engine.dispose()
+
+
+def scalar(engine: sa.Engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def forge_tail_entry(engine: sa.Engine) -> int:
+    """Append one entry exactly as the writer would, minus the MAC; returns its index."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SET session_replication_role = replica"))
+        else:
+            for name in conn.execute(
+                sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ).scalars():
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        size = int(conn.execute(sa.text("SELECT size FROM audit_sequencer")).scalar_one())
+        last = conn.execute(
+            sa.text('SELECT entry, leaf_hash FROM audit_entries WHERE "index" = :i'),
+            {"i": size - 1},
+        ).one()
+        entry = {
+            **json.loads(last[0]),
+            "index": size,
+            "prev": last[1],
+            "principal": "jianshe-property",
+            "row_count": 1000,
+        }
+        # A careful forger keeps every check but the MAC consistent: no subject rows claimed.
+        entry.pop("subjects_digest", None)
+        entry.pop("subject_count", None)
+        data = canonical_json(entry)
+        digest = leaf_hash(data)
+        with Session(bind=conn) as session:
+            session.execute(
+                sa.insert(AuditEntryRow),
+                [
+                    {
+                        "index": size,
+                        "entry": data.decode(),
+                        "leaf_hash": digest.hex(),
+                        **indexed_columns(entry),
+                    }
+                ],
+            )
+            MerkleTree(SqlNodeStore(session)).append_many([digest])
+            session.flush()
+        conn.execute(sa.text("UPDATE audit_sequencer SET size = size + 1"))
+    return size
+
+
+def test_a_forged_tail_entry_is_not_signed_and_verify_names_it(
+    log: Log, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert log.gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
+    assert verify(log.env)["intact"]
+    forged = forge_tail_entry(log.engine)
+    checkpoints = scalar(log.engine, "SELECT COUNT(*) FROM audit_checkpoints")
+
+    out = verify(log.env)
+    assert not out["intact"]
+    assert (out["problem"], out["first_bad_index"]) == ("unauthenticated_entry", forged), out
+
+    with caplog.at_level(logging.ERROR, logger="cdg.audit"):
+        asked = log.gw.post("district-auditor", "/v1/audit/checkpoint")
+    assert asked.status_code == 503, asked.text
+    assert asked.json()["reason"] == "audit_log_unauthenticated_entry"
+    assert any(f"entry {forged} " in r.getMessage() for r in caplog.records)
+    # Nor does the writer build on it: a run is refused rather than signed into a receipt.
+    assert log.gw.run("heping-committee", log.query).status_code >= 500
+    log.gw.ctx.audit._idle_checkpoint()  # the periodic signer refuses it too
+    assert scalar(log.engine, "SELECT COUNT(*) FROM audit_checkpoints") == checkpoints
+    assert scalar(log.engine, "SELECT MAX(size) FROM audit_checkpoints") <= forged
+    assert scalar(log.engine, "SELECT size FROM audit_sequencer") == forged + 1
+
+
+def test_a_forged_checkpoint_row_does_not_vouch_for_a_forged_tail(log: Log) -> None:
+    forged = forge_tail_entry(log.engine)
+    note = scalar(log.engine, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+    tamper(
+        log.engine,
+        "INSERT INTO audit_checkpoints (size, root, note, signed_at) "
+        "VALUES (:s, :r, :n, '2026-01-01 00:00:00')",
+        s=forged + 1,
+        r=b"\0" * 32,
+        n=note,
+    )
+    assert log.gw.run("heping-committee", log.query).status_code >= 500
+    assert scalar(log.engine, "SELECT size FROM audit_sequencer") == forged + 1
+
+
+def test_entries_without_a_mac_under_a_signed_checkpoint_stay_valid(log: Log) -> None:
+    # Entries written before MACs existed carry none; a signed checkpoint vouches for them.
+    assert log.gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
+    tamper(log.engine, "UPDATE audit_entries SET mac = NULL")
+    assert verify(log.env)["intact"]
+
+
+def test_a_mac_removed_or_edited_in_the_unsigned_tail_is_found(log: Log) -> None:
+    assert log.gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
+    signed = int(scalar(log.engine, "SELECT MAX(size) FROM audit_checkpoints"))
+    log.gw.ctx.audit.appender.settings = log.gw.ctx.audit.appender.settings.model_copy(
+        update={"checkpoint_every_entries": 1000, "checkpoint_every_seconds": 3600.0}
+    )
+    assert log.gw.run("heping-committee", log.query).status_code == 200
+    tail = int(scalar(log.engine, 'SELECT MAX("index") FROM audit_entries'))
+    assert tail >= signed
+    tamper(log.engine, 'UPDATE audit_entries SET mac = NULL WHERE "index" = :i', i=tail)
+    out = verify(log.env)
+    assert (out["problem"], out["first_bad_index"]) == ("unauthenticated_entry", tail), out
+    tamper(log.engine, "UPDATE audit_entries SET mac = '1:00' WHERE \"index\" = :i", i=tail)
+    out = verify(log.env)
+    assert (out["problem"], out["first_bad_index"]) == ("forged_entry_mac", tail), out
