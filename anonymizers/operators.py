@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from anonymizers._columns import map_distinct
-from anonymizers.errors import OperatorError
+from anonymizers.errors import KeyMaterialError, OperatorError
 from anonymizers.free_text import RedactPiiOperator
 from anonymizers.generalise import (
     DEFAULT_REFERENCE_DATE,
@@ -117,6 +117,10 @@ class OperatorContext:
     key_version: int
     owner: str  # owning department name
     recipient: str  # app principal name (a granted linkage domain is pseudonymise's `linkage`)
+    # The dataset id and column being released: token keys are bound to them, so a token
+    # reverses only under the dataset and column that made it. Needed by tokenise only.
+    dataset: str | None = None
+    column: str | None = None
 
 
 class Operator(Protocol):
@@ -457,16 +461,20 @@ def _build_pseudonymise(params: Mapping[str, object], context: OperatorContext) 
 
 def _build_tokenise(params: Mapping[str, object], context: OperatorContext) -> Operator:
     p = _validate(TokeniseOperator.name, TokeniseParams, params)
-    # Keyed per (owner, recipient): two apps cannot link their releases on the
-    # tokens; the owner reverses one by naming the app it came back from.
+    # Keyed per (owner, recipient, dataset, column): two apps cannot link their
+    # releases on the tokens; the owner reverses one by naming the app it came
+    # back from, and only under the dataset and column that produced it.
     owner, recipient, version = context.owner, context.recipient, context.key_version
+    if context.dataset is None or context.column is None:
+        raise KeyMaterialError("tokenise needs the dataset and column its keys are bound to")
+    where = {"dataset": context.dataset, "column": context.column}
     tokenizer: SivTokenizer | Ff1Tokenizer
     if p.mode == "siv":
-        key = siv_token_key(context.master_key, owner, recipient, version)
+        key = siv_token_key(context.master_key, owner, recipient, version, **where)
         tokenizer = SivTokenizer(key, version, normalise=p.normalise)
     else:
         assert p.format is not None  # checked by TokeniseParams
-        key = ff1_token_key(context.master_key, owner, recipient, version)
+        key = ff1_token_key(context.master_key, owner, recipient, version, **where)
         tokenizer = Ff1Tokenizer(key, p.format)
     return TokeniseOperator(tokenizer)
 

@@ -1,12 +1,19 @@
 """Reversible tokens: only the owning department can turn them back into values.
 
-Keys. Every token key is derived per (owner, recipient, key version): HKDF
-info "cdg/v{version}/token/{owner}/{recipient}/{algorithm}", where the owner
-is the department whose data it is and the recipient the app the release
-goes to. Two apps therefore receive unrelated tokens for the same person and
-cannot join their releases on them; the owner, who knows which app it sent a
-release to, derives the same key again to reverse a token an app hands back
-(the reversal request names that app). Tokens carry no recipient tag: a tag
+Keys. Every token key is derived per (owner, recipient, dataset, column, key
+version): HKDF info
+"cdg/v{version}/token/{owner}/{recipient}/{dataset}/{column}/{algorithm}",
+where the owner is the department whose data it is, the recipient the app the
+release goes to, the dataset the owner's dataset id and the column the
+dataset column the token was made from. Two apps therefore receive unrelated
+tokens for the same person and cannot join their releases on them; the owner,
+who knows which app it sent a release to, derives the same key again to
+reverse a token an app hands back (the reversal request names that app, the
+dataset and the column). Binding the dataset and column means a token
+reverses only under the dataset and column that produced it, so the record of
+a reversal cannot name another dataset or column than the value came from:
+an AES-SIV token named under another one fails authentication; an FF1 token
+gives a well-formed value that is not the original (see below). Tokens carry no recipient tag: a tag
 would tell any holder which app a token came from, and it is not needed,
 since the owner names the app. Reversal stays the owner's privilege,
 exercised through the gateway's audited endpoint.
@@ -27,7 +34,10 @@ Two kinds:
 - FF1 (NIST SP 800-38G, `anonymizers.fpe`) for values that must keep their
   shape. FF1 is not authenticated and has no room for a version label: the
   key version comes from the release's receipt, and reversing with the wrong
-  key (or naming the wrong recipient) yields a wrong but well-formed value.
+  key (naming the wrong recipient, dataset, column or version) yields a wrong
+  but well-formed value. The markings below are applied after encryption,
+  so they tell a token from a real value but cannot tell which key made it:
+  a wrong key is not detected.
 
 FF1 tokens keep the format's length and alphabet but are marked so that no
 token can be mistaken for a real identifier (values are canonicalised with
@@ -143,25 +153,39 @@ _DIGITS_MIN: Final = 6
 _DIGITS: Final = re.compile(r"[0-9]+")
 
 
-def siv_token_key(master: bytes, owner: str, recipient: str, version: int) -> bytes:
-    """AES-SIV key of the owner's tokens for one recipient:
-    HKDF info "cdg/v{version}/token/{owner}/{recipient}/aes-siv"."""
+def siv_token_key(
+    master: bytes, owner: str, recipient: str, version: int, *, dataset: str, column: str
+) -> bytes:
+    """AES-SIV key of the owner's tokens of one dataset column for one recipient:
+    HKDF info "cdg/v{version}/token/{owner}/{recipient}/{dataset}/{column}/aes-siv"."""
     return derive_key(
         master,
         TOKEN_KEY_PURPOSE,
         owner,
         recipient,
+        dataset,
+        column,
         "aes-siv",
         version=version,
         length=SIV_KEY_BYTES,
     )
 
 
-def ff1_token_key(master: bytes, owner: str, recipient: str, version: int) -> bytes:
-    """FF1 key of the owner's tokens for one recipient:
-    HKDF info "cdg/v{version}/token/{owner}/{recipient}/ff1"."""
+def ff1_token_key(
+    master: bytes, owner: str, recipient: str, version: int, *, dataset: str, column: str
+) -> bytes:
+    """FF1 key of the owner's tokens of one dataset column for one recipient:
+    HKDF info "cdg/v{version}/token/{owner}/{recipient}/{dataset}/{column}/ff1"."""
     return derive_key(
-        master, TOKEN_KEY_PURPOSE, owner, recipient, "ff1", version=version, length=FF1_KEY_BYTES
+        master,
+        TOKEN_KEY_PURPOSE,
+        owner,
+        recipient,
+        dataset,
+        column,
+        "ff1",
+        version=version,
+        length=FF1_KEY_BYTES,
     )
 
 
@@ -447,20 +471,24 @@ def detokenise(
     owner: str,
     recipient: str,
     *,
+    dataset: str,
+    column: str,
     format: TokenFormat | None = None,
 ) -> str:
-    """Reverse a token made for `owner`'s release to `recipient` under key `version`.
+    """Reverse a token of `owner`'s `dataset` `column` released to `recipient` under `version`.
 
     With `format` None the token is an AES-SIV token (t{version}_...):
     raises TokenError when malformed or labelled with another version, and
     InvalidTokenError (also InvalidTag) when it fails authentication (another
-    owner, recipient or version). With a format it is an FF1 token of that
-    format: raises TokenError when it does not carry the format's marking; a
-    wrong owner, recipient or version gives a wrong value, not an error (FF1
-    is not authenticated). KeyMaterialError for an unusable master key,
-    version, owner or recipient. No message contains the token.
+    owner, recipient, dataset, column or version). With a format it is an FF1
+    token of that format: raises TokenError when it does not carry the
+    format's marking; a wrong owner, recipient, dataset, column or version
+    gives a wrong value, not an error (FF1 is not authenticated).
+    KeyMaterialError for an unusable master key, version or key context. No
+    message contains the token.
     """
     if format is None:
-        key = siv_token_key(master_key, owner, recipient, version)
+        key = siv_token_key(master_key, owner, recipient, version, dataset=dataset, column=column)
         return SivTokenizer(key, version).reverse(token)
-    return Ff1Tokenizer(ff1_token_key(master_key, owner, recipient, version), format).reverse(token)
+    key = ff1_token_key(master_key, owner, recipient, version, dataset=dataset, column=column)
+    return Ff1Tokenizer(key, format).reverse(token)

@@ -13,7 +13,14 @@ from anonymizers import AnonymizerError, OperatorContext, build_operator
 from gateway.catalog.schemas import DatasetCreate
 from policies import PurposeHierarchy, UsagePolicy, check_policy
 
-_PROBE = OperatorContext(master_key=bytes(32), key_version=1, owner="check", recipient="check")
+_PROBE = OperatorContext(
+    master_key=bytes(32),
+    key_version=1,
+    owner="check",
+    recipient="check",
+    dataset="check",
+    column="check",
+)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,11 @@ def permission_table() -> str:
         "usage policy's decision (purpose, columns, quotas), the state of a request, or bad",
         "input.",
         "",
+        "A malformed body (one that does not match the endpoint's schema) is refused with",
+        "`422` before anything is looked up or any rule is asked, whoever the caller is and",
+        "whether or not the dataset or request exists; it reveals nothing. The cells below",
+        "are the answers to well-formed requests.",
+        "",
         "| action | what | " + " | ".join(CALLERS) + " |",
         "|---|---|" + "---|" * len(CALLERS),
     ]

@@ -56,7 +56,12 @@ EVENTS: dict[str, Kind] = {
             "the owning department revoked an approved query",
             "数据所属部门撤销了已批准的查询",
         ),
-        Kind("source.registered", "a department registered a source database", "部门登记了数据源"),
+        Kind(
+            "source.registered",
+            "a department registered a source database, or was refused one that is not its "
+            "own (`decision.reason_code` says why; the URL is never logged)",
+            "部门登记了数据源,或因数据库不属于本部门被拒绝(不记录地址)",
+        ),
         Kind(
             "dataset.registered",
             "a department registered a dataset with its usage policy",
@@ -236,6 +241,21 @@ REASONS: dict[str, Kind] = {
             "token_key_version_unknown",
             "reversal: the token's key version is unknown",
             "还原:令牌密钥版本未知",
+        ),
+        Kind(
+            "source_is_store",
+            "source registration: the database is the gateway's own store",
+            "登记数据源:该数据库是网关自身的存储库",
+        ),
+        Kind(
+            "source_owned_elsewhere",
+            "source registration: another department already registered the database",
+            "登记数据源:该数据库已由其他部门登记",
+        ),
+        Kind(
+            "source_outside_directory",
+            "source registration: the SQLite file is outside the department's own directory",
+            "登记数据源:SQLite 文件不在本部门目录内",
         ),
     )
 }

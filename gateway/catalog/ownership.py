@@ -36,14 +36,16 @@ def claim_identity(
         )
     if identity == ctx.store_identity:
         raise InvalidRequest(
-            "a source cannot be the gateway's own store / 数据源不能是网关自身的存储库"
+            "a source cannot be the gateway's own store / 数据源不能是网关自身的存储库",
+            reason="source_is_store",
         )
     backfill_identities(repo, ctx)
     owner = repo.identity_owner(identity)
     if owner is not None and owner != department:
         raise Conflict(
             "this database is already registered by another department "
-            "/ 该数据库已由其他部门登记"
+            "/ 该数据库已由其他部门登记",
+            reason="source_owned_elsewhere",
         )
     if owner is None:
         try:
@@ -52,7 +54,8 @@ def claim_identity(
         except IntegrityError:
             raise Conflict(
                 "this database is already registered by another department "
-                "/ 该数据库已由其他部门登记"
+                "/ 该数据库已由其他部门登记",
+                reason="source_owned_elsewhere",
             ) from None
 
 

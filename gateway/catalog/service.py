@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
 from gateway.access.permissions import Resource, allowed, require, require_caller
 from gateway.access.service import rebuild_rules
-from gateway.auditlog.service import record_in
+from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import make_source_engine, probe, table_columns
@@ -30,8 +29,9 @@ from gateway.catalog.schemas import (
 )
 from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url
+from gateway.catalog.table_location import vet_table_location
 from gateway.context import GatewayContext
-from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
 from policies import UsagePolicy, check_policy, policy_version
@@ -62,9 +62,38 @@ def register_source(
         raise Conflict("a source with this name exists")
     url = body.url.get_secret_value()
     try:
-        dialect = vet_source_url(url, ctx.settings, principal.domain).get_backend_name()
-    except ArgumentError:
-        raise InvalidRequest("url is not a valid SQLAlchemy database URL") from None
+        return _register_source(session, ctx, principal, body, repo, url)
+    except GatewayError as exc:
+        if exc.reason in _LOGGED_REFUSALS:
+            # Committed on its own: the registration's transaction is rolled back. The
+            # entry names the source and the reason, never the URL or a path.
+            record(
+                ctx,
+                "source.registered",
+                principal,
+                source=body.name,
+                decision={"allowed": False, "reason_code": exc.reason},
+                outcome="refused",
+            )
+        raise
+
+
+# Attempts on a database that is not the department's to register: the store, another
+# department's database, a file outside the department's directory.
+_LOGGED_REFUSALS = frozenset(
+    {"source_is_store", "source_owned_elsewhere", "source_outside_directory"}
+)
+
+
+def _register_source(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    body: SourceCreate,
+    repo: CatalogRepository,
+    url: str,
+) -> SourceOut:
+    dialect = vet_source_url(url, ctx.settings, principal.domain).get_backend_name()
     try:
         engine = make_source_engine(url, 1)
     except Exception:  # unknown dialect or driver; the message may hold the URL
@@ -116,7 +145,12 @@ def _check_columns(body: DatasetCreate, stored: dict[str, str]) -> None:
 
 
 _PROBE_CONTEXT = OperatorContext(
-    master_key=bytes(32), key_version=1, owner="policy-check", recipient="policy-check"
+    master_key=bytes(32),
+    key_version=1,
+    owner="policy-check",
+    recipient="policy-check",
+    dataset="policy-check",
+    column="policy-check",
 )
 
 
@@ -169,20 +203,6 @@ def _check_policy(
         raise InvalidRequest("; ".join(problems))
 
 
-def _vet_table_database(ctx: GatewayContext, source: Source, table: str) -> None:
-    """On MariaDB/MySQL a schema is a database: a qualified name must name the source's own.
-
-    Otherwise a source registered on one database could read another one on the same
-    server (another department's, or one never registered) through the table name.
-    """
-    schema, _, _ = table.rpartition(".")
-    if not schema or source.dialect not in ("mysql", "mariadb"):
-        return
-    url = decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version)
-    if schema != make_url(url).database:
-        raise InvalidRequest("the table must be in the source's own database")
-
-
 def register_dataset(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: DatasetCreate
 ) -> DatasetOut:
@@ -194,8 +214,11 @@ def register_dataset(
     require("dataset.register", principal, Resource(owner=source.owner))
     if repo.dataset_by_name(body.name) is not None:
         raise Conflict("a dataset with this name exists")
-    _vet_table_database(ctx, source, body.table)
-    stored = table_columns(source_engine(ctx, source), body.table)
+    url = decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version)
+    engine = source_engine(ctx, source)
+    database = None if source.dialect == "sqlite" else make_url(url).database
+    vet_table_location(engine, source.dialect, database, body.table)
+    stored = table_columns(engine, body.table)
     if stored is None:
         raise InvalidRequest("the table does not exist in the source")
     _check_columns(body, stored)

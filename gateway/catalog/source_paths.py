@@ -60,13 +60,20 @@ def sqlite_file(url: URL) -> Path:
         database = unquote(parts.path)
     if not database or database == ":memory:" or "mode=memory" in str(url.query):
         raise InvalidRequest("a SQLite source must be a file")
-    return Path(database).resolve()
+    # No file name holds a NUL (the OS refuses it), and resolving one raises ValueError.
+    if "\x00" in database:
+        raise InvalidRequest("a SQLite source path cannot contain a NUL character")
+    try:
+        return Path(database).resolve()
+    except (OSError, ValueError, RuntimeError):  # a symlink loop, a name too long
+        raise InvalidRequest("the SQLite source path cannot be resolved") from None
 
 
 def vet_sqlite_path(path: Path, settings: Settings, department: str) -> None:
     if owning_department(settings, path) != department:
         raise InvalidRequest(
-            "a SQLite source must lie in the registering department's own directory"
+            "a SQLite source must lie in the registering department's own directory",
+            reason="source_outside_directory",
         )
     if not path.is_file():
         raise InvalidRequest("the SQLite file does not exist")

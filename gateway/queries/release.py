@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -95,7 +95,9 @@ def release_rows(
                 if narrowing - {name}
                 else rule.params
             )
-            values = build_operator(rule.treatment, params, context).apply(values)
+            # Each column's own context: token keys are bound to the column.
+            column_context = replace(context, column=name)
+            values = build_operator(rule.treatment, params, column_context).apply(values)
         vectors.append(list(values))
     released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
     subjects = [r[subject_at] for r in rows]

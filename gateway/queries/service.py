@@ -148,6 +148,7 @@ def _release(
             key_version=ctx.keyring.current_version,
             owner=loaded.dataset.owner,
             recipient=principal.name,
+            dataset=loaded.dataset.id,
         )
         quasi = {n for n, c in view.columns.items() if c.classification == "quasi_identifier"}
         classes = class_columns(view, decision, loaded.spec, bound)

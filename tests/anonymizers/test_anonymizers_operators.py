@@ -16,10 +16,13 @@ from anonymizers import (
 )
 from anonymizers.operators import BucketParams, TokeniseParams, generalise_params_model
 
+# The dataset and column token keys are bound to (one pair for these tests).
+DS, COL = "ds_test", "col"
 MASTER = bytes(range(32, 64))
 SECRET = "13812345678"  # stands for a data value that must never reach a message
 CONTEXT = OperatorContext(
-    master_key=MASTER, key_version=1, owner="民政局", recipient="elder-care-app"
+    master_key=MASTER, key_version=1, owner="民政局", recipient="elder-care-app",
+    dataset=DS, column=COL,
 )
 COLUMN: list[object] = ["张三丰", None, "欧阳娜娜", 12345]
 
@@ -47,7 +50,8 @@ def test_redact_pii_replaces_what_the_detector_finds(style: str, expected: str) 
 def test_redact_pii_pseudonyms_are_per_recipient() -> None:
     text = "王建国的电话是13812345678"
     mine = build_operator("redact_pii", {"style": "pseudonym"}, CONTEXT).apply([text])[0]
-    other = OperatorContext(master_key=MASTER, key_version=1, owner="民政局", recipient="other")
+    other = OperatorContext(master_key=MASTER, key_version=1, owner="民政局", recipient="other",
+        dataset=DS, column=COL)
     theirs = build_operator("redact_pii", {"style": "pseudonym"}, other).apply([text])[0]
     assert isinstance(mine, str) and "13812345678" not in mine and "<CN_MOBILE:p1_" in mine
     assert mine != theirs
@@ -137,7 +141,9 @@ def test_pseudonymise_is_unlinkable_across_recipients_and_versions() -> None:
                 "owner": "民政局",
                 "recipient": "elder-care-app",
                 **changes,
-            }  # type: ignore[arg-type]
+            },  # type: ignore[arg-type]
+            dataset=DS,
+            column=COL,
         )
         return build_operator("pseudonymise", {}, context).apply([SECRET])[0]
 
@@ -150,10 +156,12 @@ def test_pseudonymise_is_unlinkable_across_recipients_and_versions() -> None:
 
 
 def test_pseudonymise_context_that_cannot_derive_a_key() -> None:
-    bad = OperatorContext(master_key=MASTER, key_version=1, owner="民政局/低保", recipient="app")
+    bad = OperatorContext(master_key=MASTER, key_version=1, owner="民政局/低保", recipient="app",
+        dataset=DS, column=COL)
     with pytest.raises(KeyMaterialError):
         build_operator("pseudonymise", {}, bad)
-    short = OperatorContext(master_key=b"short", key_version=1, owner="o", recipient="r")
+    short = OperatorContext(master_key=b"short", key_version=1, owner="o", recipient="r",
+        dataset=DS, column=COL)
     with pytest.raises(ValueError):
         build_operator("pseudonymise", {}, short)
 
@@ -261,7 +269,8 @@ def test_context_repr_hides_master_key() -> None:
 
 
 def context_for(recipient: str, version: int = 1, owner: str = "民政局") -> OperatorContext:
-    return OperatorContext(master_key=MASTER, key_version=version, owner=owner, recipient=recipient)
+    return OperatorContext(master_key=MASTER, key_version=version, owner=owner, recipient=recipient,
+        dataset=DS, column=COL)
 
 
 def test_pseudonymise_linkage_domain_links_recipients_that_share_it() -> None:
@@ -313,7 +322,8 @@ def test_tokenise_is_keyed_per_owner_and_recipient(params: dict[str, object]) ->
     fmt = params.get("format")
     # the owner reverses each app's token by naming the app
     for token, app in ((for_app[0], "elder-care-app"), (for_other[0], "property-company")):
-        back = detokenise(str(token), MASTER, 1, "民政局", app, format=fmt)  # type: ignore[arg-type]
+        back = detokenise(str(token), MASTER, 1, "民政局", app, format=fmt,  # type: ignore[arg-type]
+            dataset=DS, column=COL)
         assert back == "13812345678"
     other_owner = build_operator("tokenise", params, context_for("elder-care-app", owner="卫健委"))
     assert other_owner.apply(column)[0] != for_app[0]
@@ -322,7 +332,8 @@ def test_tokenise_is_keyed_per_owner_and_recipient(params: dict[str, object]) ->
 def test_tokenise_siv_without_normalising() -> None:
     operator = build_operator("tokenise", {"mode": "siv", "normalise": False}, CONTEXT)
     token = operator.apply(["138 1234 5678"])[0]
-    assert detokenise(str(token), MASTER, 1, "民政局", "elder-care-app") == "138 1234 5678"
+    assert detokenise(str(token), MASTER, 1, "民政局", "elder-care-app",
+        dataset=DS, column=COL) == "138 1234 5678"
 
 
 @pytest.mark.parametrize(
@@ -340,12 +351,14 @@ def test_tokenise_ff1(fmt: str, value: str, pattern: str) -> None:
     assert re.fullmatch(pattern, str(token))
     assert token != value
     assert missing is None and misfit is None
-    back = detokenise(str(token), MASTER, 1, "民政局", "elder-care-app", format=fmt)  # type: ignore[arg-type]
+    back = detokenise(str(token), MASTER, 1, "民政局", "elder-care-app", format=fmt,  # type: ignore[arg-type]
+        dataset=DS, column=COL)
     assert back == value
 
 
 def test_tokenise_context_that_cannot_derive_a_key() -> None:
-    bad = OperatorContext(master_key=MASTER, key_version=1, owner="民政局/低保", recipient="app")
+    bad = OperatorContext(master_key=MASTER, key_version=1, owner="民政局/低保", recipient="app",
+        dataset=DS, column=COL)
     with pytest.raises(KeyMaterialError):
         build_operator("tokenise", {"mode": "siv"}, bad)
 

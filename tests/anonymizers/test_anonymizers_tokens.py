@@ -20,6 +20,8 @@ from anonymizers.pii.checksums import is_valid_resident_id, looks_like_resident_
 from anonymizers.pii.recognizers.phone import is_landline, is_mainland_mobile
 from anonymizers.tokens import SIV_BUCKETS, ff1_token_key, siv_token_key
 
+# The dataset and column token keys are bound to (one pair for these tests).
+DS, COL = "ds_test", "col"
 MASTER = bytes(range(64, 96))
 OTHER_MASTER = bytes(range(96, 128))
 OWNER = "民政局"
@@ -47,19 +49,23 @@ VALID_IDS = ["11010519491231002X", "360426199101010071", "440111196105190351"]
 
 
 def test_token_keys_are_per_owner_recipient_and_version_and_separate_per_algorithm() -> None:
-    siv = siv_token_key(MASTER, OWNER, APP, 1)
-    ff1 = ff1_token_key(MASTER, OWNER, APP, 1)
-    assert siv == derive_key(MASTER, "token", OWNER, APP, "aes-siv", version=1, length=64)
-    assert ff1 == derive_key(MASTER, "token", OWNER, APP, "ff1", version=1, length=32)
+    siv = siv_token_key(MASTER, OWNER, APP, 1, dataset=DS, column=COL)
+    ff1 = ff1_token_key(MASTER, OWNER, APP, 1, dataset=DS, column=COL)
+    assert siv == derive_key(MASTER, "token", OWNER, APP, DS, COL, "aes-siv", version=1, length=64)
+    assert ff1 == derive_key(MASTER, "token", OWNER, APP, DS, COL, "ff1", version=1, length=32)
+    # bound to the dataset and the column too
+    assert siv != siv_token_key(MASTER, OWNER, APP, 1, dataset="ds_other", column=COL)
+    assert siv != siv_token_key(MASTER, OWNER, APP, 1, dataset=DS, column="other")
+    assert ff1 != ff1_token_key(MASTER, OWNER, APP, 1, dataset=DS, column="other")
     assert siv[:32] != ff1
-    assert siv != siv_token_key(MASTER, "卫健委", APP, 1)
-    assert siv != siv_token_key(MASTER, OWNER, OTHER_APP, 1)
-    assert siv != siv_token_key(MASTER, OWNER, APP, 2)
-    assert ff1 != ff1_token_key(MASTER, OWNER, OTHER_APP, 1)
+    assert siv != siv_token_key(MASTER, "卫健委", APP, 1, dataset=DS, column=COL)
+    assert siv != siv_token_key(MASTER, OWNER, OTHER_APP, 1, dataset=DS, column=COL)
+    assert siv != siv_token_key(MASTER, OWNER, APP, 2, dataset=DS, column=COL)
+    assert ff1 != ff1_token_key(MASTER, OWNER, OTHER_APP, 1, dataset=DS, column=COL)
     # no recipient, or one that could forge another context path, derives nothing
     for recipient in ("", "a/b"):
         with pytest.raises(KeyMaterialError):
-            siv_token_key(MASTER, OWNER, recipient, 1)
+            siv_token_key(MASTER, OWNER, recipient, 1, dataset=DS, column=COL)
 
 
 # --- AES-SIV ----------------------------------------------------------------------
@@ -68,7 +74,8 @@ def test_token_keys_are_per_owner_recipient_and_version_and_separate_per_algorit
 def siv(
     owner: str = OWNER, version: int = 1, master: bytes = MASTER, recipient: str = APP
 ) -> SivTokenizer:
-    return SivTokenizer(siv_token_key(master, owner, recipient, version), version)
+    return SivTokenizer(siv_token_key(master, owner, recipient, version,
+        dataset=DS, column=COL), version)
 
 
 def test_siv_is_deterministic_and_carries_the_version() -> None:
@@ -84,7 +91,8 @@ def test_siv_is_deterministic_and_carries_the_version() -> None:
 def test_siv_normalises_identifiers_unless_told_not_to() -> None:
     tokenise = siv()
     assert tokenise("+86 138 1234 5678") == tokenise("13812345678") == tokenise(13812345678)
-    raw = SivTokenizer(siv_token_key(MASTER, OWNER, APP, 1), 1, normalise=False)
+    raw = SivTokenizer(siv_token_key(MASTER, OWNER, APP, 1,
+        dataset=DS, column=COL), 1, normalise=False)
     assert raw("138 1234 5678") != raw("13812345678")
     token = raw("阿卜杜拉·买买提")
     assert token is not None
@@ -96,7 +104,7 @@ def test_siv_round_trip_through_detokenise(value: str) -> None:
     token = siv()(value)
     assert token is not None
     assert value not in token or not value
-    assert detokenise(token, MASTER, 1, OWNER, APP) == value
+    assert detokenise(token, MASTER, 1, OWNER, APP, dataset=DS, column=COL) == value
 
 
 def test_siv_distinct_values_distinct_tokens_and_differ_per_owner_and_recipient() -> None:
@@ -127,7 +135,8 @@ def test_siv_token_length_depends_only_on_the_length_bucket(
     sealed = plaintext_bytes + 16  # the SIV tag
     assert lengths == {len("t1_") + -(-sealed * 4 // 3)}
     for value in values:
-        assert detokenise(str(tokenise(value)), MASTER, 1, OWNER, APP) == value
+        assert detokenise(str(tokenise(value)), MASTER, 1, OWNER, APP,
+            dataset=DS, column=COL) == value
     assert SIV_BUCKETS == (32, 64, 128, 256)
 
 
@@ -142,7 +151,7 @@ def test_siv_decrypts_only_with_the_owners_key_for_that_recipient(
     token = siv()("13812345678")
     assert token is not None
     with pytest.raises(InvalidTag) as info:
-        detokenise(token, master, version, owner, recipient)
+        detokenise(token, master, version, owner, recipient, dataset=DS, column=COL)
     assert isinstance(info.value, InvalidTokenError)
     assert isinstance(info.value, TokenError)
     assert "13812345678" not in str(info.value)
@@ -153,10 +162,10 @@ def test_siv_token_under_another_version() -> None:
     assert token is not None
     # the label says version 1: asking for version 2 is refused before decrypting
     with pytest.raises(TokenError):
-        detokenise(token, MASTER, 2, OWNER, APP)
+        detokenise(token, MASTER, 2, OWNER, APP, dataset=DS, column=COL)
     # relabelled as version 2, it fails authentication under the version-2 key
     with pytest.raises(InvalidTag):
-        detokenise("t2_" + token[3:], MASTER, 2, OWNER, APP)
+        detokenise("t2_" + token[3:], MASTER, 2, OWNER, APP, dataset=DS, column=COL)
 
 
 def test_siv_tampering_is_detected() -> None:
@@ -167,7 +176,7 @@ def test_siv_tampering_is_detected() -> None:
         replacement = "A" if body[position] != "A" else "B"
         tampered = "t1_" + body[:position] + replacement + body[position + 1 :]
         with pytest.raises(TokenError):  # InvalidTokenError, or malformed base64 padding bits
-            detokenise(tampered, MASTER, 1, OWNER, APP)
+            detokenise(tampered, MASTER, 1, OWNER, APP, dataset=DS, column=COL)
 
 
 @pytest.mark.parametrize(
@@ -186,7 +195,7 @@ def test_siv_tampering_is_detected() -> None:
 )
 def test_siv_malformed_tokens(token: str) -> None:
     with pytest.raises(TokenError):
-        detokenise(token, MASTER, 1, OWNER, APP)
+        detokenise(token, MASTER, 1, OWNER, APP, dataset=DS, column=COL)
 
 
 def test_siv_bad_key_material() -> None:
@@ -195,7 +204,7 @@ def test_siv_bad_key_material() -> None:
     with pytest.raises(KeyMaterialError):
         SivTokenizer(bytes(64), 0)
     with pytest.raises(KeyMaterialError):
-        detokenise("t1_AAAA", b"short", 1, OWNER, APP)
+        detokenise("t1_AAAA", b"short", 1, OWNER, APP, dataset=DS, column=COL)
     assert repr(bytes(64)) not in repr(SivTokenizer(bytes(64), 3))
 
 
@@ -203,7 +212,7 @@ def test_siv_bad_key_material() -> None:
 
 
 def ff1(fmt: str, owner: str = OWNER, version: int = 1, recipient: str = APP) -> Ff1Tokenizer:
-    key = ff1_token_key(MASTER, owner, recipient, version)
+    key = ff1_token_key(MASTER, owner, recipient, version, dataset=DS, column=COL)
     return Ff1Tokenizer(key, fmt)  # type: ignore[arg-type]
 
 
@@ -224,7 +233,8 @@ def test_ff1_id_number_keeps_shape_and_region_and_is_marked_invalid(value: str) 
     assert marked_id(token)
     assert not gb11643_valid(token)
     assert not is_valid_resident_id(token) and not looks_like_resident_id(token)
-    assert detokenise(token, MASTER, 1, OWNER, APP, format="id_number") == value
+    assert detokenise(token, MASTER, 1, OWNER, APP, format="id_number",
+        dataset=DS, column=COL) == value
 
 
 def test_ff1_id_number_differs_per_owner_recipient_and_version() -> None:
@@ -235,7 +245,7 @@ def test_ff1_id_number_differs_per_owner_recipient_and_version() -> None:
     assert token != ff1("id_number", version=2)(value)
     # FF1 is not authenticated: another owner's key gives a wrong, well-formed value
     assert token is not None
-    wrong = detokenise(token, MASTER, 1, "卫健委", APP, format="id_number")
+    wrong = detokenise(token, MASTER, 1, "卫健委", APP, format="id_number", dataset=DS, column=COL)
     assert wrong != value
     assert len(wrong) == 18 and wrong[:6] == value[:6]
 
@@ -333,9 +343,10 @@ def test_ff1_reverse_rejects_non_tokens() -> None:
     with pytest.raises(TokenError):
         ff1("id_number").reverse("110105491231002")  # tokens are never 15 digits
     with pytest.raises(TokenError):
-        detokenise("12345", MASTER, 1, OWNER, APP, format="mobile")
+        detokenise("12345", MASTER, 1, OWNER, APP, format="mobile", dataset=DS, column=COL)
     with pytest.raises(TokenError):
-        detokenise("12345", MASTER, 1, OWNER, APP, format="bogus")  # type: ignore[arg-type]
+        detokenise("12345", MASTER, 1, OWNER, APP, format="bogus",  # type: ignore[arg-type]
+            dataset=DS, column=COL)
 
 
 # --- FF1: mobiles and digits --------------------------------------------------------
@@ -378,7 +389,8 @@ def test_ff1_mobile_forms_and_misfits() -> None:
         None,
     ]
     assert token is not None
-    assert detokenise(token, MASTER, 1, OWNER, APP, format="mobile") == "13812345678"
+    assert detokenise(token, MASTER, 1, OWNER, APP, format="mobile",
+        dataset=DS, column=COL) == "13812345678"
     assert token != ff1("mobile", owner="卫健委")("13812345678")
     assert token != ff1("mobile", recipient=OTHER_APP)("13812345678")
 
@@ -389,7 +401,8 @@ def test_ff1_digits_round_trip_keeps_length(value: str) -> None:
     assert token is not None
     assert len(token) == len(value)
     assert token.isdigit()
-    assert detokenise(token, MASTER, 1, OWNER, APP, format="digits") == value
+    assert detokenise(token, MASTER, 1, OWNER, APP, format="digits",
+        dataset=DS, column=COL) == value
 
 
 @pytest.mark.parametrize("value", ["12345", "12a456", "", "１２３"])

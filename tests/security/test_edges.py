@@ -340,3 +340,19 @@ def test_a_fresh_home_is_private(tmp_path: Path) -> None:
     os.chmod(home, 0o755)
     assert CliRunner().invoke(cli, ["init"], env={"CDG_HOME": str(home)}).exit_code == 0
     assert _mode(home) == 0o700
+
+
+def test_a_malformed_body_is_refused_before_anything_is_looked_up(
+    gw: Gateway, visits: str
+) -> None:
+    # Body validation (the endpoint's schema) answers before the permission check, so a
+    # malformed policy is 422 for another department's dataset and for no dataset alike:
+    # nothing about existence leaks. docs/permissions.md's preamble says so.
+    owner, other = "civil-affairs", "health-commission"
+    for dataset in (visits, "ds_00000000000000000000"):
+        r = gw.put(other, f"/v1/datasets/{dataset}/policy", {"purposes": "not a list"})
+        assert_error(r, 422)
+    valid = gw.get(owner, f"/v1/datasets/{visits}").json()["policy"]
+    assert_error(gw.put(other, f"/v1/datasets/{visits}/policy", {"policy": valid}), 404)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text()
+    assert "A malformed body" in page and "refused with\n`422` before anything" in page

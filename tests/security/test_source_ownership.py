@@ -263,3 +263,134 @@ def test_source_credentials_never_reach_a_response_or_a_log_line(
     with gw.ctx.store.transaction() as session:
         blob = session.execute(sa.text("SELECT url_ciphertext FROM sources")).scalar_one()
     assert PASSWORD.encode() not in bytes(blob)
+
+
+def test_a_nul_byte_in_a_sqlite_url_is_a_422(gw: Gateway) -> None:
+    # Stopped by the path rule (source_paths.sqlite_file): no file name holds a NUL, and
+    # resolving one raised ValueError (a 500) before the check existed.
+    home = gw.ctx.settings.home
+    mine = _sqlite_file(home / "sources" / "civil-affairs" / "civil_affairs.db")
+    before = store_snapshot(gw)
+    for url in [f"sqlite:///{mine}\u0000../x", f"sqlite:///{mine}%00../x"]:
+        assert_error(_register(gw, "civil-affairs", "nul", url), 422, echoed=[str(home)])
+    assert store_snapshot(gw) == before
+
+
+def test_odd_and_multi_host_server_urls_are_a_422_not_a_500(gw: Gateway) -> None:
+    # Stopped by source_urls.parse_source_url: any URL SQLAlchemy cannot read is a 422,
+    # a libpq host list is refused outright (each host would need the identity check),
+    # and a server source must name its database (B3: a MariaDB source without one let
+    # an unqualified table reach an assertion in the reflection code).
+    before = store_snapshot(gw)
+    for url in [
+        "postgresql+psycopg://postgres@127.0.0.1:5432,127.0.0.1:5433/test",
+        "postgresql+psycopg://postgres@127.0.0.1,127.0.0.2/test",
+        "postgresql+psycopg://postgres@:5432/test",
+        "postgresql+psycopg://postgres@127.0.0.1:99999/test",
+        "postgresql+psycopg://postgres@127.0.0.1:0/test",
+        "postgresql+psycopg://postgres@127.0.0.1:abc/test",
+        "postgresql+psycopg://postgres@[::1/test",
+        "postgresql+psycopg://postgres@[::1]:99999/test",
+        "postgresql+psycopg://p%zz%00@127.0.0.1%00/te%00st",
+        "postgresql+psycopg://postgres@127.0.0.1:5432",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/",
+        "mysql+pymysql://root@127.0.0.1:3306/",
+        "mysql+pymysql://root@127.0.0.1:3306",
+        "nosuchdb://u@127.0.0.1/test",
+        "//127.0.0.1/test",
+        "127.0.0.1:5432/test",
+        "",
+    ]:
+        assert_error(_register(gw, "civil-affairs", "odd", url), 422)
+    assert store_snapshot(gw) == before
+
+
+def _table_spec(source: str, table: str) -> dict[str, Any]:
+    spec = copy.deepcopy(DATASETS[0])
+    spec.update(name="catalog", source=source, table=table)
+    return spec
+
+
+SYSTEM_TABLE = (
+    "the table is one of the database server's own catalogs, not the department's data "
+    "/ 该表属于数据库系统目录，不能登记为数据集"
+)
+
+
+def test_sqlite_catalog_tables_are_not_datasets(gw: Gateway) -> None:
+    # Stopped by table_location: sqlite_ tables describe the file, not the department's data.
+    mine = _sqlite_file(gw.ctx.settings.home / "sources" / "civil-affairs" / "c.db")
+    assert _register(gw, "civil-affairs", "ca", f"sqlite:///{mine}").status_code == 201
+    for table in ["sqlite_master", "sqlite_schema", "main.sqlite_master", "SQLITE_MASTER"]:
+        r = gw.post("civil-affairs", "/v1/datasets", _table_spec("ca", table))
+        assert assert_error(r, 422)["detail"] == SYSTEM_TABLE
+
+
+@pytest.mark.postgres
+def test_postgresql_server_catalogs_are_not_datasets(gw: Gateway, pg_database: URL) -> None:
+    # Stopped by table_location: the name is resolved by the database (to_regclass, via
+    # the source's search_path, which puts pg_catalog first), and a relation in
+    # pg_catalog, information_schema or any pg_* schema is refused. pg_stat_activity
+    # showed other databases' sessions and the gateway's statements; pg_authid every role.
+    url = pg_database.render_as_string(hide_password=False)
+    assert _register(gw, "civil-affairs", "ca", url).status_code == 201
+    before = store_snapshot(gw)
+    for table in [
+        "pg_catalog.pg_stat_activity",
+        "pg_stat_activity",  # unqualified: resolves to pg_catalog through the search_path
+        "pg_catalog.pg_authid",
+        "pg_authid",
+        "pg_roles",
+        "information_schema.tables",
+        "pg_toast.anything",
+    ]:
+        r = gw.post("civil-affairs", "/v1/datasets", _table_spec("ca", table))
+        assert assert_error(r, 422)["detail"] == SYSTEM_TABLE, table
+    assert store_snapshot(gw) == before
+
+
+@pytest.mark.mariadb
+def test_mariadb_system_databases_are_not_datasets(gw: Gateway) -> None:
+    # Stopped by table_location: on a source whose database is a system one (here
+    # "mysql"), even an unqualified table is the server's catalog.
+    url = mariadb_base().set(database="mysql").render_as_string(hide_password=False)
+    assert _register(gw, "civil-affairs", "sys", url).status_code == 201
+    for table in ["user", "mysql.user", "information_schema.tables"]:
+        r = gw.post("civil-affairs", "/v1/datasets", _table_spec("sys", table))
+        assert_error(r, 422)
+
+
+def _source_entries(gw: Gateway) -> list[dict[str, Any]]:
+    r = gw.get("district-auditor", "/v1/audit/entries", params={"event": "source.registered"})
+    return [e["entry"] for e in r.json()]
+
+
+def test_refused_registrations_of_databases_not_ones_own_are_logged(gw: Gateway) -> None:
+    # A 409 (another department's database), a 422 for the store or for a file outside
+    # the department's directory each leave a "refused" source.registered entry with
+    # its reason code, and never the URL or the path.
+    home = gw.ctx.settings.home
+    theirs = _sqlite_file(home / "sources" / "civil-affairs" / "residents.db")
+    assert _register(gw, "civil-affairs", "ca", f"sqlite:///{theirs}").status_code == 201
+    mine = home / "sources" / "health-commission" / "copy.db"
+    mine.parent.mkdir(parents=True)
+    os.link(theirs, mine)
+    assert_error(_register(gw, "health-commission", "h1", f"sqlite:///{mine}"), 409)
+    assert_error(_register(gw, "health-commission", "h2", f"sqlite:///{theirs}"), 422)
+    store = gw.ctx.settings.store_url
+    if store.startswith("sqlite"):
+        linked = home / "sources" / "health-commission" / "store.db"
+        os.link(Path(store.removeprefix("sqlite:///")), linked)
+        assert_error(_register(gw, "health-commission", "h3", f"sqlite:///{linked}"), 422)
+    else:
+        assert_error(_register(gw, "health-commission", "h3", store), 422)
+    entries = _source_entries(gw)
+    refused = [e for e in entries if e.get("outcome") == "refused"]
+    assert sorted((e["source"], e["decision"]["reason_code"]) for e in refused) == [
+        ("h1", "source_owned_elsewhere"),
+        ("h2", "source_outside_directory"),
+        ("h3", "source_is_store"),
+    ]
+    assert all(e["principal"] == "health-commission" for e in refused)
+    text = str(entries)
+    assert str(home) not in text and "sqlite:" not in text and "postgresql" not in text
