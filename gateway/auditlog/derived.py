@@ -10,7 +10,7 @@ subject index is found like an edited entry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,9 +90,21 @@ def indexed_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def stored_text(instant: datetime) -> str:
+    """The exact text SQLite keeps for ``instant`` in a UTC column (SQLAlchemy's storage form).
+
+    SQLite stores the column as text and the API's time filters compare that text, so
+    another spelling of the same instant ('T', 'Z', '+0000', a week date) would move an
+    entry in or out of a view: only this form is the derived value.
+    """
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _same_instant(stored: Any, derived: datetime | None) -> bool:
     if derived is None:
         return True  # an entry from before the time was committed: nothing to compare
+    if isinstance(stored, str):
+        return stored == stored_text(derived)
     if not isinstance(stored, datetime):
         return False
     have: datetime = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
@@ -101,24 +113,26 @@ def _same_instant(stored: Any, derived: datetime | None) -> bool:
     return close and (have == derived or have.microsecond == 0)
 
 
-def column_mismatches(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:
-    """Names of the stored columns that do not equal what the entry says."""
+def column_mismatches(entry: Mapping[str, Any], stored: Sequence[Any]) -> list[str]:
+    """Names of the stored columns (given in ``INDEXED_COLUMNS`` order) that do not equal
+    what the entry says.
+
+    Compared exactly: ``recorded_at`` as stored (text on SQLite, see ``stored_text``) and
+    ``privacy_cost`` as the float of the entry's decimal string, the value the writer stored.
+    """
     derived = indexed_columns(entry)
-    if derived == stored:
+    when = derived["recorded_at"]
+    if isinstance(stored[0], str) and when is not None:
+        derived["recorded_at"] = stored_text(when)
+    if tuple(derived.values()) == tuple(stored):
         return []  # the common case, decided in one comparison
     wrong = []
-    for name in INDEXED_COLUMNS:
-        want, have = derived[name], stored.get(name)
+    for name, have in zip(INDEXED_COLUMNS, stored, strict=True):
+        want = derived[name]
         if name == "recorded_at":
-            ok = _same_instant(have, want)
-        elif name == "privacy_cost":
-            ok = (want is None and have is None) or (
-                want is not None
-                and have is not None
-                and abs(float(have) - want) <= 1e-9 * max(1.0, abs(want))
-            )
+            ok = _same_instant(have, when)
         else:
-            ok = have == want
+            ok = have == want and type(have) is type(want)
         if not ok:
             wrong.append(name)
     return wrong

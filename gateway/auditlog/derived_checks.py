@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 import orjson
 
 from audit import leaf_hash, node_hash
-from gateway.auditlog.derived import column_mismatches, subject_mismatch
+from gateway.auditlog.derived import column_mismatches, recorded_at, subject_mismatch
 from gateway.auditlog.entry_macs import EntryMacs
 from gateway.auditlog.repository import AuditRepository
+from gateway.auditlog.time_order import TIME_REVERSED, TimeOrder
 from gateway.auditlog.verify import LoggedEntry, Problem, Report
 
 # Problem kinds of derived data (besides those of ``gateway.auditlog.verify``).
@@ -43,6 +44,7 @@ class DerivedChecks:
     unmacked: list[list[int]] = field(default_factory=list)
     missing: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, idx, hash)
     _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash) frontier
+    _order: TimeOrder = field(default_factory=TimeOrder)
 
     def entries(self) -> Iterator[LoggedEntry]:
         for page in self.repo.verification_pages():
@@ -66,6 +68,9 @@ class DerivedChecks:
                 if node is None:
                     node = digest
                     self._node_missing(0, index, node)
+                elif len(node) != 32:
+                    self._problem(index, CHANGED_NODE, f"tree node 0/{index} is not a 32-byte hash")
+                    node = digest  # reported once here, not again at every node above it
                 # Interior nodes are checked against the tree's own leaves: an edited entry
                 # is the leaf check's finding, not every node above it.
                 self._add_leaf(index, node, page.nodes)
@@ -98,9 +103,17 @@ class DerivedChecks:
                 EXTRA_ROWS,
                 f"{subjects} subject index rows and {nodes} tree nodes lie past the last entry",
             )
+        subjects, nodes, sequencers = self.repo.stray_rows()
+        if subjects or nodes or sequencers:
+            self._problem(
+                0,
+                EXTRA_ROWS,
+                f"{subjects} subject index rows and {nodes} tree nodes at negative positions, "
+                f"{sequencers} sequencer rows besides the log's one",
+            )
 
     def _check_entry(
-        self, index: int, text: str, columns: dict[str, object], refs: list[str]
+        self, index: int, text: str, columns: tuple[object, ...], refs: list[str]
     ) -> object:
         """The parsed entry (or None), after checking what is stored beside it."""
         try:
@@ -119,6 +132,9 @@ class DerivedChecks:
                 CHANGED_COLUMN,
                 f"entry {index}: stored {', '.join(wrong)} differ from the entry",
             )
+        reversed_time = self._order.step(index, recorded_at(entry))
+        if reversed_time is not None:
+            self._problem(index, TIME_REVERSED, reversed_time)
         why = subject_mismatch(entry, refs)
         if why is not None:
             self._problem(index, CHANGED_SUBJECT_INDEX, f"entry {index}: subject index {why}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
@@ -28,8 +28,8 @@ class VerificationPage:
     """
 
     after: int
-    # (index, entry, leaf_hash, tree leaf, indexed columns, entry MAC)
-    entries: list[tuple[int, str, str, bytes | None, dict[str, Any], str | None]]
+    # (index, entry, leaf_hash, tree leaf, indexed columns in INDEXED_COLUMNS order, MAC)
+    entries: list[tuple[int, str, str, bytes | None, tuple[Any, ...], str | None]]
     subjects: dict[int, list[str]]
     nodes: dict[tuple[int, int], bytes]
 
@@ -43,6 +43,13 @@ def _completed_nodes(first: int, last: int, levels: int) -> list[tuple[int, int,
         if lo <= hi:
             ranges.append((level, lo, hi))
     return ranges
+
+
+def _blob(value: object) -> bytes:
+    """A stored hash as bytes; a value of another type (text) becomes bytes that match nothing."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "replace")
 
 
 class AuditRepository:
@@ -96,7 +103,8 @@ class AuditRepository:
                     e.entry,
                     e.leaf_hash,
                     leaf.c.hash,
-                    e.recorded_at,
+                    # As stored: SQLite keeps text, and only its exact form is the derived value.
+                    type_coerce(e.recorded_at, String),
                     e.principal,
                     e.dataset,
                     e.purpose,
@@ -133,7 +141,7 @@ class AuditRepository:
                 for level, idx, digest in self.session.execute(
                     select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(wanted)
                 ):
-                    nodes[(int(level), int(idx))] = bytes(digest)
+                    nodes[(int(level), int(idx))] = _blob(digest)
             yield VerificationPage(
                 after=after,
                 entries=[
@@ -141,17 +149,17 @@ class AuditRepository:
                         int(r[0]),
                         str(r[1]),
                         str(r[2]),
-                        None if r[3] is None else bytes(r[3]),
-                        {
-                            "recorded_at": r[4],
-                            "principal": r[5],
-                            "dataset": r[6],
-                            "purpose": r[7],
-                            "event": r[8],
-                            "decision": r[9],
-                            "row_count": None if r[10] is None else int(r[10]),
-                            "privacy_cost": None if r[11] is None else float(r[11]),
-                        },
+                        None if r[3] is None else _blob(r[3]),
+                        (
+                            r[4],
+                            r[5],
+                            r[6],
+                            r[7],
+                            r[8],
+                            r[9],
+                            None if r[10] is None else int(r[10]),
+                            None if r[11] is None else float(r[11]),
+                        ),
                         r[12],
                     )
                     for r in rows
@@ -181,6 +189,41 @@ class AuditRepository:
             )
         )
         return int(subjects or 0), int(nodes or 0)
+
+    def stray_rows(self) -> tuple[int, int, int]:
+        """(subject rows, tree nodes) at negative positions, and sequencer rows besides id 1:
+        rows no entry can account for."""
+        subjects = self.session.scalar(
+            select(func.count()).select_from(AuditSubject).where(AuditSubject.entry_index < 0)
+        )
+        nodes = self.session.scalar(
+            select(func.count())
+            .select_from(AuditNode)
+            .where(or_(AuditNode.level < 0, AuditNode.idx < 0))
+        )
+        sequencers = self.session.scalar(
+            select(func.count()).select_from(AuditSequencer).where(AuditSequencer.id != 1)
+        )
+        return int(subjects or 0), int(nodes or 0), int(sequencers or 0)
+
+    def misspelt_times(self) -> int:
+        """Entries whose stored time is not in the one form the writer stores.
+
+        Only SQLite keeps the time as text (any other store has a typed column); there a
+        value in another form would be compared as text by every time filter, or fail to
+        read at all.
+        """
+        if self.session.get_bind().dialect.name != "sqlite":
+            return 0
+        digit = "[0-9]"
+        form = (
+            f"{digit * 4}-{digit * 2}-{digit * 2} {digit * 2}:{digit * 2}:{digit * 2}.{digit * 6}"
+        )
+        raw = type_coerce(AuditEntryRow.recorded_at, String)
+        count = self.session.scalar(
+            select(func.count()).select_from(AuditEntryRow).where(raw.op("NOT GLOB")(form))
+        )
+        return int(count or 0)
 
     def first_entry_time(self, index: int) -> datetime | None:
         return self.session.scalar(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,7 +40,7 @@ from gateway.auditlog.schemas import (
 )
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.tail import UnauthenticatedEntry
-from gateway.auditlog.verify import Report, StoredCheckpoint, verify
+from gateway.auditlog.verify import Report, StoredCheckpoint, WitnessPolicy, verify
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
@@ -128,8 +128,11 @@ def list_entries(
     """Auditors see everything; departments entries on their datasets; apps their own."""
     require("log.read", principal)
     query = wanted.query(*visible_scope(session, principal))
-    rows = AuditRepository(session).entries(after=after, limit=limit, **query)
-    return [entry_out(r) for r in rows]
+    try:
+        rows = AuditRepository(session).entries(after=after, limit=limit, **query)
+        return [entry_out(r) for r in rows]
+    except ValueError:  # a stored time that does not read back
+        raise columns_damaged("listing") from None
 
 
 def export(
@@ -148,6 +151,8 @@ def export(
         # never break the stream halfway.
         if AuditRepository(session).missing_nodes(AuditRepository(session).sequencer_size()):
             raise _tree_damaged("export")
+        if AuditRepository(session).misspelt_times():
+            raise columns_damaged("export")
         try:
             row = ctx.audit.appender.checkpoint_now(session)
         except (KeyError, StoreError):
@@ -213,6 +218,22 @@ def _unauthenticated_tail() -> Unavailable:
     )
 
 
+def columns_damaged(reading: str) -> Unavailable:
+    """A stored time in audit_entries does not read back: derived data was changed.
+
+    Answered before any data (never a 500 or a stream broken halfway); logged by kind only.
+    """
+    log.error(
+        "audit_entries holds a stored time in another form while %s; run `cdg audit verify`",
+        reading,
+    )
+    return Unavailable(
+        "the access log's stored columns are damaged; an operator must run `cdg audit verify`",
+        reason="audit_log_columns_damaged",
+        retry_after=3600,
+    )
+
+
 def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode("ascii") for h in hashes]
 
@@ -229,15 +250,18 @@ def _tree_damaged(proof: str) -> Unavailable:
 
 
 def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionProofOut:
-    tree = MerkleTree(SqlNodeStore(session))
+    store = SqlNodeStore(session)
+    tree = MerkleTree(store)
     if not 0 <= index < tree_size <= tree.size():
         raise NotFound("no such entry in a tree of that size")
+    store.want((0, index))  # the leaf comes with the path's nodes, in the same query
     try:
+        proof = _b64(tree.inclusion_proof(index, tree_size))
         return InclusionProofOut(
             index=index,
             tree_size=tree_size,
-            leaf_hash=SqlNodeStore(session).get(0, index).hex(),
-            proof=_b64(tree.inclusion_proof(index, tree_size)),
+            leaf_hash=store.get(0, index).hex(),
+            proof=proof,
         )
     except (KeyError, StoreError):
         raise _tree_damaged("inclusion") from None
@@ -269,25 +293,37 @@ def verify_store(
     ctx: GatewayContext,
     since: str | None = None,
     progress: Callable[[int], None] | None = None,
+    trust: tuple[Sequence[str], str, WitnessPolicy] | None = None,
 ) -> Report:
-    """The log as stored: entries, checkpoints, and everything derived from the entries."""
+    """The log as stored: entries, checkpoints, and everything derived from the entries.
+
+    ``trust`` (log verifier keys, origin, witness policy) replaces the gateway's own
+    configuration: an auditor's keys file counts online exactly as it does offline.
+    """
+    if trust is None:
+        origin = ctx.settings.log_origin
+        trust = (verifier_keys(ctx.keyring, origin), origin, witness_policy(ctx.settings))
+    keys, origin, witnesses = trust
     repo = AuditRepository(session)
     checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
     derived = DerivedChecks(repo, ctx.audit.appender.macs)
     report = verify(
         derived.entries(),
         checkpoints,
-        verifier_keys(ctx.keyring, ctx.settings.log_origin),
-        ctx.settings.log_origin,
+        keys,
+        origin,
         expected_size=repo.sequencer_size(),
         since=since,
         progress=progress,
-        witnesses=witness_policy(ctx.settings),
+        witnesses=witnesses,
     )
     derived.finish(report.entries, report.signed_size)
     report.problems.extend(derived.problems)
     if report.entries > report.signed_size:
-        report.oldest_unsigned = repo.first_entry_time(report.signed_size)
+        try:
+            report.oldest_unsigned = repo.first_entry_time(report.signed_size)
+        except ValueError:  # an unreadable time: reported above as a changed column
+            report.oldest_unsigned = None
     return report
 
 
