@@ -34,6 +34,7 @@ from gateway.auditlog.repair import repair_tree
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import EntryFilter, export, verify_store
 from gateway.auditlog.signing import verifier_keys
+from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Problem, Report, WitnessPolicy, check_cosignatures
 from gateway.auditlog.witnessing import witness_policy
 from gateway.cli import witness
@@ -241,6 +242,11 @@ def checkpoint(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         with ctx.store.transaction() as session:
             row = ctx.audit.appender.checkpoint_now(session)
             note = row.note if row is not None else None
+    except UnauthenticatedEntry as exc:
+        raise fail(
+            f"not signed: entry {exc.index} carries no valid entry MAC (the gateway did not "
+            "write it); run `cdg audit verify`"
+        ) from None
     finally:
         ctx.close()
     if note is None:
