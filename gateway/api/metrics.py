@@ -1,16 +1,22 @@
 """Process-local request counters and latency sums, exposed at /metrics (Prometheus text).
 
 Labels use the route template (``/v1/queries/{query_id}/run``), never the raw
-path, so ids never reach the metrics and the label set stays small.
+path, so ids never reach the metrics and the label set stays small. The same middleware
+writes the server's access log (logger ``cdg.http``, one line per request: method, route
+template, status, milliseconds, request id) in place of uvicorn's, which would write the
+raw path, and a path can hold what a caller should not have put there (an ID number).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("cdg.http")
 
 
 class Metrics:
@@ -69,4 +75,9 @@ class MetricsMiddleware:
             await self.app(scope, receive, record)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.observe(scope["method"], route, status, seconds)
+            rid = scope.get("state", {}).get("request_id", "-")
+            access_log.info(
+                "%s %s %d %.1fms request_id=%s", scope["method"], route, status, seconds * 1000, rid
+            )

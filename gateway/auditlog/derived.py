@@ -113,13 +113,17 @@ def _same_instant(stored: Any, derived: datetime | None) -> bool:
     return close and (have == derived or have.microsecond == 0)
 
 
-def column_mismatches(entry: Mapping[str, Any], stored: Sequence[Any]) -> list[str]:
+def column_mismatches(
+    entry: Mapping[str, Any], stored: Sequence[Any] | Mapping[str, Any]
+) -> list[str]:
     """Names of the stored columns (given in ``INDEXED_COLUMNS`` order) that do not equal
     what the entry says.
 
     Compared exactly: ``recorded_at`` as stored (text on SQLite, see ``stored_text``) and
     ``privacy_cost`` as the float of the entry's decimal string, the value the writer stored.
     """
+    if isinstance(stored, Mapping):
+        stored = tuple(stored.values())
     derived = indexed_columns(entry)
     when = derived["recorded_at"]
     if isinstance(stored[0], str) and when is not None:

@@ -327,8 +327,10 @@ PROBLEMS: dict[str, Kind] = {
             "changed_column",
             "a stored column the API filters or sums on (principal, dataset, "
             "purpose, event, decision, row count, privacy cost, recorded time) differs from "
-            "the entry",
-            "索引列与条目内容不符",
+            "the entry, compared exactly as stored (another spelling of the same time, or a "
+            "value that does not read back, counts); in an export, a field of a line beside "
+            "its signed entry (the message names the line and field)",
+            "索引列与条目内容不符(按存储形式精确比较);导出行中条目外的字段与已签名条目不符",
         ),
         Kind(
             "changed_subject_index",
@@ -341,11 +343,22 @@ PROBLEMS: dict[str, Kind] = {
             "a tree node is missing: derived data, `cdg audit repair` restores it",
             "树节点缺失(可修复)",
         ),
-        Kind("changed_node", "a tree node does not hash its children", "树节点哈希不符"),
+        Kind(
+            "changed_node",
+            "a tree node does not hash its children, or is not a 32-byte hash",
+            "树节点哈希不符或格式错误",
+        ),
         Kind(
             "extra_rows",
-            "subject index rows or tree nodes lie past the last entry",
-            "最后条目之后存在多余的索引或节点",
+            "subject index rows or tree nodes lie past the last entry or at negative "
+            "positions, or the sequencer has more than its one row",
+            "最后条目之后或负位置存在多余的索引或节点,或序列器多于一行",
+        ),
+        Kind(
+            "time_reversed",
+            "an entry is recorded more than 5 s (the clock skew allowed between gateway "
+            "processes) before the entry that precedes it: placed in the past",
+            "条目记录时间早于前一条目超过 5 秒(允许的进程间时钟偏差):被倒填",
         ),
         Kind(
             "unauthenticated_entry",

@@ -33,8 +33,10 @@ from audit import (
     verify_inclusion,
 )
 from audit.checkpoints import parse_verifier_key, split_note
+from gateway.auditlog.derived import indexed_columns
 from gateway.auditlog.nodestore import SqlNodeStore
 from gateway.auditlog.repository import AuditRepository
+from gateway.auditlog.time_order import TIME_REVERSED, TimeOrder
 from gateway.auditlog.verify import (
     LoggedEntry,
     Problem,
@@ -160,9 +162,19 @@ class MalformedExport(ValueError):
 
 def read_export(text: str) -> list[dict[str, Any]]:
     """Records of a JSON Lines or CSV export; a line that cannot be read raises, naming it."""
+    return read_export_lines(text)[0]
+
+
+def read_export_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """``read_export`` plus the line each record starts on (to name it in a problem)."""
+    lines: list[int] = []
     if text.startswith("type,"):
         records: list[dict[str, Any]] = []
-        for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        reader = csv.DictReader(io.StringIO(text))
+        start = 2
+        for row in reader:
+            number, start = start, reader.line_num + 1
+            lines.append(number)
             try:
                 if row["type"] == "checkpoint":
                     records.append(
@@ -183,11 +195,13 @@ def read_export(text: str) -> list[dict[str, Any]]:
                             "index": int(row["index"]),
                             "tree_size": int(row["tree_size"]),
                             "inclusion_proof": row["inclusion_proof"].split(),
+                            # CSV writes no dataset as an empty cell.
+                            "dataset": row["dataset"] or None,
                         }
                     )
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise MalformedExport(f"line {number} is not a valid export record") from None
-        return records
+        return records, lines
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -199,7 +213,47 @@ def read_export(text: str) -> list[dict[str, Any]]:
         if not isinstance(record, dict):
             raise MalformedExport(f"line {number} is not an export record")
         out.append(record)
-    return out
+        lines.append(number)
+    return out, lines
+
+
+# The fields of an entry record beside the entry that copy something of it.
+_COPIED = ("recorded_at", "event", "principal", "dataset", "decision")
+
+
+def _outer_problems(
+    record: dict[str, Any], line: int | None, cp_size: int, order: TimeOrder
+) -> list[Problem]:
+    """An entry record's fields beside the signed entry must say what the entry says:
+    an auditor reading the CSV in a spreadsheet reads these columns, not the entry."""
+    index = record["index"]
+    where = f"line {line}: entry {index}" if line is not None else f"entry {index}"
+    try:
+        entry = json.loads(str(record["entry"]))
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict):
+        return [Problem(index, "malformed_export", f"{where}: the entry is not a JSON object")]
+    derived = indexed_columns(entry)
+    when = derived["recorded_at"]
+    want = {**derived, "recorded_at": when.isoformat() if when is not None else None}
+    wrong = [name for name in _COPIED if record.get(name) != want[name]]
+    if record.get("tree_size") != cp_size:
+        wrong.append("tree_size")
+    wrong += sorted(str(name) for name in record if name not in CSV_FIELDS)
+    problems = []
+    if wrong:
+        problems.append(
+            Problem(
+                index,
+                "changed_column",
+                f"{where}: field {', '.join(wrong)} differs from the signed entry",
+            )
+        )
+    reversed_time = order.step(index, when)
+    if reversed_time is not None:
+        problems.append(Problem(index, TIME_REVERSED, f"{where}: {reversed_time}"))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -259,10 +313,14 @@ def verify_export(
     *,
     witnesses: WitnessPolicy | None = None,
     since: str | None = None,
+    lines: Sequence[int] | None = None,
 ) -> Report:
     """Each entry against the export's signed checkpoint, the seal, and a complete export
-    end to end; a checkpoint saved earlier (``since``) must be consistent with it."""
+    end to end; a checkpoint saved earlier (``since``) must be consistent with it.
+    ``lines`` (the line each record starts on) lets problems name the line."""
     report = Report()
+    line_of = {id(r): n for r, n in zip(records, lines or (), strict=False)}
+    order = TimeOrder()
     policy = witnesses or WitnessPolicy()
     if not records or records[0].get("type") != "checkpoint":
         report.problems.append(
@@ -291,6 +349,8 @@ def verify_export(
         problem = _entry_problem(record, cp.size, cp.root)
         if problem is not None:
             report.problems.append(problem)
+        else:
+            report.problems += _outer_problems(record, line_of.get(id(record)), cp.size, order)
         leaf = bytes.fromhex(str(record.get("leaf_hash"))) if problem is None else b""
         chain = chain_next(chain, index, leaf)
         if record.get("export_chain") != chain.hex() and index > last:

@@ -24,6 +24,7 @@ from gateway.auditlog.schemas import (
 )
 from gateway.auditlog.signing import verifier_keys
 from gateway.bounds import INT64_MAX, Instant
+from gateway.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
 subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
@@ -132,6 +133,9 @@ def accesses(
     after: Annotated[int | None, Query(ge=-1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[SubjectAccess]:
+    if not residents.is_subject_ref(subject_ref):
+        # Before any lookup: a raw ID number here is a caller's mistake, never a key.
+        raise NotFound("no such resident reference")
     return residents.history(
         session, ctx, who, subject_ref, since=since, after=after, limit=limit, request_id=rid
     )

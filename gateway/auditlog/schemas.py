@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from anonymizers import normalise_identifier
+from anonymizers.pii.checksums import is_valid_legacy_resident_id, is_valid_resident_id
 
 
 class AuditEntryOut(BaseModel):
@@ -47,7 +50,22 @@ class SummaryRow(BaseModel):
 class SubjectLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id_number: str = Field(min_length=1, max_length=64, description="A resident's ID number.")
+    id_number: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A resident's ID number: 18 characters (GB 11643, valid check character) "
+        "or the 15-digit first-generation form.",
+    )
+
+    @field_validator("id_number")
+    @classmethod
+    def _resident_id(cls, value: str) -> str:
+        # Anything else (a name, a mistyped number) would still get a SubjectRef that matches
+        # no resident; the message never repeats the value.
+        text = normalise_identifier(value)
+        if not (is_valid_resident_id(text) or is_valid_legacy_resident_id(text)):
+            raise ValueError("not a valid resident ID number (18 characters or 15 digits)")
+        return value
 
 
 class SubjectRefOut(BaseModel):
@@ -61,8 +79,15 @@ class SubjectAccess(BaseModel):
     purpose: str | None
     legal_basis: str | None
     dataset: str | None = Field(description="Dataset id.")
-    dataset_name: str | None = None
+    dataset_name: str | None = Field(
+        default=None, description="The dataset's name as the entry recorded it at the time."
+    )
     justification: str | None = Field(
         default=None, description="The justification the app stated when it filed the query."
+    )
+    justification_matches_log: bool | None = Field(
+        default=None,
+        description="Whether the justification is still the text whose SHA-256 digest the "
+        "entry recorded (false: it was changed since; null: the entry records no digest).",
     )
     columns: list[dict[str, Any]]

@@ -8,12 +8,16 @@ per-app pseudonym keys: a SubjectRef links log entries, never app results.
 from __future__ import annotations
 
 import base64
+import re
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from anonymizers import derive_key, normalise_identifier
 from gateway.keys import KeyRing
+
+# What ``SubjectRefs.ref`` makes: "s_" and 16 bytes in lower-case base32 (26 characters).
+SUBJECT_REF = re.compile(r"s_[a-z2-7]{26}")
 
 
 class SubjectRefs:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import copy
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+import uvicorn.config
 
 from gateway.cli import audit, datasets, keys, pii, policies, principals, store
 from gateway.cli.common import emit, export_settings_to_env, initialise, settings
@@ -39,7 +41,17 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
         port=port or s.port,
         workers=workers,
         log_level=s.log_level.lower(),
+        # uvicorn's access log writes raw paths; the gateway logs route templates instead.
+        access_log=False,
+        log_config=_log_config(s.log_level.upper()),
     )
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus the gateway's own loggers (``cdg.*``) on the same handler."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["cdg"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 @cli.command()

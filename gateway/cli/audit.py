@@ -29,7 +29,14 @@ from audit.checkpoints import normalise_saved_note
 from audit.cosignatures import is_cosigner_key
 from audit.digest import result_digest
 from gateway.auditlog.derived_checks import unsigned_age
-from gateway.auditlog.export import MalformedExport, as_csv, as_jsonl, read_export, verify_export
+from gateway.auditlog.export import (
+    MalformedExport,
+    as_csv,
+    as_jsonl,
+    read_export,
+    read_export_lines,
+    verify_export,
+)
 from gateway.auditlog.repair import repair_tree
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import EntryFilter, export, verify_store
@@ -104,6 +111,8 @@ def trust_from_home(ctx: GatewayContext) -> Trust:
 
 def _report(report: Report, as_json: bool) -> None:
     first = report.first
+    # A filtered export holds fewer entries than its checkpoint covers: none is unsigned.
+    unsigned = max(report.entries - report.signed_size, 0)
     if as_json:
         emit(
             {
@@ -112,7 +121,7 @@ def _report(report: Report, as_json: bool) -> None:
                 "checkpoints": report.checkpoints,
                 "signed_size": report.signed_size,
                 "witnessed_size": report.witnessed_size,
-                "unsigned_entries": report.entries - report.signed_size,
+                "unsigned_entries": unsigned,
                 "oldest_unsigned_age_seconds": unsigned_age(report),
                 "first_bad_index": first.index if first else None,
                 "problem": first.kind if first else None,
@@ -121,7 +130,6 @@ def _report(report: Report, as_json: bool) -> None:
             True,
         )
     elif first is None:
-        unsigned = report.entries - report.signed_size
         age = unsigned_age(report)
         console.print(
             f"audit log intact: {report.entries} entries, {report.checkpoints} "
@@ -191,6 +199,8 @@ def verify(
                         ctx,
                         since,
                         lambda n: bar.update(task, completed=n) if n % 1000 == 0 else None,
+                        # --keys is what the auditor trusts, online as offline.
+                        trust=(trust.log_keys, trust.origin, trust.witnesses) if keys else None,
                     )
     finally:
         ctx.close()
@@ -199,11 +209,11 @@ def verify(
 
 def _verify_export_file(path: Path, trust: Trust, since: str | None) -> Report:
     try:
-        records = read_export(path.read_text(encoding="utf-8"))
+        records, lines = read_export_lines(path.read_text(encoding="utf-8"))
     except (MalformedExport, UnicodeDecodeError) as exc:
         return _report_problem(Problem(0, "malformed_export", str(exc)))
     return verify_export(
-        records, trust.log_keys, trust.origin, witnesses=trust.witnesses, since=since
+        records, trust.log_keys, trust.origin, witnesses=trust.witnesses, since=since, lines=lines
     )
 
 

@@ -140,7 +140,7 @@ def test_history_reads_are_asked_of_the_permission_module_and_logged(
     gw: tuple[Gateway, str],
 ) -> None:
     gateway, _ = gw
-    ref = ref_of(gateway, "civil-affairs", "110101195001011234")
+    ref = ref_of(gateway, "civil-affairs", "110101195001011239")
     denied = gateway.get("heping-committee", f"/v1/subjects/{ref}/accesses")
     assert denied.status_code in (403, 404)
     assert set(denied.json()) >= {"error", "detail", "request_id"}
