@@ -892,9 +892,9 @@ class Timers:
 @contextlib.contextmanager
 def patched(timers: Timers, ctx: Any) -> Iterator[None]:
     """Timers around run_query, decide_for and decide_for's parts, undone afterwards."""
-    import gateway.queries.routes as routes
-    import gateway.queries.service as queries
-    import gateway.requests.service as requests
+    import gateway.access.decisions as decisions
+    import gateway.runs.pipeline as pipeline
+    import gateway.runs.routes as routes
     from gateway.requests.repository import RequestRepository
 
     saved: list[tuple[Any, str, Any]] = []
@@ -905,12 +905,12 @@ def patched(timers: Timers, ctx: Any) -> Iterator[None]:
         setattr(owner, name, timers.wrap(label, original))
 
     swap(routes, "run_query", "run_query")
-    swap(queries, "decide_for", "decide_for")
+    swap(pipeline, "decide_for", "decide_for")
     swap(ctx.access, "engine", "engine_epoch_check")
     swap(PolicyEngine, "granted_purpose", "granted_purpose")
     swap(RequestRepository, "runs_today", "runs_today_count")
-    swap(requests, "dataset_policy", "policy_document_parse")
-    swap(requests, "decide", "decide")
+    swap(decisions, "dataset_policy", "policy_document_parse")
+    swap(decisions, "decide", "decide")
     try:
         yield
     finally:

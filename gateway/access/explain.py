@@ -6,6 +6,7 @@ import dataclasses
 
 from sqlalchemy.orm import Session
 
+from gateway.access.decisions import decide_for
 from gateway.access.permissions import require
 from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
 from gateway.auth.principal import AuthPrincipal
@@ -16,7 +17,6 @@ from gateway.catalog.service import dataset_resource
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound
 from gateway.queries.binding import DatasetView, check_spec
-from gateway.requests.service import decide_for
 from policies import Decision
 
 

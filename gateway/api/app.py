@@ -21,8 +21,8 @@ from gateway.auth.routes import router as auth_router
 from gateway.budget.routes import router as budget_router
 from gateway.catalog.routes import router as catalog_router
 from gateway.context import GatewayContext
-from gateway.queries.routes import router as queries_router
 from gateway.requests.routes import router as requests_router
+from gateway.runs.routes import router as runs_router
 from gateway.settings import Settings, load_settings
 from gateway.tokens.routes import router as tokens_router
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         auth_router,
         catalog_router,
         requests_router,
-        queries_router,
+        runs_router,
         budget_router,
         decisions_router,
         tokens_router,

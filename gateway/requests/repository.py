@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
-from gateway.catalog.models import Dataset
+from gateway.catalog.models import Dataset, Source
 from gateway.requests.models import DailyRuns, QueryRequest
 
 
@@ -18,8 +20,19 @@ class RequestRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, request_id: str) -> QueryRequest | None:
-        return self.session.get(QueryRequest, request_id)
+    def get(self, query_request_id: str) -> QueryRequest | None:
+        return self.session.get(QueryRequest, query_request_id)
+
+    def runnable(self, query_request_id: str) -> tuple[QueryRequest, Dataset, Source] | None:
+        """The request with its dataset (and policy) and source: one SELECT for a run."""
+        stmt = (
+            select(QueryRequest, Dataset, Source)
+            .join(Dataset, Dataset.id == QueryRequest.dataset_id)
+            .join(Source, Source.id == Dataset.source_id)
+            .where(QueryRequest.id == query_request_id)
+        )
+        row = self.session.execute(stmt).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     def add(self, row: QueryRequest) -> None:
         self.session.add(row)
@@ -53,7 +66,30 @@ class RequestRepository:
         return 0 if row is None else row.runs
 
     def take_daily_run(self, app: str, dataset_id: str, purpose: str, day: str, quota: int) -> bool:
-        """Count one run under a daily quota: a conditional UPDATE, atomic across processes."""
+        """Count one run under a daily quota, atomically across processes.
+
+        One upsert where the store has one (SQLite, PostgreSQL): the row is created at 1
+        or moved on while under the quota, and a full day matches nothing.
+        """
+        if quota <= 0:
+            return False
+        dialect = self.session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            table = DailyRuns.__table__
+            assert isinstance(table, Table)
+            insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            stmt = (
+                insert(table)
+                .values(app=app, dataset_id=dataset_id, purpose=purpose, day=day, runs=1)
+                .on_conflict_do_update(
+                    index_elements=["app", "dataset_id", "purpose", "day"],
+                    set_={"runs": table.c.runs + 1},
+                    where=table.c.runs < quota,
+                )
+                # A row comes back when one was counted (rowcount is not reliable here).
+                .returning(table.c.runs)
+            )
+            return self.session.execute(stmt).first() is not None
         key = (app, dataset_id, purpose, day)
         if self.session.get(DailyRuns, key) is None:
             try:
@@ -76,11 +112,11 @@ class RequestRepository:
         )
         return bool(result.rowcount == 1)
 
-    def take_run(self, request_id: str) -> bool:
+    def take_run(self, query_request_id: str) -> bool:
         """Count one run if the quota allows; atomic across gateway processes."""
         stmt = (
             update(QueryRequest)
-            .where(QueryRequest.id == request_id, QueryRequest.status == "approved")
+            .where(QueryRequest.id == query_request_id, QueryRequest.status == "approved")
             .where(
                 (QueryRequest.max_runs.is_(None)) | (QueryRequest.runs_used < QueryRequest.max_runs)
             )

@@ -1,40 +1,33 @@
 """Query requests: apps file them, owning departments approve, reject or revoke.
 
 A request is checked when filed (could this app ever get this, for this
-purpose?) and again at every run (gateway.queries.service). Every step of its
+purpose?) and again at every run (gateway.queries.pipeline). Every step of its
 life is written to the access log in the same transaction as the change.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, listing_scope, require, require_caller
 from gateway.auditlog.service import record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
 from gateway.catalog.repository import CatalogRepository
-from gateway.catalog.service import dataset_policy, dataset_resource
+from gateway.catalog.service import dataset_resource
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, bind_params, check_spec
-from gateway.queries.spec import QuerySpec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
+from gateway.requests.status import effective_status
 from gateway.store.base import new_id, utcnow
-from policies import Circumstances, Decision, Denial, PrincipalFacts, decide
-
-
-def effective_status(row: QueryRequest, now: datetime | None = None) -> str:
-    lapsed = row.expires_at is not None and row.expires_at <= (now or utcnow())
-    if row.status == "approved" and lapsed:
-        return "expired"
-    return row.status
+from policies import Decision, Denial
 
 
 def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
@@ -57,37 +50,6 @@ def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
         runs_used=row.runs_used,
         created_at=row.created_at,
     )
-
-
-def decide_for(
-    session: Session,
-    ctx: GatewayContext,
-    who: PrincipalFacts,
-    dataset: Dataset,
-    purpose: str,
-    spec: QuerySpec,
-) -> Decision | Denial:
-    """Gather the facts of this moment (casbin grant, time, runs today), then decide."""
-    policy = dataset_policy(dataset)
-    known = purpose in ctx.access.hierarchy
-    # Unknown purposes never reach casbin: nothing can grant them.
-    granted = (
-        ctx.access.engine(session).granted_purpose(who.name, who.domain, dataset.id, purpose)
-        if known
-        else None
-    )
-    now = utcnow()
-    runs_today = 0
-    quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
-    if granted is not None and quota is not None:
-        # Counted per grant: filing under child purposes does not multiply the quota.
-        runs_today = RequestRepository(session).runs_today(
-            who.name, dataset.id, granted, now.date().isoformat()
-        )
-    facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)
-    sensitive = [c["name"] for c in dataset.columns if c["classification"] == "sensitive"]
-    shape = spec.shape(sensitive)
-    return decide(who, policy, dataset.policy_version, purpose, shape, facts)
 
 
 def _decision_fields(result: Decision | Denial) -> dict[str, Any]:

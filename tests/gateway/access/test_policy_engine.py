@@ -272,8 +272,8 @@ def test_the_daily_quota_holds_under_concurrent_runs(gateway: Gateway, residents
     from gateway.auth.repository import AuthRepository
     from gateway.auth.service import as_principal
     from gateway.errors import GatewayError
-    from gateway.queries.runs import RunContext
-    from gateway.queries.service import run_query
+    from gateway.runs.context import RunContext
+    from gateway.runs.pipeline import run_query
 
     policy = copy.deepcopy(DATASETS[0]["policy"])
     policy["purposes"][0]["max_runs_per_day"] = 5

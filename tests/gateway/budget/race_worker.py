@@ -9,8 +9,8 @@ from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
-from gateway.queries.runs import RunContext
-from gateway.queries.service import run_query
+from gateway.runs.context import RunContext
+from gateway.runs.pipeline import run_query
 from gateway.settings import load_settings
 
 

@@ -91,6 +91,26 @@ def test_identical_runs_get_the_stored_answer_and_spend_nothing(
     assert not fresh["dp"]["cached"] and ledger(gateway)[0]["spent"] == 2.0
 
 
+def test_stored_answers_use_up_no_runs_of_the_query(gateway: Gateway, visits: str) -> None:
+    dataset = setup(gateway, visits, dp_policy())
+    qid = gateway.approved_query(
+        "heping-committee", dataset, PURPOSE, SUM_BY_GROUP, {"max_runs": 2}
+    )
+    first = gateway.run("heping-committee", qid, {"max_age": 150})
+    repeats = [gateway.run("heping-committee", qid, {"max_age": 150}) for _ in range(3)]
+    assert first.status_code == 200 and not first.json()["dp"]["cached"]
+    assert [r.status_code for r in repeats] == [200, 200, 200]
+    assert all(r.json()["dp"]["cached"] for r in repeats)
+    # The repeats took nothing: one run of two is left for a fresh answer, then none.
+    second = gateway.run("heping-committee", qid, {"max_age": 151})
+    assert second.status_code == 200 and not second.json()["dp"]["cached"]
+    third = gateway.run("heping-committee", qid, {"max_age": 152})
+    assert third.status_code == 403 and third.json()["reason"] == "run_quota_used"
+    assert ledger(gateway)[0]["spent"] == 2.0  # the refused run spent nothing
+    runs = gateway.get("civil-affairs", f"/v1/query-requests/{qid}").json()["runs_used"]
+    assert runs == 2
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [

@@ -1,10 +1,12 @@
-"""What every run carries: the caller's request context and the loaded query."""
+"""What every step of a run carries: the HTTP request's context and the loaded query,
+and how a refused run is logged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.auditlog.residents import justification_digest
 from gateway.auditlog.service import record
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset, Source
@@ -34,6 +36,9 @@ def audit_fields(loaded: Loaded, decision: Decision, run: RunContext) -> dict[st
     return {
         "approved_query": loaded.query.id,
         "dataset": loaded.dataset.id,
+        # Shown in residents' histories, so committed here rather than read from the catalog.
+        "dataset_name": loaded.dataset.name,
+        "justification_digest": justification_digest(loaded.query.justification),
         "purpose": loaded.query.purpose,
         "legal_basis": decision.legal_basis,
         "policy_version": decision.policy_version,

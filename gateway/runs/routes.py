@@ -1,4 +1,4 @@
-"""HTTP route to run an approved query."""
+"""HTTP route to run an approved query; the pipeline is gateway/runs/pipeline.py."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 
 from gateway.api.dependencies import Context, CurrentPrincipal, RequestId
 from gateway.api.schemas import ERRORS
-from gateway.queries.runs import RunContext
 from gateway.queries.schemas import RunRequest, RunResult
-from gateway.queries.service import run_query
+from gateway.runs.context import RunContext
+from gateway.runs.pipeline import run_query
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 

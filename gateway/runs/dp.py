@@ -1,14 +1,14 @@
-"""Running an approved DP aggregate: stored answer, or reserve budget, run, noise, log.
+"""Running an approved DP aggregate: stored answer, or quota, budget, run, noise, log.
 
 Order matters. An identical run in the same window is answered from its stored
-release (same noisy answer, nothing spent, so repeating a query cannot average
-the noise away). Identical runs arriving together are single-flight: the first
-claims the release key in the store (one insert wins, across processes), the
-others wait for the answer it stores and return it, charged nothing; if it fails
-they answer 409, if it outlasts their wait 503. Otherwise ε is reserved
-atomically in the ledger before the source is touched; a refused reservation
-spends nothing. Once the source ran the spend stands, whatever happens next (the
-data was touched).
+release (same noisy answer, nothing spent and no run of the query's quota used, so
+repeating a query cannot average the noise away). Identical runs arriving together
+are single-flight: the first claims the release key in the store (one insert wins,
+across processes), the others wait for the answer it stores and return it, charged
+nothing; if it fails they answer 409, if it outlasts their wait 503. Only the run
+holding the claim takes a run of the quota; then ε is reserved atomically in the
+ledger before the source is touched; a refused reservation spends nothing. Once the
+source ran the spend stands, whatever happens next (the data was touched).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, GatewayError, SourceTimeout, Unavailable
 from gateway.queries.binding import DatasetView
 from gateway.queries.dp import DPPlan, measures_for, plan_dp, release
-from gateway.queries.runs import Loaded, RunContext, audit_fields, deny
 from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult
+from gateway.runs.context import Loaded, RunContext, audit_fields, deny
+from gateway.runs.quota import take_quota
 from gateway.store.base import utcnow
 from policies import Decision
 
@@ -95,6 +96,9 @@ def run_dp(
             return _answer(
                 ctx, principal, loaded, decision, common, stored_result, 0, ids, cached=True
             )
+        # The quota is taken only by the run that reads the source; a refusal drops
+        # the claim (below), so identical runs waiting on it answer 409.
+        take_quota(ctx, principal, run, loaded, decision)
         answer = _run_once(ctx, principal, run, loaded, decision, plan, key, ids, common)
     finally:
         with ctx.store.writing() as session:

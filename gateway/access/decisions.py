@@ -1,0 +1,48 @@
+"""The facts of one decision, gathered in one place, then handed to ``policies.decide``.
+
+Filing a request, explaining a decision and every run ask here, so the three can
+never disagree about what the policy allows at this moment.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.catalog.models import Dataset
+from gateway.catalog.service import dataset_policy
+from gateway.context import GatewayContext
+from gateway.queries.spec import QuerySpec
+from gateway.requests.repository import RequestRepository
+from gateway.store.base import utcnow
+from policies import Circumstances, Decision, Denial, PrincipalFacts, decide
+
+
+def decide_for(
+    session: Session,
+    ctx: GatewayContext,
+    who: PrincipalFacts,
+    dataset: Dataset,
+    purpose: str,
+    spec: QuerySpec,
+) -> Decision | Denial:
+    """Gather the facts of this moment (casbin grant, time, runs today), then decide."""
+    policy = dataset_policy(dataset)
+    known = purpose in ctx.access.hierarchy
+    # Unknown purposes never reach casbin: nothing can grant them.
+    granted = (
+        ctx.access.engine(session).granted_purpose(who.name, who.domain, dataset.id, purpose)
+        if known
+        else None
+    )
+    now = utcnow()
+    runs_today = 0
+    quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
+    if granted is not None and quota is not None:
+        # Counted per grant: filing under child purposes does not multiply the quota.
+        runs_today = RequestRepository(session).runs_today(
+            who.name, dataset.id, granted, now.date().isoformat()
+        )
+    facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)
+    sensitive = [c["name"] for c in dataset.columns if c["classification"] == "sensitive"]
+    shape = spec.shape(sensitive)
+    return decide(who, policy, dataset.policy_version, purpose, shape, facts)

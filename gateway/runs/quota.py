@@ -1,0 +1,60 @@
+"""Taking one run of an approved query's quota, atomically across gateway processes."""
+
+from __future__ import annotations
+
+from gateway.auth.principal import AuthPrincipal
+from gateway.context import GatewayContext
+from gateway.requests.repository import RequestRepository
+from gateway.runs.context import Loaded, RunContext, deny
+from gateway.store.base import utcnow
+from policies import Decision
+
+
+class _DailyQuotaUsed(Exception):
+    """Raised inside the counting transaction so that it rolls back."""
+
+
+def take_quota(
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    run: RunContext,
+    loaded: Loaded,
+    decision: Decision,
+) -> None:
+    """Count one run of the query and, under a daily cap, one of the purpose; or refuse.
+
+    Both counts move in one short write transaction: a refused daily count rolls the
+    query's count back, so a refusal uses up nothing. Raises the logged refusal.
+    """
+    try:
+        with ctx.store.writing() as session:
+            repo = RequestRepository(session)
+            counted = repo.take_run(loaded.query.id)
+            if counted and decision.max_runs_per_day is not None:
+                day = utcnow().date().isoformat()
+                if not repo.take_daily_run(
+                    principal.name,
+                    loaded.dataset.id,
+                    decision.purpose,
+                    day,
+                    decision.max_runs_per_day,
+                ):
+                    raise _DailyQuotaUsed  # rolls the run count back too
+    except _DailyQuotaUsed:
+        raise deny(
+            ctx,
+            principal,
+            run,
+            loaded,
+            "daily_quota_used",
+            "该用途今日运行次数已用完 / this purpose's runs for today are used",
+        ) from None
+    if not counted:
+        raise deny(
+            ctx,
+            principal,
+            run,
+            loaded,
+            "run_quota_used",
+            "该查询的运行次数已用完 / the query has used all its runs",
+        )
