@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from audit import CheckpointSigner
 from gateway.access.service import EngineHolder
@@ -10,6 +10,7 @@ from gateway.auditlog.entry_macs import EntryMacs
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.subjects import SubjectRefs
 from gateway.auditlog.writer import Appender, AuditLog
+from gateway.auth.cache import PrincipalCache
 from gateway.catalog.engines import SourceEngines
 from gateway.catalog.source_identity import store_identity
 from gateway.catalog.source_paths import department_roots
@@ -31,6 +32,8 @@ class GatewayContext:
     # What the store's own database says it is, asked once at startup: a source with
     # this identity is refused. None when the store would not say (fail closed).
     store_identity: str | None = None
+    # Callers by API-key digest, for the current policy epoch (gateway/auth/cache.py).
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
 
     @classmethod
     def open(cls, settings: Settings) -> GatewayContext:

@@ -14,7 +14,9 @@ class AccessRepository:
         self.session = session
 
     def epoch(self) -> int:
-        return int(self.session.scalar(select(PolicyEpoch.epoch).where(PolicyEpoch.id == 1)) or 0)
+        # Asked on every request (principal cache, decisions): Core on the connection.
+        stmt = select(PolicyEpoch.epoch).where(PolicyEpoch.id == 1)
+        return int(self.session.connection().scalar(stmt) or 0)
 
     def bump(self) -> None:
         """Lock the epoch row (so rebuilds take turns) and move it on."""

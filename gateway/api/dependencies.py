@@ -13,8 +13,11 @@ from gateway.auth.service import authenticate
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound, Unauthenticated
 
+# Dependencies without I/O are ``async def``: FastAPI runs them on the event loop
+# instead of handing each to a worker thread (a thread hop costs about 0.1 ms).
 
-def reject_nul_characters(request: Request) -> None:
+
+async def reject_nul_characters(request: Request) -> None:
     """No id or filter holds NUL, and PostgreSQL cannot even compare text with it."""
     if "\x00" in request.scope.get("path", ""):
         raise NotFound("no such resource")
@@ -22,7 +25,7 @@ def reject_nul_characters(request: Request) -> None:
         raise InvalidRequest("the query string contains a NUL character")
 
 
-def get_context(request: Request) -> GatewayContext:
+async def get_context(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.ctx
     return ctx
 
@@ -49,13 +52,13 @@ def current_principal(request: Request, ctx: Context) -> AuthPrincipal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
     with ctx.store.sessions() as session:
-        return authenticate(session, token.strip())
+        return authenticate(session, token.strip(), ctx.principals)
 
 
 CurrentPrincipal = Annotated[AuthPrincipal, Depends(current_principal)]
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 

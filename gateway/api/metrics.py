@@ -1,6 +1,6 @@
 """Process-local request counters and latency sums, exposed at /metrics (Prometheus text).
 
-Labels use the route template (``/v1/queries/{query_id}/run``), never the raw
+Labels use the route template (``/v1/queries/{query_request}/run``), never the raw
 path, so ids never reach the metrics and the label set stays small. The same middleware
 writes the server's access log (logger ``cdg.http``, one line per request: method, route
 template, status, milliseconds, request id) in place of uvicorn's, which would write the

@@ -15,13 +15,17 @@ class AuthRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def principal_for_digest(self, digest: str) -> Principal | None:
+    def principal_by_digest(self, digest: str) -> tuple[str, str, str, str, str] | None:
+        """(id, name, kind, role, domain) of the live key's active principal: one Core
+        statement, no ORM objects, since every request asks it."""
         stmt = (
-            select(Principal)
+            select(Principal.id, Principal.name, Principal.kind, Principal.role, Principal.domain)
             .join(ApiKey, ApiKey.principal_id == Principal.id)
             .where(ApiKey.digest == digest, ApiKey.revoked_at.is_(None), Principal.active.is_(True))
+            .limit(1)
         )
-        return self.session.scalars(stmt).first()
+        row = self.session.connection().execute(stmt).first()
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
     def by_name(self, name: str) -> Principal | None:
         return self.session.scalars(select(Principal).where(Principal.name == name)).first()

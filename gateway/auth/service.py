@@ -13,7 +13,9 @@ import secrets
 
 from sqlalchemy.orm import Session
 
+from gateway.access.repository import AccessRepository
 from gateway.access.service import rebuild_rules
+from gateway.auth.cache import PrincipalCache
 from gateway.auth.models import ApiKey, Principal
 from gateway.auth.principal import KINDS, AuthPrincipal
 from gateway.auth.repository import AuthRepository
@@ -32,13 +34,23 @@ def as_principal(row: Principal) -> AuthPrincipal:
     return AuthPrincipal(id=row.id, name=row.name, kind=row.kind, role=row.role, domain=row.domain)
 
 
-def authenticate(session: Session, api_key: str) -> AuthPrincipal:
+def authenticate(
+    session: Session, api_key: str, cache: PrincipalCache | None = None
+) -> AuthPrincipal:
+    """The caller holding ``api_key``; with ``cache``, remembered for the policy epoch."""
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
         raise Unauthenticated("invalid API key")
-    row = AuthRepository(session).principal_for_digest(digest(api_key))
+    key = digest(api_key)
+    epoch = AccessRepository(session).epoch() if cache is not None else -1
+    if cache is not None and (known := cache.get(key, epoch)) is not None:
+        return known
+    row = AuthRepository(session).principal_by_digest(key)
     if row is None:
         raise Unauthenticated("invalid API key")
-    return as_principal(row)
+    principal = AuthPrincipal(id=row[0], name=row[1], kind=row[2], role=row[3], domain=row[4])
+    if cache is not None:
+        cache.put(key, epoch, principal)
+    return principal
 
 
 def issue_key(session: Session, principal: Principal) -> str:

@@ -40,7 +40,7 @@ class DatasetBudget(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class DPRelease(Base):
+class StoredRelease(Base):
     """A noisy answer, kept so an identical query in the same window gets the same answer."""
 
     __tablename__ = "dp_releases"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
 from gateway.budget.caps import BudgetCaps
-from gateway.budget.models import BudgetSpend, DatasetBudget, DPRelease
+from gateway.budget.models import BudgetSpend, DatasetBudget, StoredRelease
 from gateway.budget.windows import WINDOW_LENGTH
 from gateway.catalog.models import Dataset
 
@@ -151,10 +151,10 @@ class BudgetRepository:
             stmt = stmt.where(Dataset.owner == owner)
         return [(a, an, d, dn, dict(p)) for a, an, d, dn, p in self.session.execute(stmt)]
 
-    def release(self, key: str) -> DPRelease | None:
-        return self.session.get(DPRelease, key)
+    def release(self, key: str) -> StoredRelease | None:
+        return self.session.get(StoredRelease, key)
 
-    def add_release(self, row: DPRelease) -> bool:
+    def add_release(self, row: StoredRelease) -> bool:
         try:
             with self.session.begin_nested():
                 self.session.add(row)

@@ -33,29 +33,29 @@ def listing(
     return service.list_requests(session, who, status, limit)
 
 
-@router.get("/{request_id}", summary="One request")
-def get(request_id: str, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
-    return service.get_request(session, who, request_id)
+@router.get("/{query_request}", summary="One request")
+def get(query_request: str, session: DbSession, who: CurrentPrincipal) -> QueryRequestOut:
+    return service.get_request(session, who, query_request)
 
 
-@router.post("/{request_id}/approve", summary="Approve, optionally narrowing (departments)")
+@router.post("/{query_request}/approve", summary="Approve, optionally narrowing (departments)")
 def approve(
-    request_id: str, body: Approval, session: DbSession, ctx: Context, who: CurrentPrincipal
+    query_request: str, body: Approval, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.approve(session, ctx, who, request_id, body)
+    return service.approve(session, ctx, who, query_request, body)
 
 
-@router.post("/{request_id}/reject", summary="Reject with a reason (departments)")
+@router.post("/{query_request}/reject", summary="Reject with a reason (departments)")
 def reject(
-    request_id: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
+    query_request: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.reject(session, ctx, who, request_id, body)
+    return service.reject(session, ctx, who, query_request, body)
 
 
 @router.post(
-    "/{request_id}/revoke", summary="Revoke an approved query; no further runs (departments)"
+    "/{query_request}/revoke", summary="Revoke an approved query; no further runs (departments)"
 )
 def revoke(
-    request_id: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
+    query_request: str, body: Rejection, session: DbSession, ctx: Context, who: CurrentPrincipal
 ) -> QueryRequestOut:
-    return service.revoke(session, ctx, who, request_id, body)
+    return service.revoke(session, ctx, who, query_request, body)

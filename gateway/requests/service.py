@@ -114,11 +114,11 @@ def file_request(
 
 
 def _request(
-    session: Session, principal: AuthPrincipal, action: str, request_id: str
+    session: Session, principal: AuthPrincipal, action: str, query_request_id: str
 ) -> tuple[QueryRequest, Dataset]:
     """The request and its dataset, once ``principal`` may do ``action`` on it."""
     require_caller(action, principal)
-    row = RequestRepository(session).get(request_id)
+    row = RequestRepository(session).get(query_request_id)
     dataset = session.get(Dataset, row.dataset_id) if row is not None else None
     if row is None or dataset is None:
         raise NotFound("no such query request")
@@ -126,8 +126,10 @@ def _request(
     return row, dataset
 
 
-def get_request(session: Session, principal: AuthPrincipal, request_id: str) -> QueryRequestOut:
-    row, _ = _request(session, principal, "request.read", request_id)
+def get_request(
+    session: Session, principal: AuthPrincipal, query_request_id: str
+) -> QueryRequestOut:
+    row, _ = _request(session, principal, "request.read", query_request_id)
     return request_out(row, RequestRepository(session).app_name(row.app_id))
 
 
@@ -148,10 +150,10 @@ def approve(
     session: Session,
     ctx: GatewayContext,
     principal: AuthPrincipal,
-    request_id: str,
+    query_request_id: str,
     body: Approval,
 ) -> QueryRequestOut:
-    row, dataset = _request(session, principal, "request.approve", request_id)
+    row, dataset = _request(session, principal, "request.approve", query_request_id)
     if row.status != "pending":
         state = effective_status(row)
         raise Conflict(f"only a pending request can be approved; this one is {state}")
@@ -186,14 +188,14 @@ def _close(
     session: Session,
     ctx: GatewayContext,
     principal: AuthPrincipal,
-    request_id: str,
+    query_request_id: str,
     body: Rejection,
     *,
     action: str,
     from_status: str,
     to_status: str,
 ) -> QueryRequestOut:
-    row, dataset = _request(session, principal, action, request_id)
+    row, dataset = _request(session, principal, action, query_request_id)
     if row.status != from_status:
         raise Conflict(
             f"only a {from_status} request can become {to_status}; "
@@ -222,11 +224,11 @@ def reject(
     session: Session,
     ctx: GatewayContext,
     principal: AuthPrincipal,
-    request_id: str,
+    query_request_id: str,
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, request_id, body,
+        session, ctx, principal, query_request_id, body,
         action="request.reject", from_status="pending", to_status="rejected"
     )
 
@@ -235,10 +237,10 @@ def revoke(
     session: Session,
     ctx: GatewayContext,
     principal: AuthPrincipal,
-    request_id: str,
+    query_request_id: str,
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, request_id, body,
+        session, ctx, principal, query_request_id, body,
         action="request.revoke", from_status="approved", to_status="revoked"
     )

@@ -25,7 +25,7 @@ from gateway.auditlog.service import record
 from gateway.auth.principal import AuthPrincipal
 from gateway.budget.caps import EXHAUSTED, caps_of
 from gateway.budget.claims import ClaimRepository
-from gateway.budget.models import DPRelease
+from gateway.budget.models import StoredRelease
 from gateway.budget.repository import BudgetRepository
 from gateway.budget.service import budget_view
 from gateway.budget.windows import charge_micro, from_micro, window_start
@@ -238,7 +238,7 @@ def _run_once(
     }
     with ctx.store.writing() as session:
         BudgetRepository(session).add_release(
-            DPRelease(
+            StoredRelease(
                 key=key,
                 query_id=loaded.query.id,
                 app_id=principal.id,

@@ -13,9 +13,9 @@ from gateway.runs.pipeline import run_query
 router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 
 
-@router.post("/{query_id}/run", summary="Run an approved query with parameter values (apps)")
+@router.post("/{query_request}/run", summary="Run an approved query with parameter values (apps)")
 def run(
-    query_id: str,
+    query_request: str,
     body: RunRequest,
     request: Request,
     ctx: Context,
@@ -23,4 +23,5 @@ def run(
     rid: RequestId,
 ) -> RunResult:
     client = request.client.host if request.client else None
-    return run_query(ctx, who, query_id, body.params, RunContext(request_id=rid, client=client))
+    run = RunContext(request_id=rid, client=client)
+    return run_query(ctx, who, query_request, body.params, run)

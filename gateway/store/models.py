@@ -10,7 +10,7 @@ from gateway.auditlog.models import (
 )
 from gateway.auth.models import ApiKey, Principal
 from gateway.budget.claims import ReleaseClaim
-from gateway.budget.models import BudgetSpend, DatasetBudget, DPRelease
+from gateway.budget.models import BudgetSpend, DatasetBudget, StoredRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
@@ -25,7 +25,6 @@ __all__ = [
     "Base",
     "BudgetSpend",
     "CasbinRule",
-    "DPRelease",
     "DailyRuns",
     "Dataset",
     "DatasetBudget",
@@ -36,4 +35,5 @@ __all__ = [
     "ReleaseClaim",
     "Source",
     "SourceIdentity",
+    "StoredRelease",
 ]

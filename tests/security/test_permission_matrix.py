@@ -203,19 +203,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/v1/query-requests"): Route("request.file", _request, 201),
     ("GET", "/v1/query-requests"): Route("request.list", _path("/v1/query-requests")),
-    ("GET", "/v1/query-requests/{request_id}"): Route(
+    ("GET", "/v1/query-requests/{query_request}"): Route(
         "request.read", _path("/v1/query-requests/{rows}")
     ),
-    ("POST", "/v1/query-requests/{request_id}/approve"): Route(
+    ("POST", "/v1/query-requests/{query_request}/approve"): Route(
         "request.approve", _path("/v1/query-requests/{to_approve}/approve", {})
     ),
-    ("POST", "/v1/query-requests/{request_id}/reject"): Route(
+    ("POST", "/v1/query-requests/{query_request}/reject"): Route(
         "request.reject", _path("/v1/query-requests/{to_reject}/reject", {"reason": "no"})
     ),
-    ("POST", "/v1/query-requests/{request_id}/revoke"): Route(
+    ("POST", "/v1/query-requests/{query_request}/revoke"): Route(
         "request.revoke", _path("/v1/query-requests/{to_revoke}/revoke", {"reason": "done"})
     ),
-    ("POST", "/v1/queries/{query_id}/run"): Route(
+    ("POST", "/v1/queries/{query_request}/run"): Route(
         "query.run", _path("/v1/queries/{rows}/run", {"params": RUN_PARAMS})
     ),
     ("GET", "/v1/budgets"): Route("budget.read", _path("/v1/budgets")),

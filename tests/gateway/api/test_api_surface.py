@@ -14,11 +14,11 @@ DOCUMENTED = {
     ("put", "/v1/datasets/{dataset_id}/policy"),
     ("post", "/v1/query-requests"),
     ("get", "/v1/query-requests"),
-    ("get", "/v1/query-requests/{request_id}"),
-    ("post", "/v1/query-requests/{request_id}/approve"),
-    ("post", "/v1/query-requests/{request_id}/reject"),
-    ("post", "/v1/query-requests/{request_id}/revoke"),
-    ("post", "/v1/queries/{query_id}/run"),
+    ("get", "/v1/query-requests/{query_request}"),
+    ("post", "/v1/query-requests/{query_request}/approve"),
+    ("post", "/v1/query-requests/{query_request}/reject"),
+    ("post", "/v1/query-requests/{query_request}/revoke"),
+    ("post", "/v1/queries/{query_request}/run"),
     ("get", "/v1/audit/entries"),
     ("get", "/v1/principals/me"),
     ("get", "/v1/budgets"),
@@ -50,7 +50,7 @@ def test_health_and_metrics(gateway: Gateway) -> None:
     gateway.get("heping-committee", "/v1/queries/qr_missing/run")  # 405: GET on a POST route
     gateway.post("heping-committee", "/v1/queries/qr_secret_id/run", {"params": {}})
     text = gateway.client.get("/metrics").text
-    assert 'route="/v1/queries/{query_id}/run",status="404"} 1' in text
+    assert 'route="/v1/queries/{query_request}/run",status="404"} 1' in text
     assert "qr_secret_id" not in text  # route templates, never raw ids
 
 
