@@ -42,7 +42,7 @@ from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Report, StoredCheckpoint, WitnessPolicy, verify
 from gateway.auditlog.witnessing import witness_policy
-from gateway.auditlog.writer import Pending, Receipt
+from gateway.auditlog.writer import AuditUnavailable, Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
@@ -78,14 +78,34 @@ def record(
     **fields: Any,
 ) -> Receipt:
     """Append one entry (batched with others) and return after it is committed."""
-    return ctx.audit.append(_pending(event, principal, subjects, fields))
+    try:
+        return ctx.audit.append(_pending(event, principal, subjects, fields))
+    except AuditUnavailable as exc:
+        raise _unwritable(exc) from None
 
 
 def record_in(
     session: Session, ctx: GatewayContext, event: str, principal: AuthPrincipal, **fields: Any
 ) -> Receipt:
     """Append within the caller's transaction: the entry commits together with the change."""
-    return ctx.audit.append_in(session, _pending(event, principal, None, fields))
+    try:
+        return ctx.audit.append_in(session, _pending(event, principal, None, fields))
+    except AuditUnavailable as exc:
+        raise _unwritable(exc) from None
+
+
+def _unwritable(exc: AuditUnavailable) -> Unavailable:
+    """Nothing leaves without its entry: the caller gets a 503, the operator the cause.
+
+    The writer's messages are its own (no data); they say what an operator must fix.
+    """
+    log.error("the access log refused an append: %s", exc)
+    return Unavailable(
+        "访问日志暂时无法写入，未发布任何数据 / the access log cannot be written now; "
+        "nothing was released",
+        reason="audit_unavailable",
+        retry_after=5,
+    )
 
 
 def entry_out(row: AuditEntryRow) -> AuditEntryOut:
