@@ -57,7 +57,7 @@ MASKED = ("name", "mobile")
 ROWS = 20
 MIN_AGE = 84  # with the demo's fixed seed, 25 matching residents: the limit of 20 applies
 SCOPE_MIN_AGE = 70  # the policy's row scope on residents for this purpose
-TARGET = 0.40
+TARGET = 0.50
 QUOTA_FOR_BENCH = 1_000_000  # the policy schema's largest runs-per-day value
 RUN_TIMEOUT = 600.0  # seconds for one timed run of one target before the bench gives up
 WARMUP_SECONDS = 10.0  # a warm-up stops after this long even if requests remain
@@ -647,7 +647,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="load generator: raw asyncio HTTP/1.1 (default) or httpx.AsyncClient")
     p.add_argument("--residents", type=int, default=10_000, help="size of the demo community")
     p.add_argument("--target", type=float, default=TARGET,
-                   help="required gateway/bare throughput ratio (default 0.40)")
+                   help="required gateway/bare throughput ratio (default 0.50)")
     p.add_argument("--check", action="store_true",
                    help="exit with status 3 when the ratio is below --target")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
@@ -692,7 +692,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         bare_env = {
             **env,
-            "BENCH_SOURCE_DB": str(home / "sources" / "civil_affairs.db"),
+            "BENCH_SOURCE_DB": str(home / "sources" / "civil-affairs" / "civil_affairs.db"),
             "BENCH_COMMUNITY": domain,
             "BENCH_SCOPE_MIN_AGE": str(SCOPE_MIN_AGE),
             "BENCH_LIMIT": str(ROWS),
