@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,15 @@ def test_demo_twice_is_safe_and_every_approved_query_runs(
         assert len(listed.json()) == len(second["approved_queries"])
 
 
-def test_audit_verify_passes_then_locates_tampering(demo_home: tuple[Path, dict[str, Any]]) -> None:
-    home, _ = demo_home
-    ok = cdg(home, "audit", "verify")
+def test_audit_verify_passes_then_locates_tampering(
+    demo_home: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    ok = cdg(demo_home[0], "audit", "verify")
     assert ok.exit_code == 0 and "intact" in ok.stdout
+    # Tamper with a copy: the gateway refuses to build on a log it did not write, and the
+    # module's other tests share the demo home.
+    home = tmp_path / "home"
+    shutil.copytree(demo_home[0], home)
     db = sqlite3.connect(home / "gateway.db")
     # An operator with file access can drop the guard; the hashes still reveal the edit.
     db.execute("DROP TRIGGER audit_entries_no_update")
