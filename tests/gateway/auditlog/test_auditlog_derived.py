@@ -21,9 +21,9 @@ from gateway.cli.app import cli
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from tests.conftest import Gateway, make_settings, open_gateway
+from tests.gateway.auditlog.logged_gateway import APP, STORES, logged_gateway
 from tests.gateway.auditlog.test_auditlog_tamper import rehash, row, tamper, verify
 
-STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 RUNS = 12
 
 
@@ -38,29 +38,13 @@ class Log:
 def log(
     request: pytest.FixtureRequest, tmp_path: Path, small_community: Community
 ) -> Iterator[Log]:
-    store_url = None
-    if request.param == "postgresql":
-        store_url = str(request.getfixturevalue("pg_url"))
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
-    home = tmp_path / "home"
-    settings = make_settings(home, store_url, checkpoint_every_entries=5)
-    gw = open_gateway(settings)
-    dataset = gw.register_demo_dataset("residents", source)
-    qid = gw.approved_query(
-        "heping-committee",
-        dataset,
-        "public-service.elderly-care.home-visit",
-        {"select": ["age"], "limit": 2},
-    )
+    logged = logged_gateway(request, tmp_path, small_community)
+    gw = logged.gw
     for _ in range(RUNS):
-        assert gw.run("heping-committee", qid).status_code == 200
+        assert gw.run(APP, logged.query).status_code == 200
     gw.ctx.audit.close()  # no appends from here on unless a test makes them
-    env = {"CDG_HOME": str(home)}
-    if store_url:
-        env["CDG_DATABASE_URL"] = store_url
-    engine = sa.create_engine(settings.store_url, poolclass=sa.NullPool)
-    yield Log(gw, env, engine)
+    engine = logged.engine()
+    yield Log(gw, logged.env, engine)
     gw.client.close()
     gw.ctx.close()
     engine.dispose()

@@ -23,11 +23,9 @@ from gateway.auditlog.derived import indexed_columns
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
 from gateway.demo.community import Community
-from gateway.demo.sources import SOURCE_TABLES, write_sources
-from tests.conftest import Gateway, make_settings, open_gateway
+from tests.conftest import Gateway
+from tests.gateway.auditlog.logged_gateway import APP, STORES, logged_gateway
 from tests.gateway.auditlog.test_auditlog_tamper import tamper, verify
-
-STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @dataclass
@@ -42,29 +40,13 @@ class Log:
 def log(
     request: pytest.FixtureRequest, tmp_path: Path, small_community: Community
 ) -> Iterator[Log]:
-    store_url = None
-    if request.param == "postgresql":
-        store_url = str(request.getfixturevalue("pg_url"))
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
-    home = tmp_path / "home"
-    settings = make_settings(home, store_url, checkpoint_every_entries=5)
-    gw = open_gateway(settings)
-    dataset = gw.register_demo_dataset("residents", source)
-    qid = gw.approved_query(
-        "heping-committee",
-        dataset,
-        "public-service.elderly-care.home-visit",
-        {"select": ["age"], "limit": 2},
-    )
+    logged = logged_gateway(request, tmp_path, small_community)
+    gw = logged.gw
     for _ in range(7):
-        ran = gw.run("heping-committee", qid)
+        ran = gw.run(APP, logged.query)
         assert ran.status_code == 200, ran.text
-    env = {"CDG_HOME": str(home)}
-    if store_url:
-        env["CDG_DATABASE_URL"] = store_url
-    engine = sa.create_engine(settings.store_url, poolclass=sa.NullPool)
-    yield Log(gw, env, engine, qid)
+    engine = logged.engine()
+    yield Log(gw, logged.env, engine, logged.query)
     gw.client.close()
     gw.ctx.close()
     engine.dispose()

@@ -18,10 +18,8 @@ from typer.testing import CliRunner
 from audit import canonical_json, leaf_hash
 from gateway.cli.app import cli
 from gateway.demo.community import Community
-from gateway.demo.sources import SOURCE_TABLES, write_sources
-from tests.conftest import make_settings, open_gateway
+from tests.gateway.auditlog.logged_gateway import APP, STORES, logged_gateway
 
-STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 ENTRIES = 30
 
 
@@ -29,31 +27,15 @@ ENTRIES = 30
 def log(
     request: pytest.FixtureRequest, tmp_path: Path, small_community: Community
 ) -> Iterator[tuple[dict[str, str], sa.Engine, list[dict[str, Any]]]]:
-    store_url = None
-    if request.param == "postgresql":
-        store_url = str(request.getfixturevalue("pg_url"))
-    source = f"sqlite:///{tmp_path / 'source.db'}"
-    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
-    home = tmp_path / "home"
-    settings = make_settings(home, store_url, checkpoint_every_entries=5)
-    gw = open_gateway(settings)
-    dataset = gw.register_demo_dataset("residents", source)
-    qid = gw.approved_query(
-        "heping-committee",
-        dataset,
-        "public-service.elderly-care.home-visit",
-        {"select": ["age"], "limit": 2},
-    )
+    logged = logged_gateway(request, tmp_path, small_community)
+    gw = logged.gw
     receipts = []
     while len(receipts) < ENTRIES:
-        receipts.append(gw.run("heping-committee", qid).json()["receipt"])
+        receipts.append(gw.run(APP, logged.query).json()["receipt"])
     gw.client.close()
     gw.ctx.close()
-    env = {"CDG_HOME": str(home)}
-    if store_url:
-        env["CDG_DATABASE_URL"] = store_url
-    engine = sa.create_engine(settings.store_url, poolclass=sa.NullPool)
-    yield env, engine, receipts
+    engine = logged.engine()
+    yield logged.env, engine, receipts
     engine.dispose()
 
 
