@@ -78,13 +78,16 @@ class RequestRepository:
         )
         return int(self.session.connection().scalar(stmt) or 0)
 
-    def take_daily_run(self, app: str, dataset_id: str, purpose: str, day: str, quota: int) -> bool:
-        """Count one run under a daily quota, atomically across processes.
+    def take_daily_run(
+        self, app: str, dataset_id: str, purpose: str, day: str, quota: int | None
+    ) -> bool:
+        """Count one run of the day, under a daily quota or none, atomically across processes.
 
-        One upsert where the store has one (SQLite, PostgreSQL): the row is created at 1
-        or moved on while under the quota, and a full day matches nothing.
+        Runs are counted even without a quota, so a quota added later in the day counts
+        the runs already made. One upsert where the store has one (SQLite, PostgreSQL):
+        the row is created at 1 or moved on while under the quota; a full day matches nothing.
         """
-        if quota <= 0:
+        if quota is not None and quota <= 0:
             return False
         dialect = self.session.get_bind().dialect.name
         if dialect in ("sqlite", "postgresql"):
@@ -96,7 +99,7 @@ class RequestRepository:
                 .on_conflict_do_update(
                     index_elements=["app", "dataset_id", "purpose", "day"],
                     set_={"runs": table.c.runs + 1},
-                    where=table.c.runs < quota,
+                    where=None if quota is None else table.c.runs < quota,
                 )
                 # A row comes back when one was counted (rowcount is not reliable here).
                 .returning(table.c.runs)
@@ -118,7 +121,7 @@ class RequestRepository:
                 DailyRuns.dataset_id == dataset_id,
                 DailyRuns.purpose == purpose,
                 DailyRuns.day == day,
-                DailyRuns.runs < quota,
+                *([] if quota is None else [DailyRuns.runs < quota]),
             )
             .values(runs=DailyRuns.runs + 1)
         )

@@ -21,16 +21,18 @@ def take_quota(
     loaded: Loaded,
     decision: Decision,
 ) -> None:
-    """Count one run of the query and, under a daily cap, one of the purpose; or refuse.
+    """Count one run of the query and one of the purpose today; or refuse.
 
-    Both counts move in one short write transaction: a refused daily count rolls the
-    query's count back, so a refusal uses up nothing. Raises the logged refusal.
+    The day's count moves whether or not the purpose has a daily cap, so a cap a
+    department adds later in the day counts the runs already made. Both counts move in
+    one short write transaction: a refused daily count rolls the query's count back, so
+    a refusal uses up nothing. Raises the logged refusal.
     """
     try:
         with ctx.store.writing() as session:
             repo = RequestRepository(session)
             counted = repo.take_run(loaded.query.id)
-            if counted and decision.max_runs_per_day is not None:
+            if counted:
                 day = utcnow().date().isoformat()
                 if not repo.take_daily_run(
                     principal.name,

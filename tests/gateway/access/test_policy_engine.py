@@ -105,6 +105,21 @@ def test_validity_windows_and_daily_quotas(gateway: Gateway, residents: str) -> 
     assert gateway.run("heping-committee", qid).json()["reason"] == "not_yet_valid"
 
 
+def test_a_daily_quota_added_later_counts_the_runs_already_made(
+    gateway: Gateway, residents: str
+) -> None:
+    # Mechanism: every run moves the day's counter, with or without a daily cap, so a cap a
+    # department adds in the afternoon counts the morning's runs.
+    qid = gateway.approved_query("heping-committee", residents, HOME_VISIT, {"select": ["age"]})
+    assert [gateway.run("heping-committee", qid).status_code for _ in range(3)] == [200] * 3
+    policy = copy.deepcopy(DATASETS[0]["policy"])
+    policy["purposes"][0]["max_runs_per_day"] = 2
+    put = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    assert put.status_code == 200
+    refused = gateway.run("heping-committee", qid)
+    assert refused.status_code == 403 and refused.json()["reason"] == "daily_quota_used"
+
+
 def test_policy_documents_with_problems_are_refused(gateway: Gateway, residents: str) -> None:
     policy = copy.deepcopy(DATASETS[0]["policy"])
     policy["purposes"][1]["columns"]["disability_level"] = {"treatment": "keep"}  # sensitive
