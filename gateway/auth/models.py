@@ -33,3 +33,5 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # None: the key does not expire. A rotated key keeps working until its grace ends.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -25,6 +25,10 @@ class Source(Base):
     # before identities existed, filled in at the next registration.
     identity: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Retirement is soft: the row stays, so the access log's entries keep their names.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    retired_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    retire_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class SourceIdentity(Base):
@@ -54,6 +58,9 @@ class Dataset(Base):
     policy_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    retired_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    retire_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class PolicyVersion(Base):

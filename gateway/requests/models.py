@@ -25,6 +25,9 @@ class QueryRequest(Base):
     # pending | approved | rejected | revoked; "expired" is derived from expires_at.
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+    # Why an approved query was revoked: department | dataset_retired | source_retired |
+    # policy_replaced (None before revocation, and on rows revoked before this column).
+    revoke_cause: Mapped[str | None] = mapped_column(String(32), default=None)
     decided_by: Mapped[str | None] = mapped_column(String(32), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
