@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime
@@ -75,3 +75,26 @@ class AuditSubject(Base):
 
     subject_ref: Mapped[str] = mapped_column(String(64), primary_key=True)
     entry_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class ResidentLink(Base):
+    """A one-time link through which a resident reads who received their data.
+
+    Issued by a department (or an auditor) for one SubjectRef. Only SHA-256 digests of the
+    link's token and of the short session it opens are kept: the store never holds anything
+    that opens a link or a session. ``opened_at`` is set once, by the single UPDATE that
+    exchanges the token, so a second open finds it set and is refused.
+    """
+
+    __tablename__ = "resident_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(String(64))
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    session_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    session_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

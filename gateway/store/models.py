@@ -7,6 +7,7 @@ from gateway.auditlog.models import (
     AuditNode,
     AuditSequencer,
     AuditSubject,
+    ResidentLink,
 )
 from gateway.auth.models import ApiKey, Principal
 from gateway.budget.claims import ReleaseClaim
@@ -33,6 +34,7 @@ __all__ = [
     "Principal",
     "QueryRequest",
     "ReleaseClaim",
+    "ResidentLink",
     "Source",
     "SourceIdentity",
     "StoredRelease",
