@@ -121,6 +121,23 @@ class Settings(BaseSettings):
         "before it is read.",
     )
     log_level: str = Field(default="INFO", description="Python logging level of the service.")
+    time_zone: str = Field(
+        default="Asia/Shanghai",
+        min_length=1,
+        max_length=64,
+        description="IANA time zone in which the console shows times (the store keeps UTC).",
+    )
+    console_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="A console session unused this many minutes is signed out.",
+    )
+    console_secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark console cookies Secure; default: when the request or the public "
+        "URL is https.",
+    )
 
     @property
     def store_url(self) -> str:
