@@ -35,3 +35,18 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # None: the key does not expire. A rotated key keeps working until its grace ends.
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ConsoleSession(Base):
+    """A web-console sign-in (gateway/console/sessions.py): only the session id's digest.
+
+    The cookie holds 256 random bits; the store keeps their SHA-256, so a copy of the
+    table signs nobody in. ``last_seen_at`` drives the idle expiry.
+    """
+
+    __tablename__ = "console_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

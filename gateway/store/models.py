@@ -9,12 +9,13 @@ from gateway.auditlog.models import (
     AuditSubject,
     ResidentLink,
 )
-from gateway.auth.models import ApiKey, Principal
+from gateway.auth.models import ApiKey, ConsoleSession, Principal
 from gateway.budget.claims import ReleaseClaim
 from gateway.budget.models import BudgetSpend, DatasetBudget, StoredRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
+from gateway.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "ApiKey",
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "BudgetSpend",
     "CasbinRule",
+    "ConsoleSession",
     "DailyRuns",
     "Dataset",
     "DatasetBudget",
@@ -38,4 +40,7 @@ __all__ = [
     "Source",
     "SourceIdentity",
     "StoredRelease",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]
