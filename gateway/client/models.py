@@ -1,0 +1,55 @@
+"""The typed bodies the client sends and receives: the server's own pydantic schemas.
+
+Imported, never copied, so client and server cannot drift apart: a field added to a
+response is a field the client parses.
+"""
+
+from __future__ import annotations
+
+from gateway.access.schemas import ExplainOut, ExplainRequest
+from gateway.auditlog.schemas import (
+    AuditEntryOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    SubjectAccess,
+    SubjectRefOut,
+    SummaryRow,
+)
+from gateway.auth.routes import PrincipalOut
+from gateway.budget.schemas import BudgetOut
+from gateway.catalog.schemas import (
+    ColumnFindingOut,
+    DatasetCreate,
+    DatasetOut,
+    SourceOut,
+)
+from gateway.queries.schemas import RunResult
+from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut
+from gateway.tokens.schemas import ReverseOut, ReverseRequest
+from policies import UsagePolicy
+
+__all__ = [
+    "Approval",
+    "AuditEntryOut",
+    "BudgetOut",
+    "CheckpointOut",
+    "ColumnFindingOut",
+    "ConsistencyProofOut",
+    "DatasetCreate",
+    "DatasetOut",
+    "ExplainOut",
+    "ExplainRequest",
+    "InclusionProofOut",
+    "PrincipalOut",
+    "QueryRequestCreate",
+    "QueryRequestOut",
+    "ReverseOut",
+    "ReverseRequest",
+    "RunResult",
+    "SourceOut",
+    "SubjectAccess",
+    "SubjectRefOut",
+    "SummaryRow",
+    "UsagePolicy",
+]
