@@ -1,0 +1,81 @@
+"""Unknown query parameters are refused, not ignored.
+
+A misspelt filter (``?stauts=pending``) that the gateway silently dropped would answer
+with everything the filter was meant to exclude. Every route therefore compares the
+query string's names with the parameters it declares (its own and its dependencies'),
+and answers 422 naming what it does not know, with the closest declared name as a
+hint. Values are never repeated; a name that does not look like a parameter name is
+shown as ``<parameter>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from gateway.errors import InvalidRequest
+
+_SHOWN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+
+
+def declared_query_names(dependant: Dependant) -> frozenset[str]:
+    """Every query parameter a route reads: its own and its dependencies', by alias."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(field.alias for field in current.query_params)
+        pending.extend(current.dependencies)
+    return frozenset(names)
+
+
+def route_query_names(app: Any) -> dict[int, frozenset[str]]:
+    """Route (by identity) -> its declared query names, built once per application.
+
+    The route in the request scope is the router's own object; its effective form in
+    this application (with the application's and router's dependencies) is what FastAPI
+    solves, so the names are taken from that.
+    """
+    names: dict[int, frozenset[str]] | None = getattr(app.state, "query_names", None)
+    if names is None:
+        names = {}
+        for context in iter_route_contexts(app.routes):
+            dependant = getattr(context, "dependant", None)
+            if isinstance(context.original_route, APIRoute) and dependant is not None:
+                names[id(context.original_route)] = declared_query_names(dependant)
+        app.state.query_names = names
+    return names
+
+
+def _shown(name: str) -> str:
+    return f"'{name}'" if _SHOWN.fullmatch(name) else "<parameter>"
+
+
+def unknown_parameters_detail(unknown: list[str], declared: frozenset[str]) -> str:
+    parts = []
+    for name in unknown[:10]:
+        text = _shown(name)
+        close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
+        if close and _SHOWN.fullmatch(name):
+            text += f" (did you mean '{close[0]}'?)"
+        parts.append(text)
+    accepted = ", ".join(sorted(declared)) if declared else "none"
+    return f"unknown query parameter: {', '.join(parts)}; this endpoint accepts: {accepted}"
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """An app-wide dependency: 422 for any query parameter the route does not declare."""
+    query = request.scope.get("query_string", b"")
+    if not query:  # most requests: nothing to compare
+        return
+    declared = route_query_names(request.app).get(id(request.scope.get("route")))
+    if declared is None:  # not a FastAPI route: nothing declared to compare with
+        return
+    unknown = list(dict.fromkeys(k for k in request.query_params if k not in declared))
+    if unknown:
+        raise InvalidRequest(unknown_parameters_detail(unknown, declared))
