@@ -41,6 +41,7 @@ class Action:
     ``app``: "any" app, datasets that "offered" it a purpose, requests it filed ("own"),
     or "none". ``auditor``: whether auditors may. ``public``: no key needed at all.
     ``hide_refusal``: a caller of the wrong kind is told "no such ..." as well.
+    ``resident``: a resident signed in through a one-time link may (never with an API key).
     """
 
     name: str
@@ -53,6 +54,7 @@ class Action:
     hide_refusal: bool = False
     listing: bool = False
     missing: str = "no such resource"
+    resident: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,37 @@ ACTIONS: dict[str, Action] = {
             auditor=True,
             listing=True,
         ),
+        # A resident's one-time link: any department may issue one for a resident it serves;
+        # the link shows only accesses to that department's own datasets (what
+        # resident.history already shows it), so issuing one reveals nothing new to it.
+        _A(
+            "resident_link.issue",
+            "issue a resident a one-time link to their access history",
+            "为居民签发一次性查询链接",
+            department="any",
+        ),
+        _A(
+            "resident_link.list",
+            "list the resident links it issued",
+            "列出已签发的居民链接",
+            department="own",
+            listing=True,
+        ),
+        _A(
+            "resident_link.revoke",
+            "revoke a resident link it issued",
+            "撤销居民链接",
+            department="own",
+            missing="no such resident link",
+        ),
+        # Opening needs no key: the link's token is the credential, usable once.
+        _A("resident_link.open", "open a one-time resident link", "打开居民查询链接", public=True),
+        _A(
+            "resident.own_history",
+            "read one's own access history (a resident signed in through a link)",
+            "居民查看本人被访问记录",
+            resident=True,
+        ),
         _A("keys.read", "read the log's public verifier keys", "查看日志公钥", public=True),
         _A("health.read", "check liveness", "检查服务状态", public=True),
         _A("metrics.read", "read service metrics", "查看服务指标", public=True),
@@ -271,11 +304,13 @@ _KIND_NAMES = {
     "department": ("部门", "a department"),
     "app": ("社区应用", "a community app"),
     "auditor": ("审计员", "an auditor"),
+    "resident": ("居民本人", "the resident"),
 }
 _REFUSAL_CODES = {
     "department": "not_a_department",
     "app": "not_an_app",
     "auditor": "not_an_auditor",
+    "resident": "not_the_resident",
 }
 
 
@@ -284,6 +319,7 @@ def _kinds(action: Action) -> list[str]:
         "department": action.department != "none",
         "app": action.app != "none",
         "auditor": action.auditor,
+        "resident": action.resident,
     }
     return [k for k, ok in reach.items() if ok]
 
@@ -354,6 +390,17 @@ def auditor_rule(action: Action, who: AuthPrincipal, res: Resource) -> Verdict |
     return None
 
 
+def resident_rule(action: Action, who: AuthPrincipal, res: Resource) -> Verdict | None:
+    """A resident signed in through a link reads their own history and nothing else.
+
+    Which history is fixed by the link itself (its SubjectRef and its issuer's datasets),
+    never by anything the resident sends, so there is no resource to compare here.
+    """
+    if who.kind == "resident" and action.resident:
+        return _allow("resident", "居民本人", "the resident")
+    return None
+
+
 def asks_for_itself_rule(action: Action, who: AuthPrincipal, res: Resource) -> Verdict | None:
     """An app may have decisions explained for itself only, never for another app."""
     asks_another = res.asked_for not in (None, who.name)
@@ -369,6 +416,7 @@ RULES: tuple[Rule, ...] = (
     app_rule,
     asks_for_itself_rule,
     auditor_rule,
+    resident_rule,
 )
 
 _NO_RULE = _deny("no_rule", "没有规则允许此操作", "no rule allows this")

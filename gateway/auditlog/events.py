@@ -88,6 +88,23 @@ EVENTS: dict[str, Kind] = {
             "查看了居民被访问记录(不记录是谁)",
         ),
         Kind(
+            "subject.link_issued",
+            "a department issued a resident a one-time link to their access "
+            "history (the entry names the link, never the resident)",
+            "部门为居民签发一次性查询链接(只记录链接编号,不记录居民)",
+        ),
+        Kind(
+            "subject.link_opened",
+            "a resident opened their one-time link; `refused` when it was already used, "
+            "expired or revoked (`decision.reason_code` says which)",
+            "居民打开一次性查询链接;链接已使用、已过期或已撤销时为 `refused`",
+        ),
+        Kind(
+            "subject.link_revoked",
+            "the issuer revoked a resident's link before it was used up",
+            "签发方撤销了居民查询链接",
+        ),
+        Kind(
             "audit.repaired",
             "the operator restored missing tree nodes from the entries",
             "运维人员由日志条目恢复了缺失的树节点",
@@ -242,6 +259,9 @@ REASONS: dict[str, Kind] = {
             "reversal: the token's key version is unknown",
             "还原:令牌密钥版本未知",
         ),
+        Kind("link_used", "resident link: it was already opened once", "居民链接:已被使用"),
+        Kind("link_expired", "resident link: it has expired", "居民链接:已过期"),
+        Kind("link_revoked", "resident link: its issuer revoked it", "居民链接:已被撤销"),
         Kind(
             "source_is_store",
             "source registration: the database is the gateway's own store",

@@ -10,13 +10,16 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from gateway.access.permissions import require
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
-from gateway.auditlog import residents, service
+from gateway.auditlog import resident_links, residents, service
 from gateway.auditlog.export import as_csv, as_jsonl
 from gateway.auditlog.schemas import (
     AuditEntryOut,
     CheckpointOut,
     ConsistencyProofOut,
     InclusionProofOut,
+    ResidentLinkCreate,
+    ResidentLinkIssued,
+    ResidentLinkOut,
     SubjectAccess,
     SubjectLookup,
     SubjectRefOut,
@@ -139,6 +142,37 @@ def accesses(
     return residents.history(
         session, ctx, who, subject_ref, since=since, after=after, limit=limit, request_id=rid
     )
+
+
+@subjects_router.post(
+    "/links",
+    status_code=201,
+    summary="Issue a resident a one-time, expiring link to their access history (departments)",
+)
+def issue_link(
+    body: ResidentLinkCreate,
+    session: DbSession,
+    ctx: Context,
+    who: CurrentPrincipal,
+    rid: RequestId,
+) -> ResidentLinkIssued:
+    return resident_links.issue(session, ctx, who, body, rid)
+
+
+@subjects_router.get("/links", summary="Resident links the caller's department issued")
+def list_links(session: DbSession, who: CurrentPrincipal) -> list[ResidentLinkOut]:
+    return resident_links.list_links(session, who)
+
+
+@subjects_router.post("/links/{link_id}/revoke", summary="Revoke a resident link before it is used")
+def revoke_link(
+    link_id: Annotated[str, Path(min_length=1, max_length=32)],
+    session: DbSession,
+    ctx: Context,
+    who: CurrentPrincipal,
+    rid: RequestId,
+) -> ResidentLinkOut:
+    return resident_links.revoke(session, ctx, who, link_id, rid)
 
 
 @public_router.get(

@@ -91,3 +91,30 @@ class SubjectAccess(BaseModel):
         "entry recorded (false: it was changed since; null: the entry records no digest).",
     )
     columns: list[dict[str, Any]]
+
+
+class ResidentLinkCreate(SubjectLookup):
+    """Issue a resident a one-time link: their ID number and how long the link stays valid."""
+
+    expires_in_hours: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="Hours until the link expires unused (1 hour to 30 days; default 3 days).",
+    )
+
+
+class ResidentLinkIssued(BaseModel):
+    id: str
+    url: str = Field(description="The link to give the resident; shown only this once.")
+    token: str = Field(description="The link's secret (part of `url`); never stored.")
+    expires_at: datetime
+
+
+class ResidentLinkOut(BaseModel):
+    id: str
+    issued_by: str = Field(description="Name of the department principal that issued it.")
+    created_at: datetime
+    expires_at: datetime
+    state: str = Field(description="`unused`, `opened`, `expired` or `revoked`.")
+    opened_at: datetime | None

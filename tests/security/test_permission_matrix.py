@@ -103,6 +103,10 @@ def world(
     }
     assert gw.run("heping-committee", q["rows"], RUN_PARAMS).status_code == 200
     assert gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
+    resident_id = str(small_community.residents[0]["resident_id"])
+    link = gw.post("civil-affairs", "/v1/subjects/links", {"id_number": resident_id})
+    assert link.status_code == 201, link.text
+    q["link"] = str(link.json()["id"])
     with gw.ctx.store.transaction() as session:
         _, key = add_principal(
             session, name="retired-app", kind="app", domain="heping", role="neighbourhood-committee"
@@ -236,6 +240,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/subjects/{subject_ref}/accesses"): Route(
         "resident.history", _path("/v1/subjects/{ref}/accesses")
     ),
+    ("POST", "/v1/subjects/links"): Route("resident_link.issue", _path("/v1/subjects/links"), 201),
+    ("GET", "/v1/subjects/links"): Route("resident_link.list", _path("/v1/subjects/links")),
+    ("POST", "/v1/subjects/links/{link_id}/revoke"): Route(
+        "resident_link.revoke", _path("/v1/subjects/links/{link}/revoke")
+    ),
     ("GET", "/.well-known/cdg-audit-keys"): Route(
         "keys.read", _path("/.well-known/cdg-audit-keys")
     ),
@@ -264,7 +273,10 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
 
 def test_every_action_answers_some_route() -> None:
     # policy.read has no route of its own: it decides whether dataset.read shows the policy.
+    # A resident opens a link and reads their history in the console, never with an API
+    # key: tests/console/test_resident_links_http.py asks those pages.
     routed = {r.action for r in ROUTES.values()} | {"policy.read"}
+    routed |= {"resident_link.open", "resident.own_history"}
     assert routed == set(ACTIONS)
 
 
@@ -283,7 +295,7 @@ def test_the_committed_table_is_the_generated_one() -> None:
 def test_route_answers_the_table(world: World, method: str, template: str, caller: str) -> None:
     route = ROUTES[(method, template)]
     path, body, params = route.call(world, caller)
-    if route.action == "resident.lookup":
+    if route.action in ("resident.lookup", "resident_link.issue"):
         body = _lookup_body(world)
     expected = cell(route.action, caller)
 
