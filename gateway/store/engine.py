@@ -24,7 +24,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 def make_store_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # Pool as many connections as requests run at once: a connection past the pool is
+        # opened (with its pragmas) and closed for every request, which cost more than the
+        # request's own statements.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False},
+            pool_size=pool_size * 4,
+            max_overflow=pool_size * 2,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
