@@ -26,6 +26,24 @@ from gateway.settings import Settings
 SOURCE_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 
+# URL schemes without a driver name, and the driver installed with the gateway for each.
+# SQLAlchemy would pick psycopg2 or MySQLdb, which are not installed; "postgres://" is the
+# spelling libpq, Heroku and many connection strings use, which SQLAlchemy 2 rejects.
+_DEFAULT_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+
+def with_default_driver(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` as ``postgresql+psycopg://`` (MySQL likewise)."""
+    scheme, separator, rest = url.partition("://")
+    driver = _DEFAULT_DRIVERS.get(scheme.lower()) if separator else None
+    return f"{driver}://{rest}" if driver else url
+
+
 def parse_source_url(url: str) -> URL:
     """The URL parsed, or InvalidRequest for anything SQLAlchemy cannot read (never echoed).
 
