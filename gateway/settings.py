@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
         gt=0,
         le=86_400,
         description="Store a signed checkpoint when this long has passed since the last one.",
+    )
+    audit_verify_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes `cdg audit verify` uses to check ranges of the log side by "
+        "side; 0: one per CPU, 1: all in the calling process.",
     )
     witnesses: str = Field(
         default="",
@@ -121,6 +129,54 @@ class Settings(BaseSettings):
         "before it is read.",
     )
     log_level: str = Field(default="INFO", description="Python logging level of the service.")
+    key_rotation_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=90 * 86_400,
+        description="After a key rotation, how long the principal's previous keys keep working.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Service log lines as plain `text` or one JSON object per line (`json`).",
+    )
+    webhook_hosts: str = Field(
+        default="",
+        description="Comma-separated host names or addresses webhook URLs may point at; "
+        "default: none (webhook registration refused).",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Delivery attempts of one webhook message before "
+        "giving up."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Wait before the second webhook attempt; doubles each time, with jitter.",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, le=86_400, description="Longest wait between webhook attempts."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Longest one webhook delivery may take."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=600,
+        description="How often an idle delivery worker looks for due webhook messages.",
+    )
+    webhook_worker: bool = Field(
+        default=True,
+        description="Run the webhook delivery worker in each serving process (else only "
+        "`cdg webhooks deliver` sends).",
+    )
+    budget_alert_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a privacy-budget cap whose crossing sends `budget.nearly_spent`.",
+    )
     time_zone: str = Field(
         default="Asia/Shanghai",
         min_length=1,

@@ -145,6 +145,51 @@ ACTIONS: dict[str, Action] = {
             missing="no such dataset",
         ),
         _A(
+            "policy.preview",
+            "preview a policy replacement",
+            "预览使用策略替换",
+            department="own",
+            missing="no such dataset",
+        ),
+        _A(
+            "dataset.retire",
+            "retire a dataset",
+            "停用数据集",
+            department="own",
+            missing="no such dataset",
+        ),
+        _A(
+            "source.retire",
+            "retire a source and its datasets",
+            "停用数据源及其数据集",
+            department="own",
+            missing="no such source",
+        ),
+        # Keys: every principal rotates its own; a department reissues or expires the keys
+        # of principals of its own domain (its staff); operators use `cdg principal`.
+        _A(
+            "principal.rotate_key",
+            "rotate its own API key",
+            "轮换自己的API密钥",
+            "any",
+            "any",
+            True,
+        ),
+        _A(
+            "principal.reissue_key",
+            "reissue a principal's API key",
+            "重新签发主体的API密钥",
+            department="own",
+            missing="no such principal",
+        ),
+        _A(
+            "principal.expire_keys",
+            "expire a principal's API keys now",
+            "立即使主体的API密钥失效",
+            department="own",
+            missing="no such principal",
+        ),
+        _A(
             "request.file",
             "file a query request",
             "提交查询申请",
@@ -289,6 +334,46 @@ ACTIONS: dict[str, Action] = {
             "居民查看本人被访问记录",
             resident=True,
         ),
+        # Webhooks: every principal manages its own endpoints only; the service looks an
+        # endpoint up by (caller, id), so another principal's is "no such webhook".
+        _A(
+            "webhook.register",
+            "register a webhook endpoint for itself",
+            "为自身登记 Webhook 接收地址",
+            "any",
+            "any",
+            True,
+        ),
+        _A(
+            "webhook.list",
+            "list its own webhook endpoints",
+            "列出自身 Webhook",
+            "any",
+            "any",
+            True,
+        ),
+        _A(
+            "webhook.delete",
+            "delete one of its own webhook endpoints",
+            "删除自身 Webhook",
+            "any",
+            "any",
+            True,
+            missing="no such webhook",
+        ),
+        _A(
+            "webhook.deliveries",
+            "read the delivery log of its own webhook endpoint",
+            "查看自身 Webhook 投递记录",
+            "any",
+            "any",
+            True,
+            missing="no such webhook",
+        ),
+        # The web console (gateway/console): its pages ask the actions above about what they
+        # show and change; these two are the console's own.
+        _A("console.sign_in", "sign in to the web console", "登录网页控制台", public=True),
+        _A("console.home", "open the web console", "打开网页控制台", "any", "any", True),
         _A("keys.read", "read the log's public verifier keys", "查看日志公钥", public=True),
         _A("health.read", "check liveness", "检查服务状态", public=True),
         _A("metrics.read", "read service metrics", "查看服务指标", public=True),
@@ -459,6 +544,15 @@ def require_caller(action: str, who: AuthPrincipal) -> None:
     verdict = kind_rule(ACTIONS[action], who, NO_RESOURCE)
     if verdict is not None:
         raise refusal(action, verdict)
+
+
+def may_ever(action: str, who: AuthPrincipal) -> bool:
+    """Whether ``who``'s kind is one ``action`` is for: the question before any resource.
+
+    The console's menu asks it; the page itself still asks ``require`` with the facts.
+    """
+    spec = ACTIONS[action]
+    return spec.public or kind_rule(spec, who, NO_RESOURCE) is None
 
 
 @dataclass(frozen=True)

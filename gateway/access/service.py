@@ -23,7 +23,8 @@ from policies import PolicyEngine, PurposeHierarchy, RoleAssignment, UsagePolicy
 def rebuild_rules(session: Session) -> None:
     repo = AccessRepository(session)
     repo.bump()
-    datasets = session.scalars(select(Dataset)).all()
+    # A retired dataset grants nothing: no request on it can be filed or run.
+    datasets = session.scalars(select(Dataset).where(Dataset.retired_at.is_(None))).all()
     principals = session.scalars(select(Principal).where(Principal.active.is_(True))).all()
     rules = derive_rules(
         {d.id: UsagePolicy.model_validate(d.policy) for d in datasets},

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from gateway.auditlog.service import record_in
+from gateway.auth.keys import Recorder
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.context import GatewayContext
@@ -56,6 +58,18 @@ def current_principal(request: Request, ctx: Context) -> AuthPrincipal:
 
 
 CurrentPrincipal = Annotated[AuthPrincipal, Depends(current_principal)]
+
+
+async def get_recorder(ctx: Context) -> Recorder:
+    """Appends access-log entries for domains that do not import the log (auth)."""
+
+    def record(session: Session, event: str, principal: AuthPrincipal, **fields: Any) -> object:
+        return record_in(session, ctx, event, principal, **fields)
+
+    return record
+
+
+AuditRecorder = Annotated[Recorder, Depends(get_recorder)]
 
 
 async def request_id(request: Request) -> str:

@@ -48,13 +48,16 @@ EVENTS: dict[str, Kind] = {
         ),
         Kind(
             "request.rejected",
-            "the owning department rejected a pending request",
-            "数据所属部门拒绝了待审批申请",
+            "the owning department rejected a pending request, or retired its dataset "
+            "(`cause` says which)",
+            "数据所属部门拒绝了待审批申请,或停用了其数据集(`cause` 说明原因)",
         ),
         Kind(
             "request.revoked",
-            "the owning department revoked an approved query",
-            "数据所属部门撤销了已批准的查询",
+            "the owning department revoked an approved query; `cause` is set when a "
+            "retirement (`dataset_retired`, `source_retired`) or a policy replacement "
+            "that breaks it (`policy_replaced`) did",
+            "数据所属部门撤销了已批准的查询;因停用或替换策略而撤销时记录 `cause`",
         ),
         Kind(
             "source.registered",
@@ -71,6 +74,33 @@ EVENTS: dict[str, Kind] = {
             "policy.replaced",
             "a department replaced a dataset's usage policy",
             "部门替换了数据集的使用策略",
+        ),
+        Kind(
+            "dataset.retired",
+            "a department retired a dataset (alone, or with its source: `cause`); "
+            "`closed_queries` requests were revoked or rejected",
+            "部门停用了数据集(单独或随数据源停用),其查询被撤销或拒绝",
+        ),
+        Kind(
+            "source.retired",
+            "a department retired a source and the datasets on it",
+            "部门停用了数据源及其上的数据集",
+        ),
+        Kind(
+            "principal.key_rotated",
+            "a principal took a new API key; its earlier keys work for the grace period "
+            "(`target` names it, `key_prefix` the new key's first characters)",
+            "主体轮换了API密钥,旧密钥在宽限期内仍有效",
+        ),
+        Kind(
+            "principal.key_reissued",
+            "a department reissued a principal's API key; earlier keys stopped at once",
+            "部门为主体重新签发API密钥,旧密钥立即失效",
+        ),
+        Kind(
+            "principal.keys_expired",
+            "every working API key of a principal was made to expire now",
+            "主体的全部有效API密钥被立即设为过期",
         ),
         Kind(
             "token.reversed",
@@ -103,6 +133,29 @@ EVENTS: dict[str, Kind] = {
             "subject.link_revoked",
             "the issuer revoked a resident's link before it was used up",
             "签发方撤销了居民查询链接",
+        ),
+        Kind(
+            "webhook.registered",
+            "a principal registered a webhook endpoint for itself (the entry names the "
+            "endpoint and its host, never the secret)",
+            "主体为自身登记了 Webhook 接收地址(记录编号与主机,不记录密钥)",
+        ),
+        Kind(
+            "webhook.deleted",
+            "a principal deleted one of its webhook endpoints",
+            "主体删除了自身的 Webhook 接收地址",
+        ),
+        Kind(
+            "console.signed_in",
+            "a principal signed in to the web console with its API key (the key and the "
+            "session id are never logged)",
+            "主体使用 API 密钥登录网页控制台(不记录密钥与会话编号)",
+        ),
+        Kind(
+            "console.sign_in_failed",
+            "a web-console sign-in with an unknown, revoked or malformed key was refused "
+            "(`principal` is `anonymous`; nothing of the key is logged)",
+            "网页控制台登录失败:密钥无效、已撤销或格式错误(主体记为 `anonymous`,不记录密钥)",
         ),
         Kind(
             "audit.repaired",
@@ -276,6 +329,11 @@ REASONS: dict[str, Kind] = {
             "source_outside_directory",
             "source registration: the SQLite file is outside the department's own directory",
             "登记数据源:SQLite 文件不在本部门目录内",
+        ),
+        Kind(
+            "invalid_key",
+            "console sign-in: the API key is unknown, revoked, expired or malformed",
+            "控制台登录:API 密钥无效、已撤销、已过期或格式错误",
         ),
     )
 }

@@ -4,13 +4,19 @@ Every change to a principal or its keys (adding, revoking) rebuilds the access r
 and moves the store's policy epoch on (gateway.access.service), so an entry is used
 only while the epoch it was read under is still current: a revoked key stops working
 at the next request, in every process. Failed lookups are never kept.
+
+A key with an expiry is remembered with it and never served at or past that moment,
+whatever the epoch: expiry needs no change to move the epoch. Rotating, reissuing or
+expiring keys moves the epoch too, so a shortened expiry is read afresh.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from gateway.auth.principal import AuthPrincipal
+from gateway.store.base import utcnow
 
 _LIMIT = 10_000  # distinct live keys one process remembers; emptied when full
 
@@ -18,15 +24,27 @@ _LIMIT = 10_000  # distinct live keys one process remembers; emptied when full
 class PrincipalCache:
     def __init__(self) -> None:
         self._epoch = -1
-        self._by_digest: dict[str, AuthPrincipal] = {}
+        self._by_digest: dict[str, tuple[AuthPrincipal, datetime | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, digest: str, epoch: int) -> AuthPrincipal | None:
+    def get(self, digest: str, epoch: int, now: datetime | None = None) -> AuthPrincipal | None:
         if epoch != self._epoch:
             return None
-        return self._by_digest.get(digest)
+        hit = self._by_digest.get(digest)
+        if hit is None:
+            return None
+        principal, expires_at = hit
+        if expires_at is not None and (now or utcnow()) >= expires_at:
+            return None  # expired: the caller looks the key up and is told so
+        return principal
 
-    def put(self, digest: str, epoch: int, principal: AuthPrincipal) -> None:
+    def put(
+        self,
+        digest: str,
+        epoch: int,
+        principal: AuthPrincipal,
+        expires_at: datetime | None = None,
+    ) -> None:
         with self._lock:
             if epoch != self._epoch:
                 if epoch < self._epoch:
@@ -35,4 +53,4 @@ class PrincipalCache:
                 self._epoch = epoch
             if len(self._by_digest) >= _LIMIT:
                 self._by_digest = {}
-            self._by_digest[digest] = principal
+            self._by_digest[digest] = (principal, expires_at)

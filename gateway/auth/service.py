@@ -8,8 +8,10 @@ lookups stay one indexed read.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,9 @@ from gateway.auth.models import ApiKey, Principal
 from gateway.auth.principal import KINDS, AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
-from gateway.store.base import new_id
+from gateway.store.base import new_id, utcnow
+
+log = logging.getLogger("cdg.auth")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
 KEY_PREFIX = "cdg_"
@@ -44,19 +48,31 @@ def authenticate(
     epoch = AccessRepository(session).epoch() if cache is not None else -1
     if cache is not None and (known := cache.get(key, epoch)) is not None:
         return known
-    row = AuthRepository(session).principal_by_digest(key)
-    if row is None:
+    holder = AuthRepository(session).principal_by_digest(key)
+    if holder is None:
         raise Unauthenticated("invalid API key")
-    principal = AuthPrincipal(id=row[0], name=row[1], kind=row[2], role=row[3], domain=row[4])
+    if holder.expires_at is not None and holder.expires_at <= utcnow():
+        # The key was real: its owner is told why, the operator sees whose (never the key).
+        log.warning("refused an expired API key of %s (%s…)", holder.principal.name, holder.prefix)
+        raise Unauthenticated(
+            "此API密钥已过期，请使用新密钥 / this API key has expired; use the new key",
+            reason="key_expired",
+        )
     if cache is not None:
-        cache.put(key, epoch, principal)
-    return principal
+        cache.put(key, epoch, holder.principal, holder.expires_at)
+    return holder.principal
 
 
-def issue_key(session: Session, principal: Principal) -> str:
+def issue_key(session: Session, principal: Principal, expires_at: datetime | None = None) -> str:
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     AuthRepository(session).add(
-        ApiKey(id=new_id("key"), principal_id=principal.id, digest=digest(key), prefix=key[:10])
+        ApiKey(
+            id=new_id("key"),
+            principal_id=principal.id,
+            digest=digest(key),
+            prefix=key[:10],
+            expires_at=expires_at,
+        )
     )
     return key
 

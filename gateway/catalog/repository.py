@@ -39,8 +39,17 @@ class CatalogRepository:
     def dataset_by_name(self, name: str) -> Dataset | None:
         return self.session.scalars(select(Dataset).where(Dataset.name == name)).first()
 
-    def datasets(self) -> Sequence[Dataset]:
-        return self.session.scalars(select(Dataset).order_by(Dataset.name)).all()
+    def datasets(self, *, live: bool = False) -> Sequence[Dataset]:
+        """Every dataset by name; ``live``: only those not retired (the catalogue)."""
+        stmt = select(Dataset).order_by(Dataset.name)
+        if live:
+            stmt = stmt.where(Dataset.retired_at.is_(None))
+        return self.session.scalars(stmt).all()
+
+    def datasets_of_source(self, source_id: str) -> Sequence[Dataset]:
+        return self.session.scalars(
+            select(Dataset).where(Dataset.source_id == source_id).order_by(Dataset.name)
+        ).all()
 
     def add(self, row: Source | SourceIdentity | Dataset | PolicyVersion) -> None:
         self.session.add(row)

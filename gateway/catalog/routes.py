@@ -11,7 +11,6 @@ from gateway.catalog.schemas import (
     ColumnFindingOut,
     DatasetCreate,
     DatasetOut,
-    PolicyUpdate,
     SourceCreate,
     SourceOut,
 )
@@ -48,11 +47,8 @@ def get_dataset(dataset_id: str, session: DbSession, who: CurrentPrincipal) -> D
     return service.dataset_out(service.get_dataset(session, who, dataset_id), who)
 
 
-@router.put("/datasets/{dataset_id}/policy", summary="Replace a dataset's usage policy")
-def put_policy(
-    dataset_id: str, body: PolicyUpdate, session: DbSession, ctx: Context, who: CurrentPrincipal
-) -> DatasetOut:
-    return service.update_policy(session, ctx, who, dataset_id, body.policy)
+# PUT /datasets/{dataset_id}/policy lives in gateway/requests/lifecycle_routes.py: a
+# replacement revokes the approved queries it breaks, and the catalog imports no requests.
 
 
 @router.get("/datasets/{dataset_id}/scan", summary="Sample the dataset for unlabelled PII (owner)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -29,7 +29,15 @@ class SourceCreate(_In):
     )
 
 
-class SourceOut(BaseModel):
+class Retired(BaseModel):
+    """Set once a source or dataset is retired (soft: the row stays, it serves nothing)."""
+
+    retired_at: datetime | None = None
+    retired_by: str | None = Field(default=None, description="The principal that retired it.")
+    retire_reason: str | None = None
+
+
+class SourceOut(Retired):
     id: str
     name: str
     owner: str
@@ -82,6 +90,32 @@ class ColumnOut(BaseModel):
     description: str = ""
 
 
+class ScopeOut(BaseModel):
+    """One row-scope condition: rows where ``column op value`` (or the caller's domain)."""
+
+    column: str
+    op: str
+    value: Any = None
+    principal: str | None = Field(
+        default=None, description="`domain`: compared with the calling app's domain."
+    )
+
+
+class PrivacyBudgetOut(BaseModel):
+    """A purpose's differential-privacy terms, and what the calling app has left."""
+
+    epsilon_per_run: float
+    epsilon_per_window: float
+    window: str
+    epsilon_lifetime: float
+    epsilon_dataset: float
+    epsilon_left: float | None = Field(
+        default=None,
+        description="What the calling app may still spend in the current window (and under "
+        "its lifetime and the dataset's caps); only shown to apps.",
+    )
+
+
 class PurposeOut(BaseModel):
     """What one purpose offers to the principal reading the catalog."""
 
@@ -90,9 +124,94 @@ class PurposeOut(BaseModel):
     access: str
     approval: str
     columns: dict[str, str]
+    row_scope: list[ScopeOut] = Field(default_factory=list)
+    min_group_size: int = Field(default=10, description="Smallest group an aggregate shows.")
+    k_anonymity: int | None = None
+    max_rows: int | None = None
+    max_runs_per_day: int | None = Field(default=None, description="Daily quota of runs.")
+    dp: PrivacyBudgetOut | None = None
 
 
-class DatasetOut(BaseModel):
+class ClosedQueryOut(BaseModel):
+    """An approved query revoked, or a pending request rejected, by a lifecycle change."""
+
+    id: str
+    app: str
+    purpose: str
+    status: Literal["revoked", "rejected"]
+    reason: str
+
+
+class FieldChange(BaseModel):
+    """One term that differs: ``field`` is a dotted path (``columns.name.treatment``)."""
+
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class PurposeDiffOut(BaseModel):
+    purpose: str
+    changes: list[FieldChange]
+
+
+class PolicyDiffOut(BaseModel):
+    """Old against new policy, by purpose; ``changed`` is false for the same document."""
+
+    old_version: str
+    new_version: str
+    changed: bool
+    retention: FieldChange | None = None
+    purposes_added: list[str]
+    purposes_removed: list[str]
+    purposes_changed: list[PurposeDiffOut]
+
+
+class QueryImpactOut(BaseModel):
+    """What a new policy does to one approved query.
+
+    ``breaks``: the new policy refuses it (``reason_code`` as at a run); the replacement
+    revokes it with ``reason``. ``changes``: it still runs, under changed terms.
+    """
+
+    id: str
+    app: str
+    purpose: str
+    effect: Literal["breaks", "changes"]
+    reason_code: str | None = None
+    reason: str | None = None
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class PolicyPreviewOut(BaseModel):
+    """A policy replacement's effect, computed without changing anything."""
+
+    dataset: str
+    diff: PolicyDiffOut
+    breaks: list[QueryImpactOut]
+    changes: list[QueryImpactOut]
+    unchanged: int = Field(description="Approved queries the new policy leaves as they are.")
+
+
+class Retirement(_In):
+    reason: str = Field(min_length=1, max_length=2000, pattern=TEXT)
+
+
+class DatasetRetirementOut(Retired):
+    id: str
+    name: str
+    owner: str
+    closed: list[ClosedQueryOut] = Field(
+        description="Approved queries revoked and pending requests rejected, with the reason."
+    )
+
+
+class SourceRetirementOut(BaseModel):
+    source: SourceOut
+    datasets: list[DatasetRetirementOut] = Field(description="Its datasets, retired with it.")
+
+
+class DatasetOut(Retired):
     id: str
     name: str
     owner: str
@@ -109,6 +228,10 @@ class DatasetOut(BaseModel):
     pii_findings: list[ColumnFindingOut] | None = Field(
         default=None,
         description="At registration: columns whose sampled content contradicts their class.",
+    )
+    revoked_queries: list[QueryImpactOut] | None = Field(
+        default=None,
+        description="On a policy replacement: the approved queries it broke, now revoked.",
     )
     created_at: datetime
     updated_at: datetime

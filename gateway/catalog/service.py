@@ -13,7 +13,7 @@ from gateway.access.service import rebuild_rules
 from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.credentials import decrypt_url, encrypt_url
-from gateway.catalog.engines import make_source_engine, probe, table_columns
+from gateway.catalog.engines import connect_failure, make_source_engine, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.catalog.ownership import claim_identity
 from gateway.catalog.repository import CatalogRepository
@@ -23,18 +23,20 @@ from gateway.catalog.schemas import (
     ColumnOut,
     DatasetCreate,
     DatasetOut,
+    PrivacyBudgetOut,
     PurposeOut,
+    ScopeOut,
     SourceCreate,
     SourceOut,
 )
 from gateway.catalog.source_identity import database_identity
-from gateway.catalog.source_urls import vet_source_url
+from gateway.catalog.source_urls import vet_source_url, with_default_driver
 from gateway.catalog.table_location import vet_table_location
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
-from policies import UsagePolicy, check_policy, policy_version
+from policies import PurposeRule, UsagePolicy, check_policy, policy_version
 
 # Declared types a stored column may back (dates are often kept as ISO text).
 _COMPATIBLE = {
@@ -60,7 +62,7 @@ def register_source(
     repo = CatalogRepository(session)
     if repo.source_by_name(body.name) is not None:
         raise Conflict("a source with this name exists")
-    url = body.url.get_secret_value()
+    url = with_default_driver(body.url.get_secret_value())
     try:
         return _register_source(session, ctx, principal, body, repo, url)
     except GatewayError as exc:
@@ -99,8 +101,9 @@ def _register_source(
     except Exception:  # unknown dialect or driver; the message may hold the URL
         raise InvalidRequest("no database driver is installed for this URL") from None
     try:
-        if not probe(engine, ctx.settings.statement_timeout_seconds):
-            raise InvalidRequest("the gateway could not connect to this source")
+        failure = connect_failure(engine, ctx.settings.statement_timeout_seconds)
+        if failure is not None:
+            raise InvalidRequest(failure.detail, reason=failure.code)
         identity = database_identity(engine)
     finally:
         engine.dispose()
@@ -127,7 +130,25 @@ def source_out(source: Source) -> SourceOut:
         owner=source.owner,
         dialect=source.dialect,
         created_at=source.created_at,
+        retired_at=source.retired_at,
+        retired_by=source.retired_by,
+        retire_reason=source.retire_reason,
     )
+
+
+def refuse_retired(row: Source | Dataset) -> None:
+    """A retired source or dataset takes no change; retiring it again is a conflict too."""
+    if row.retired_at is not None:
+        what = "source" if isinstance(row, Source) else "dataset"
+        zh = "数据源" if isinstance(row, Source) else "数据集"
+        raise Conflict(f"该{zh}已停用 / this {what} is retired", reason="already_retired")
+
+
+def mark_retired(row: Source | Dataset, principal: AuthPrincipal, reason: str) -> None:
+    refuse_retired(row)
+    row.retired_at = utcnow()
+    row.retired_by = principal.name
+    row.retire_reason = reason
 
 
 def list_sources(session: Session, principal: AuthPrincipal) -> list[SourceOut]:
@@ -212,6 +233,7 @@ def register_dataset(
     if source is None:
         raise NotFound("no such source")
     require("dataset.register", principal, Resource(owner=source.owner))
+    refuse_retired(source)
     if repo.dataset_by_name(body.name) is not None:
         raise Conflict("a dataset with this name exists")
     url = decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version)
@@ -283,6 +305,7 @@ def update_policy(
     if dataset is None:
         raise NotFound("no such dataset")
     require("policy.replace", principal, Resource(owner=dataset.owner))
+    refuse_retired(dataset)
     _check_policy(ctx, dataset.columns, policy)
     version = policy_version(policy)
     document = policy.model_dump(mode="json")
@@ -317,27 +340,56 @@ def dataset_policy(dataset: Dataset) -> UsagePolicy:
     return parsed
 
 
-def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeOut]:
-    rules = policy.purposes
-    if principal.kind == "app":
-        rules = [
-            r
-            for r in rules
-            if any(
-                g.role == principal.role and ("*" in g.domains or principal.domain in g.domains)
-                for g in r.grantees
-            )
-        ]
+def vet_policy(ctx: GatewayContext, dataset: Dataset, policy: UsagePolicy) -> None:
+    """The checks a replacement document passes (a 422 naming every problem)."""
+    _check_policy(ctx, dataset.columns, policy)
+
+
+def _offered_rules(policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeRule]:
+    if principal.kind != "app":
+        return list(policy.purposes)
     return [
-        PurposeOut(
-            purpose=r.purpose,
-            legal_basis=r.legal_basis,
-            access=r.access,
-            approval=r.approval,
-            columns={name: rule.treatment for name, rule in r.columns.items()},
+        r
+        for r in policy.purposes
+        if any(
+            g.role == principal.role and ("*" in g.domains or principal.domain in g.domains)
+            for g in r.grantees
         )
-        for r in rules
     ]
+
+
+def purpose_out(rule: PurposeRule, epsilon_left: float | None = None) -> PurposeOut:
+    """A purpose's release terms as the catalogue shows them."""
+    dp = rule.dp
+    return PurposeOut(
+        purpose=rule.purpose,
+        legal_basis=rule.legal_basis,
+        access=rule.access,
+        approval=rule.approval,
+        columns={name: column.treatment for name, column in rule.columns.items()},
+        row_scope=[
+            ScopeOut(column=c.column, op=c.op, value=c.value, principal=c.principal)
+            for c in rule.row_scope
+        ],
+        min_group_size=rule.min_group_size,
+        k_anonymity=rule.k_anonymity,
+        max_rows=rule.max_rows,
+        max_runs_per_day=rule.max_runs_per_day,
+        dp=None
+        if dp is None
+        else PrivacyBudgetOut(
+            epsilon_per_run=dp.epsilon_per_run,
+            epsilon_per_window=dp.epsilon_per_window,
+            window=dp.window,
+            epsilon_lifetime=dp.epsilon_lifetime,
+            epsilon_dataset=dp.epsilon_dataset,
+            epsilon_left=epsilon_left,
+        ),
+    )
+
+
+def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeOut]:
+    return [purpose_out(r) for r in _offered_rules(policy, principal)]
 
 
 def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
@@ -357,12 +409,17 @@ def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
         policy=policy if owner_view else None,
         created_at=dataset.created_at,
         updated_at=dataset.updated_at,
+        retired_at=dataset.retired_at,
+        retired_by=dataset.retired_by,
+        retire_reason=dataset.retire_reason,
     )
 
 
 def dataset_resource(dataset: Dataset, principal: AuthPrincipal) -> Resource:
     """The facts the permission rules need about a dataset, seen from ``principal``."""
-    offered = bool(_offers(dataset, dataset_policy(dataset), principal))
+    # A retired dataset offers nothing: apps no longer see it or file requests on it.
+    live = dataset.retired_at is None
+    offered = live and bool(_offered_rules(dataset_policy(dataset), principal))
     return Resource(owner=dataset.owner, offered=offered)
 
 
@@ -375,7 +432,7 @@ def list_datasets(session: Session, principal: AuthPrincipal) -> list[DatasetOut
     require("dataset.list", principal)
     return [
         dataset_out(d, principal)
-        for d in CatalogRepository(session).datasets()
+        for d in CatalogRepository(session).datasets(live=True)
         if visible_to(d, principal)
     ]
 

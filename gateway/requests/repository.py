@@ -60,6 +60,19 @@ class RequestRepository:
             stmt = stmt.where(QueryRequest.status == status)
         return [(r, n) for r, n in self.session.execute(stmt)]
 
+    def open_on(self, dataset_ids: Sequence[str]) -> Sequence[tuple[QueryRequest, Principal]]:
+        """Approved and pending requests on these datasets, with the app that filed each."""
+        stmt = (
+            select(QueryRequest, Principal)
+            .join(Principal, Principal.id == QueryRequest.app_id)
+            .where(
+                QueryRequest.dataset_id.in_(list(dataset_ids)),
+                QueryRequest.status.in_(("approved", "pending")),
+            )
+            .order_by(QueryRequest.created_at, QueryRequest.id)
+        )
+        return [(r, p) for r, p in self.session.execute(stmt)]
+
     def app_name(self, app_id: str) -> str:
         name = self.session.scalar(select(Principal.name).where(Principal.id == app_id))
         return name or ""

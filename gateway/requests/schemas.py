@@ -50,7 +50,12 @@ class QueryRequestOut(BaseModel):
     spec: dict[str, Any]
     example_params: dict[str, Any]
     status: str
-    reason: str
+    reason: str = Field(description="The department's note, rejection or revocation reason.")
+    revoke_cause: str | None = Field(
+        default=None,
+        description="Why a revoked query was revoked: department, dataset_retired, "
+        "source_retired or policy_replaced.",
+    )
     decided_by: str | None
     decided_at: datetime | None
     expires_at: datetime | None

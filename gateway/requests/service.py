@@ -24,9 +24,11 @@ from gateway.queries.binding import DatasetView, bind_params, check_spec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
 from gateway.requests.repository import RequestRepository
+from gateway.requests.revocation import reject_request, revoke_query
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
 from gateway.requests.status import effective_status
 from gateway.store.base import new_id, utcnow
+from gateway.webhooks import notify
 from policies import Decision, Denial
 
 
@@ -42,6 +44,7 @@ def request_out(row: QueryRequest, app_name: str) -> QueryRequestOut:
         example_params=row.example_params,
         status=effective_status(row),
         reason=row.reason,
+        revoke_cause=row.revoke_cause,
         decided_by=row.decided_by,
         decided_at=row.decided_at,
         expires_at=row.expires_at,
@@ -110,6 +113,12 @@ def file_request(
         legal_basis=result.legal_basis,
         **audit_fields,
     )
+    if automatic:
+        notify.request_decided(
+            session, query_request=row.id, dataset=dataset.id, app_id=row.app_id, status="approved"
+        )
+    else:
+        notify.request_filed(session, query_request=row.id, dataset=dataset.id, owner=dataset.owner)
     return request_out(row, principal.name)
 
 
@@ -181,6 +190,9 @@ def approve(
         app=app,
         policy_version=dataset.policy_version,
     )
+    notify.request_decided(
+        session, query_request=row.id, dataset=dataset.id, app_id=row.app_id, status="approved"
+    )
     return request_out(row, app)
 
 
@@ -195,28 +207,15 @@ def _close(
     from_status: str,
     to_status: str,
 ) -> QueryRequestOut:
-    row, dataset = _request(session, principal, action, query_request_id)
+    row, _ = _request(session, principal, action, query_request_id)
     if row.status != from_status:
         raise Conflict(
             f"only a {from_status} request can become {to_status}; "
             f"this one is {effective_status(row)}"
         )
     app = RequestRepository(session).app_name(row.app_id)
-    row.status = to_status
-    row.reason = body.reason
-    row.decided_by = principal.name
-    row.decided_at = utcnow()
-    session.flush()
-    record_in(
-        session,
-        ctx,
-        f"request.{to_status}",
-        principal,
-        dataset=dataset.id,
-        approved_query=row.id,
-        purpose=row.purpose,
-        app=app,
-    )
+    close = revoke_query if to_status == "revoked" else reject_request
+    close(session, ctx, principal, row, app=app, reason=body.reason, cause="department")
     return request_out(row, app)
 
 

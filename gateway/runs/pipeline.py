@@ -72,7 +72,9 @@ def run_query(
         code, zh, en = _NOT_RUNNABLE.get(
             status, ("query_not_runnable", "该查询不可运行", "not runnable")
         )
-        raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}")
+        why = loaded.query.reason if status in ("revoked", "rejected") else ""
+        # The department's reason reaches the app in the answer, never the access log.
+        raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}" + (f": {why}" if why else ""))
     bound = bind_params(loaded.spec, params)
     assert verdict is not None  # decided above for every approved query
     if isinstance(verdict, Decision):

@@ -145,7 +145,7 @@ def test_catalog_shows_each_principal_what_it_may_see(gateway: Gateway, source: 
     assert auditor_view["policy"] is None and auditor_view["columns"]
 
 
-def test_narrowing_a_policy_stops_approved_queries_at_the_next_run(
+def test_narrowing_a_policy_revokes_the_approved_queries_it_breaks(
     gateway: Gateway, source: str
 ) -> None:
     ds = gateway.post("civil-affairs", "/v1/datasets", residents()).json()["id"]
@@ -161,8 +161,12 @@ def test_narrowing_a_policy_stops_approved_queries_at_the_next_run(
     del narrowed["purposes"][0]["columns"]["mobile"]
     r = gateway.put("civil-affairs", f"/v1/datasets/{ds}/policy", {"policy": narrowed})
     assert r.status_code == 200 and r.json()["policy_version"] != first["policy_version"]
+    # The replacement revoked the query it broke, saying how; the run answers that reason.
+    [broken] = r.json()["revoked_queries"]
+    assert broken["id"] == qid and broken["reason_code"] == "column_withheld"
     denied = gateway.run("heping-committee", qid)
-    assert denied.status_code == 403 and denied.json()["reason"] == "column_withheld"
+    assert denied.status_code == 403 and denied.json()["reason"] == "query_revoked"
+    assert "column 'mobile' is withheld for this purpose" in denied.json()["detail"]
     log = gateway.get("district-auditor", "/v1/audit/entries", params={"decision": "denied"}).json()
     assert log[-1]["entry"]["policy_version"] == r.json()["policy_version"]
 

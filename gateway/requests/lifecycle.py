@@ -1,0 +1,229 @@
+"""What the catalogue's changes do to query requests: retirement and policy replacement.
+
+Retiring a dataset (or a source, with all its datasets) is soft: the rows stay, so the
+access log, budgets and residents' histories keep naming them; the dataset leaves the
+catalogue, its approved queries are revoked and its pending requests rejected, each with
+a reason the app reads. A policy replacement is first previewed (the diff and the
+approved queries it would break or change, nothing written); the replacement itself
+revokes the queries it breaks. Everything happens in the caller's transaction, with the
+casbin rules rebuilt and the access-log entries appended in it.
+
+These live with the requests, not the catalog, because they close requests: the catalog
+imports nothing from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from gateway.access.permissions import Resource, require, require_caller
+from gateway.access.service import rebuild_rules
+from gateway.auditlog.service import record_in
+from gateway.auth.principal import AuthPrincipal
+from gateway.catalog import service as catalog
+from gateway.catalog.models import Dataset
+from gateway.catalog.policy_diff import policy_diff
+from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.schemas import (
+    ClosedQueryOut,
+    DatasetOut,
+    DatasetRetirementOut,
+    PolicyPreviewOut,
+    SourceRetirementOut,
+)
+from gateway.context import GatewayContext
+from gateway.errors import NotFound
+from gateway.requests.impact import Impact, impacts
+from gateway.requests.repository import RequestRepository
+from gateway.requests.revocation import Cause, reject_request, revoke_query
+from policies import UsagePolicy, policy_version
+
+
+def _close_all(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    datasets: Sequence[Dataset],
+    reason: str,
+    cause: Cause,
+) -> dict[str, list[ClosedQueryOut]]:
+    """Revoke the approved queries and reject the pending requests on ``datasets``."""
+    closed: dict[str, list[ClosedQueryOut]] = {d.id: [] for d in datasets}
+    for row, app in RequestRepository(session).open_on([d.id for d in datasets]):
+        if row.status == "approved":
+            revoke_query(session, ctx, principal, row, app=app.name, reason=reason, cause=cause)
+        else:
+            reject_request(session, ctx, principal, row, app=app.name, reason=reason, cause=cause)
+        closed[row.dataset_id].append(
+            ClosedQueryOut(
+                id=row.id,
+                app=app.name,
+                purpose=row.purpose,
+                status="revoked" if row.status == "revoked" else "rejected",
+                reason=reason,
+            )
+        )
+    return closed
+
+
+def _retire_datasets(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    datasets: Sequence[Dataset],
+    reason: str,
+    cause: Cause,
+    why: str,
+) -> list[DatasetRetirementOut]:
+    for dataset in datasets:
+        catalog.mark_retired(dataset, principal, reason)
+    session.flush()
+    closed = _close_all(session, ctx, principal, datasets, why, cause)
+    out = []
+    for dataset in datasets:
+        record_in(
+            session,
+            ctx,
+            "dataset.retired",
+            principal,
+            dataset=dataset.id,
+            dataset_name=dataset.name,
+            cause=None if cause == "dataset_retired" else cause,
+            closed_queries=len(closed[dataset.id]),
+        )
+        out.append(
+            DatasetRetirementOut(
+                id=dataset.id,
+                name=dataset.name,
+                owner=dataset.owner,
+                retired_at=dataset.retired_at,
+                retired_by=dataset.retired_by,
+                retire_reason=dataset.retire_reason,
+                closed=closed[dataset.id],
+            )
+        )
+    return out
+
+
+def retire_dataset(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    dataset_id: str,
+    reason: str,
+) -> DatasetRetirementOut:
+    """Retire one dataset; retiring it again is ``409 already_retired``."""
+    require_caller("dataset.retire", principal)
+    dataset = CatalogRepository(session).dataset(dataset_id)
+    if dataset is None:
+        raise NotFound("no such dataset")
+    require("dataset.retire", principal, Resource(owner=dataset.owner))
+    catalog.refuse_retired(dataset)
+    why = f"数据集已停用：{reason} / the dataset was retired: {reason}"
+    out = _retire_datasets(session, ctx, principal, [dataset], reason, "dataset_retired", why)
+    rebuild_rules(session)
+    return out[0]
+
+
+def retire_source(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    source_id: str,
+    reason: str,
+) -> SourceRetirementOut:
+    """Retire a source and every dataset on it not retired yet."""
+    require_caller("source.retire", principal)
+    repo = CatalogRepository(session)
+    source = repo.source(source_id)
+    if source is None:
+        raise NotFound("no such source")
+    require("source.retire", principal, Resource(owner=source.owner))
+    catalog.mark_retired(source, principal, reason)
+    live = [d for d in repo.datasets_of_source(source.id) if d.retired_at is None]
+    why = f"数据源已停用：{reason} / the source was retired: {reason}"
+    datasets = _retire_datasets(session, ctx, principal, live, reason, "source_retired", why)
+    record_in(
+        session,
+        ctx,
+        "source.retired",
+        principal,
+        source=source.name,
+        datasets_retired=len(datasets),
+    )
+    rebuild_rules(session)
+    return SourceRetirementOut(source=catalog.source_out(source), datasets=datasets)
+
+
+def _assess(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    action: str,
+    dataset_id: str,
+    policy: UsagePolicy,
+) -> tuple[Dataset, PolicyPreviewOut, list[Impact]]:
+    """The checks a replacement passes, its diff and the queries it breaks or changes."""
+    require_caller(action, principal)
+    dataset = CatalogRepository(session).dataset(dataset_id)
+    if dataset is None:
+        raise NotFound("no such dataset")
+    require(action, principal, Resource(owner=dataset.owner))
+    catalog.refuse_retired(dataset)
+    catalog.vet_policy(ctx, dataset, policy)
+    old = catalog.dataset_policy(dataset)
+    queries = RequestRepository(session).open_on([dataset.id])
+    found, unchanged = impacts(ctx, dataset, old, policy, policy_version(policy), queries)
+    preview = PolicyPreviewOut(
+        dataset=dataset.id,
+        diff=policy_diff(old, policy),
+        breaks=[i.out for i in found if i.out.effect == "breaks"],
+        changes=[i.out for i in found if i.out.effect == "changes"],
+        unchanged=unchanged,
+    )
+    return dataset, preview, found
+
+
+def preview_policy(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    dataset_id: str,
+    policy: UsagePolicy,
+) -> PolicyPreviewOut:
+    """What replacing the policy would do; nothing is written, nothing is logged."""
+    return _assess(session, ctx, principal, "policy.preview", dataset_id, policy)[1]
+
+
+def replace_policy(
+    session: Session,
+    ctx: GatewayContext,
+    principal: AuthPrincipal,
+    dataset_id: str,
+    policy: UsagePolicy,
+) -> DatasetOut:
+    """Replace the policy and revoke the approved queries it breaks, saying how."""
+    _, preview, found = _assess(session, ctx, principal, "policy.replace", dataset_id, policy)
+    out = catalog.update_policy(session, ctx, principal, dataset_id, policy)
+    for impact in found:
+        if impact.denial is None:
+            continue
+        denial = impact.denial
+        reason = (
+            f"使用策略已替换：{denial.message_zh} / "
+            f"the usage policy was replaced: {denial.message_en}"
+        )
+        impact.out.reason = reason
+        revoke_query(
+            session,
+            ctx,
+            principal,
+            impact.query,
+            app=impact.out.app,
+            reason=reason,
+            cause="policy_replaced",
+        )
+    out.revoked_queries = preview.breaks
+    return out
