@@ -9,7 +9,7 @@ import typer
 import uvicorn
 import uvicorn.config
 
-from gateway.cli import audit, datasets, keys, pii, policies, principals, store
+from gateway.cli import audit, datasets, keys, pii, policies, principals, store, subjects
 from gateway.cli.common import emit, export_settings_to_env, initialise, settings
 from gateway.context import GatewayContext
 
@@ -23,6 +23,7 @@ cli.add_typer(keys.app, name="keys")
 cli.add_typer(audit.app, name="audit")
 cli.add_typer(store.app, name="store")
 cli.add_typer(pii.app, name="pii")
+cli.add_typer(subjects.app, name="subject")
 
 
 @cli.command()
