@@ -280,6 +280,8 @@ ACTIONS: dict[str, Action] = {
             True,
         ),
         _A("checkpoint.create", "sign a checkpoint now", "立即签署检查点", auditor=True),
+        # The report speaks of the whole log (indexes of damaged entries): auditors only.
+        _A("log.verify", "verify the whole stored log", "校验完整访问日志", auditor=True),
         _A(
             "proof.read",
             "read inclusion and consistency proofs",

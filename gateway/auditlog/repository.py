@@ -69,6 +69,8 @@ class AuditRepository:
         until: datetime | None,
         after: int | None,
         limit: int,
+        outcome: str | None = None,
+        subject: str | None = None,
     ) -> Sequence[AuditEntryRow]:
         stmt = select(AuditEntryRow).order_by(AuditEntryRow.index).limit(limit)
         if principals is not None:
@@ -89,6 +91,16 @@ class AuditRepository:
             stmt = stmt.where(AuditEntryRow.recorded_at < until)
         if after is not None:
             stmt = stmt.where(AuditEntryRow.index > after)
+        if outcome is not None:
+            # No column holds the outcome; the entry is canonical JSON (sorted keys, no
+            # spaces, quotes inside strings escaped), so this text occurs only as the
+            # top-level field. The caller passes a registered outcome name.
+            stmt = stmt.where(
+                AuditEntryRow.entry.contains(f'"outcome":"{outcome}"', autoescape=True)
+            )
+        if subject is not None:
+            released = select(AuditSubject.entry_index).where(AuditSubject.subject_ref == subject)
+            stmt = stmt.where(AuditEntryRow.index.in_(released))
         return self.session.scalars(stmt).all()
 
     def verification_pages(self, batch: int = 5000) -> Iterator[VerificationPage]:

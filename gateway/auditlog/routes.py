@@ -24,8 +24,10 @@ from gateway.auditlog.schemas import (
     SubjectLookup,
     SubjectRefOut,
     SummaryRow,
+    VerifyOut,
 )
 from gateway.auditlog.signing import verifier_keys
+from gateway.auditlog.verify_report import verify_report
 from gateway.bounds import INT64_MAX, Instant
 from gateway.errors import NotFound
 
@@ -34,6 +36,9 @@ subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses
 public_router = APIRouter(tags=["audit"])
 
 Decision = Literal["allowed", "denied", "none"]
+Outcome = Literal["ok", "refused", "source_error", "timeout", "error"]  # events.OUTCOMES
+# A resident, by SubjectRef (POST /v1/subjects/lookup turns an ID number into one).
+Subject = Annotated[str | None, Query(pattern=r"^s_[a-z2-7]{26}$")]
 
 
 @router.get("/entries", summary="Access-log entries the caller may see, oldest first")
@@ -48,8 +53,10 @@ def entries(
     until: Instant | None = None,
     after: Annotated[int | None, Query(ge=-1, le=INT64_MAX)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    outcome: Outcome | None = None,
+    subject: Subject = None,
 ) -> list[AuditEntryOut]:
-    wanted = service.EntryFilter(dataset, app, event, decision, since, until)
+    wanted = service.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
     return service.list_entries(session, who, wanted, after, limit)
 
 
@@ -62,6 +69,11 @@ def checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> Check
 @router.post("/checkpoint", summary="Sign and store a checkpoint now (auditors)")
 def new_checkpoint(session: DbSession, ctx: Context, who: CurrentPrincipal) -> CheckpointOut:
     return service.issue_checkpoint(session, ctx, who)
+
+
+@router.get("/verify", summary="Verify the whole stored log now, as `cdg audit verify` (auditors)")
+def verify(session: DbSession, ctx: Context, who: CurrentPrincipal) -> VerifyOut:
+    return verify_report(session, ctx, who)
 
 
 @router.get("/proofs/inclusion", summary="RFC 6962 inclusion proof of one entry")
@@ -108,8 +120,10 @@ def export(
     decision: Decision | None = None,
     since: Instant | None = None,
     until: Instant | None = None,
+    outcome: Outcome | None = None,
+    subject: Subject = None,
 ) -> StreamingResponse:
-    wanted = service.EntryFilter(dataset, app, event, decision, since, until)
+    wanted = service.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
     records = service.export(ctx, who, wanted)
     body = as_csv(records) if format == "csv" else as_jsonl(records)
     media = "text/csv" if format == "csv" else "application/x-ndjson"

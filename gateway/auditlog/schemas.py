@@ -118,3 +118,18 @@ class ResidentLinkOut(BaseModel):
     expires_at: datetime
     state: str = Field(description="`unused`, `opened`, `expired` or `revoked`.")
     opened_at: datetime | None
+
+
+class VerifyOut(BaseModel):
+    """What ``cdg audit verify --json`` prints, for the log as stored now."""
+
+    intact: bool
+    entries: int
+    checkpoints: int
+    signed_size: int = Field(description="Entries covered by the newest valid signed checkpoint.")
+    witnessed_size: int
+    unsigned_entries: int
+    oldest_unsigned_age_seconds: float | None
+    first_bad_index: int | None
+    problem: str | None = Field(description="The first problem's code (docs/audit.md).")
+    message: str | None

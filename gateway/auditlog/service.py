@@ -127,6 +127,8 @@ class EntryFilter:
     decision: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    outcome: str | None = None  # a registered outcome (events.OUTCOMES)
+    subject: str | None = None  # a SubjectRef: entries that released rows about that resident
 
     def query(self, datasets: list[str] | None, principals: list[str] | None) -> dict[str, Any]:
         """Keyword arguments of ``AuditRepository.entries``, narrowed to what may be seen."""
@@ -139,6 +141,8 @@ class EntryFilter:
             "decision": self.decision,
             "since": self.since,
             "until": self.until,
+            "outcome": self.outcome,
+            "subject": self.subject,
         }
 
 

@@ -288,6 +288,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/audit/export"): Route("log.export", _path("/v1/audit/export")),
     ("GET", "/v1/audit/checkpoint"): Route("checkpoint.read", _path("/v1/audit/checkpoint")),
     ("POST", "/v1/audit/checkpoint"): Route("checkpoint.create", _path("/v1/audit/checkpoint")),
+    ("GET", "/v1/audit/verify"): Route("log.verify", _path("/v1/audit/verify")),
     ("GET", "/v1/audit/proofs/inclusion"): Route(
         "proof.read", _path("/v1/audit/proofs/inclusion", index=0, tree_size=1)
     ),

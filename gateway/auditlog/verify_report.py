@@ -1,0 +1,36 @@
+"""The verification of the stored log as auditors read it over HTTP and in the console.
+
+The same check as ``cdg audit verify`` (``service.verify_store``): every entry, every
+checkpoint signature and everything derived from the entries, read once. Only auditors
+may ask: the answer speaks of the whole log (indexes of damaged entries), which no
+department or app sees in full.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.access.permissions import require
+from gateway.auditlog.derived_checks import unsigned_age
+from gateway.auditlog.schemas import VerifyOut
+from gateway.auditlog.service import verify_store
+from gateway.auth.principal import AuthPrincipal
+from gateway.context import GatewayContext
+
+
+def verify_report(session: Session, ctx: GatewayContext, principal: AuthPrincipal) -> VerifyOut:
+    require("log.verify", principal)
+    report = verify_store(session, ctx)
+    first = report.first
+    return VerifyOut(
+        intact=report.intact,
+        entries=report.entries,
+        checkpoints=report.checkpoints,
+        signed_size=report.signed_size,
+        witnessed_size=report.witnessed_size,
+        unsigned_entries=max(report.entries - report.signed_size, 0),
+        oldest_unsigned_age_seconds=unsigned_age(report),
+        first_bad_index=first.index if first else None,
+        problem=first.kind if first else None,
+        message=first.message if first else None,
+    )
