@@ -20,6 +20,7 @@ from gateway.auditlog.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
 from gateway.budget.routes import router as budget_router
 from gateway.catalog.routes import router as catalog_router
+from gateway.console import mount as mount_console
 from gateway.context import GatewayContext
 from gateway.requests.routes import router as requests_router
 from gateway.runs.routes import router as runs_router
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         public_router,
     ):
         app.include_router(router)
+
+    mount_console(app)  # the web console at /console/ (gateway/console, docs/console.md)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and store reachability")
     def healthz() -> dict[str, str]:

@@ -28,7 +28,12 @@ _METHODS = [
     ("**.py", "python"),
 ]
 _OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
-_KEYWORDS: dict[str, tuple[int, ...] | None] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+_KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+}
 _FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)  # keeps the header stable between runs
 
 

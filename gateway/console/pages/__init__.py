@@ -1,0 +1,12 @@
+"""Console page modules; ``ROUTERS`` lists the routers ``mount`` includes, in order.
+
+A new page module makes ``router = console_router()`` and is appended here.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.console.pages import home, sign_in
+
+ROUTERS: list[APIRouter] = [sign_in.router, home.router]
