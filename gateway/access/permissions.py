@@ -97,6 +97,7 @@ ACTIONS: dict[str, Action] = {
     for a in (
         _A("principal.me", "read who the key belongs to", "查看密钥所属主体", "any", "any", True),
         _A("source.register", "register a source", "登记数据源", department="any"),
+        _A("purpose.list", "list the purpose hierarchy", "查看用途层级", "any", "any", True),
         _A("source.list", "list its sources", "列出数据源", department="any"),
         _A(
             "dataset.register",

@@ -12,6 +12,8 @@ from gateway.auditlog.service import record_in
 from gateway.auth.keys import Recorder
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
+from gateway.budget.service import epsilon_left
+from gateway.catalog.service import EpsilonLeft
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound, Unauthenticated
 
@@ -70,6 +72,14 @@ async def get_recorder(ctx: Context) -> Recorder:
 
 
 AuditRecorder = Annotated[Recorder, Depends(get_recorder)]
+
+
+async def get_epsilon_left() -> EpsilonLeft:
+    """The budget ledger's answer for the catalogue (the catalog does not import budgets)."""
+    return epsilon_left
+
+
+EpsilonLeftLookup = Annotated[EpsilonLeft, Depends(get_epsilon_left)]
 
 
 async def request_id(request: Request) -> str:

@@ -10,6 +10,7 @@ from gateway.budget.caps import caps_of
 from gateway.budget.repository import BudgetRepository, Standing
 from gateway.budget.schemas import BudgetOut
 from gateway.budget.windows import from_micro
+from gateway.catalog.models import Dataset
 from gateway.store.base import utcnow
 
 
@@ -22,6 +23,14 @@ def list_budgets(session: Session, principal: AuthPrincipal) -> list[BudgetOut]:
         budget_view(app, dataset, dataset_id, repo.standing(app_id_, dataset_id, caps_of(p), now))
         for app_id_, app, dataset_id, dataset, p in repo.spenders(scope.app_id, scope.owner)
     ]
+
+
+def epsilon_left(session: Session, app_id: str, dataset: Dataset) -> float:
+    """The most ε the app's next run on ``dataset`` may spend (every cap held)."""
+    standing = BudgetRepository(session).standing(
+        app_id, dataset.id, caps_of(dataset.policy), utcnow()
+    )
+    return budget_view("", dataset.name, dataset.id, standing).available
 
 
 def budget_view(app: str, dataset: str, dataset_id: str, s: Standing) -> BudgetOut:

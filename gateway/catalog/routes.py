@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, EpsilonLeftLookup
 from gateway.api.schemas import ERRORS
 from gateway.catalog import service
 from gateway.catalog.schemas import (
     ColumnFindingOut,
     DatasetCreate,
     DatasetOut,
+    PurposeNodeOut,
     SourceCreate,
     SourceOut,
 )
@@ -38,13 +39,22 @@ def create_dataset(
 
 
 @router.get("/datasets", summary="The catalog the caller may see")
-def list_datasets(session: DbSession, who: CurrentPrincipal) -> list[DatasetOut]:
-    return service.list_datasets(session, who)
+def list_datasets(
+    session: DbSession, who: CurrentPrincipal, left: EpsilonLeftLookup
+) -> list[DatasetOut]:
+    return service.list_datasets(session, who, left)
+
+
+@router.get("/purposes", summary="The purpose hierarchy, with Chinese and English names")
+def list_purposes(ctx: Context, who: CurrentPrincipal) -> list[PurposeNodeOut]:
+    return service.list_purposes(ctx, who)
 
 
 @router.get("/datasets/{dataset_id}", summary="One dataset")
-def get_dataset(dataset_id: str, session: DbSession, who: CurrentPrincipal) -> DatasetOut:
-    return service.dataset_out(service.get_dataset(session, who, dataset_id), who)
+def get_dataset(
+    dataset_id: str, session: DbSession, who: CurrentPrincipal, left: EpsilonLeftLookup
+) -> DatasetOut:
+    return service.dataset_out(service.get_dataset(session, who, dataset_id), who, (session, left))
 
 
 # PUT /datasets/{dataset_id}/policy lives in gateway/requests/lifecycle_routes.py: a

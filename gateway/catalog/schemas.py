@@ -90,6 +90,16 @@ class ColumnOut(BaseModel):
     description: str = ""
 
 
+class PurposeNodeOut(BaseModel):
+    """One node of the purpose hierarchy (用途层级); a grant for it covers its descendants."""
+
+    purpose: str = Field(description="Dotted path, e.g. public-service.elderly-care.home-visit.")
+    zh: str
+    en: str
+    parent: str | None = Field(description="The node above it; None for a top-level purpose.")
+    depth: int = Field(description="0 for a top-level purpose.")
+
+
 class ScopeOut(BaseModel):
     """One row-scope condition: rows where ``column op value`` (or the caller's domain)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from gateway.catalog.schemas import (
     DatasetCreate,
     DatasetOut,
     PrivacyBudgetOut,
+    PurposeNodeOut,
     PurposeOut,
     ScopeOut,
     SourceCreate,
@@ -388,11 +390,31 @@ def purpose_out(rule: PurposeRule, epsilon_left: float | None = None) -> Purpose
     )
 
 
-def _offers(dataset: Dataset, policy: UsagePolicy, principal: AuthPrincipal) -> list[PurposeOut]:
-    return [purpose_out(r) for r in _offered_rules(policy, principal)]
+# What an app may still spend on a dataset (ε), from the budget ledger. Handed in by the
+# route (gateway/api/dependencies.py): the budget imports the catalog, not the reverse.
+EpsilonLeft = Callable[[Session, str, Dataset], float]
 
 
-def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
+def _offers(
+    dataset: Dataset,
+    policy: UsagePolicy,
+    principal: AuthPrincipal,
+    left: tuple[Session, EpsilonLeft] | None = None,
+) -> list[PurposeOut]:
+    rules = _offered_rules(policy, principal)
+    remaining = None
+    if left is not None and principal.kind == "app" and any(r.dp for r in rules):
+        # Every DP purpose of a dataset charges the app's one ledger on it.
+        session, lookup = left
+        remaining = lookup(session, principal.id, dataset)
+    return [purpose_out(r, remaining) for r in rules]
+
+
+def dataset_out(
+    dataset: Dataset,
+    principal: AuthPrincipal,
+    left: tuple[Session, EpsilonLeft] | None = None,
+) -> DatasetOut:
     policy = dataset_policy(dataset)
     owner_view = allowed("policy.read", principal, Resource(owner=dataset.owner))
     return DatasetOut(
@@ -405,7 +427,7 @@ def dataset_out(dataset: Dataset, principal: AuthPrincipal) -> DatasetOut:
         columns=[ColumnOut.model_validate(c) for c in dataset.columns],
         policy_version=dataset.policy_version,
         retention=policy.retention,
-        purposes=_offers(dataset, policy, principal),
+        purposes=_offers(dataset, policy, principal, left),
         policy=policy if owner_view else None,
         created_at=dataset.created_at,
         updated_at=dataset.updated_at,
@@ -428,10 +450,27 @@ def visible_to(dataset: Dataset, principal: AuthPrincipal) -> bool:
     return allowed("dataset.read", principal, dataset_resource(dataset, principal))
 
 
-def list_datasets(session: Session, principal: AuthPrincipal) -> list[DatasetOut]:
+def list_purposes(ctx: GatewayContext, principal: AuthPrincipal) -> list[PurposeNodeOut]:
+    """The purpose hierarchy in path order (parents before their children)."""
+    require("purpose.list", principal)
+    return [
+        PurposeNodeOut(
+            purpose=node.path,
+            zh=node.zh,
+            en=node.en,
+            parent=node.path.rpartition(".")[0] or None,
+            depth=node.path.count("."),
+        )
+        for node in sorted(ctx.access.hierarchy.nodes.values(), key=lambda n: n.path)
+    ]
+
+
+def list_datasets(
+    session: Session, principal: AuthPrincipal, left: EpsilonLeft | None = None
+) -> list[DatasetOut]:
     require("dataset.list", principal)
     return [
-        dataset_out(d, principal)
+        dataset_out(d, principal, None if left is None else (session, left))
         for d in CatalogRepository(session).datasets(live=True)
         if visible_to(d, principal)
     ]

@@ -236,6 +236,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/sources"): Route("source.list", _path("/v1/sources")),
     ("POST", "/v1/datasets"): Route("dataset.register", _dataset, 201),
     ("GET", "/v1/datasets"): Route("dataset.list", _path("/v1/datasets")),
+    ("GET", "/v1/purposes"): Route("purpose.list", _path("/v1/purposes")),
     ("GET", "/v1/datasets/{dataset_id}"): Route("dataset.read", _path("/v1/datasets/{residents}")),
     ("PUT", "/v1/datasets/{dataset_id}/policy"): Route(
         "policy.replace",
