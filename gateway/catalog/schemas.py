@@ -29,20 +29,17 @@ class SourceCreate(_In):
     )
 
 
-class Retired(BaseModel):
-    """Set once a source or dataset is retired (soft: the row stays, it serves nothing)."""
-
-    retired_at: datetime | None = None
-    retired_by: str | None = Field(default=None, description="The principal that retired it.")
-    retire_reason: str | None = None
-
-
-class SourceOut(Retired):
+class SourceOut(BaseModel):
     id: str
     name: str
     owner: str
     dialect: str
     created_at: datetime
+    retired_at: datetime | None = Field(
+        default=None, description="Set once retired (soft: the row stays, it serves nothing)."
+    )
+    retired_by: str | None = Field(default=None, description="The principal that retired it.")
+    retire_reason: str | None = None
 
 
 class ColumnIn(_In):
@@ -207,10 +204,15 @@ class Retirement(_In):
     reason: str = Field(min_length=1, max_length=2000, pattern=TEXT)
 
 
-class DatasetRetirementOut(Retired):
+class DatasetRetirementOut(BaseModel):
     id: str
     name: str
     owner: str
+    retired_at: datetime | None = Field(
+        default=None, description="Set once retired (soft: the row stays, it serves nothing)."
+    )
+    retired_by: str | None = Field(default=None, description="The principal that retired it.")
+    retire_reason: str | None = None
     closed: list[ClosedQueryOut] = Field(
         description="Approved queries revoked and pending requests rejected, with the reason."
     )
@@ -221,7 +223,7 @@ class SourceRetirementOut(BaseModel):
     datasets: list[DatasetRetirementOut] = Field(description="Its datasets, retired with it.")
 
 
-class DatasetOut(Retired):
+class DatasetOut(BaseModel):
     id: str
     name: str
     owner: str
@@ -245,6 +247,11 @@ class DatasetOut(Retired):
     )
     created_at: datetime
     updated_at: datetime
+    retired_at: datetime | None = Field(
+        default=None, description="Set once retired (soft: the row stays, it serves nothing)."
+    )
+    retired_by: str | None = Field(default=None, description="The principal that retired it.")
+    retire_reason: str | None = None
 
 
 class ColumnFindingOut(BaseModel):

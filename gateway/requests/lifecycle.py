@@ -121,7 +121,7 @@ def retire_dataset(
         raise NotFound("no such dataset")
     require("dataset.retire", principal, Resource(owner=dataset.owner))
     catalog.refuse_retired(dataset)
-    why = f"数据集已停用：{reason} / the dataset was retired: {reason}"
+    why = f"数据集已停用 / the dataset was retired: {reason}"
     out = _retire_datasets(session, ctx, principal, [dataset], reason, "dataset_retired", why)
     rebuild_rules(session)
     return out[0]
@@ -143,7 +143,7 @@ def retire_source(
     require("source.retire", principal, Resource(owner=source.owner))
     catalog.mark_retired(source, principal, reason)
     live = [d for d in repo.datasets_of_source(source.id) if d.retired_at is None]
-    why = f"数据源已停用：{reason} / the source was retired: {reason}"
+    why = f"数据源已停用 / the source was retired: {reason}"
     datasets = _retire_datasets(session, ctx, principal, live, reason, "source_retired", why)
     record_in(
         session,

@@ -155,7 +155,7 @@ def test_retiring_a_source_retires_its_datasets(gw: Gateway) -> None:
     shown = gw.get("heping-committee", f"/v1/query-requests/{qa}").json()
     assert shown["revoke_cause"] == "source_retired" and body["reason"] in shown["reason"]
     assert gw.get("guangming-eldercare", f"/v1/query-requests/{qb}").json()["reason"] == (
-        "数据集已停用：old / the dataset was retired: old"
+        "数据集已停用 / the dataset was retired: old"
     )
     assert gw.get("civil-affairs", "/v1/sources").json()[0]["retired_at"]
     assert gw.get("civil-affairs", "/v1/datasets").json() == []
