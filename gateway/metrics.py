@@ -14,6 +14,7 @@ before the server starts (``cdg serve`` does it for the directory it is given).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,7 +27,11 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client opens its value files as the families below are defined.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# The *_created series would double the output, and nobody graphs them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -87,6 +92,21 @@ def count_entry(event: str, outcome: object, decision: object) -> None:
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def clear_multiprocess_dir() -> None:
+    """Remove the previous server's value files: counters start again from zero.
+
+    Called once by ``cdg serve`` before the workers start (never by a worker: the others
+    are writing there).
+    """
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def render() -> bytes:

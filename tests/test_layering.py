@@ -101,6 +101,7 @@ KNOWN_MUTUAL = {
     ('api', 'requests'),
     ('api', 'runs'),
     ('api', 'tokens'),
+    ('api', 'webhooks'),
     ('auditlog', 'catalog'),
     ('auditlog', 'context'),
     ('auditlog', 'requests'),
@@ -111,6 +112,7 @@ KNOWN_MUTUAL = {
     ('catalog', 'queries'),
     ('catalog', 'store'),
     ('requests', 'store'),
+    ('store', 'webhooks'),
 }
 
 

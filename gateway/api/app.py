@@ -6,15 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 
 import gateway
+from gateway import metrics
 from gateway.access.routes import router as decisions_router
 from gateway.api import errors
 from gateway.api.dependencies import reject_nul_characters
 from gateway.api.limits import BodyLimitMiddleware
-from gateway.api.metrics import Metrics, MetricsMiddleware
+from gateway.api.metrics import MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
+from gateway.api.openapi import install as install_docs
+from gateway.api.query_params import reject_unknown_query_parameters
 from gateway.auditlog.routes import public_router, subjects_router
 from gateway.auditlog.routes import router as audit_router
 from gateway.auth.routes import router as auth_router
@@ -22,10 +25,13 @@ from gateway.budget.routes import router as budget_router
 from gateway.catalog.routes import router as catalog_router
 from gateway.console import mount as mount_console
 from gateway.context import GatewayContext
+from gateway.requests.lifecycle_routes import router as lifecycle_router
 from gateway.requests.routes import router as requests_router
 from gateway.runs.routes import router as runs_router
 from gateway.settings import Settings, load_settings
 from gateway.tokens.routes import router as tokens_router
+from gateway.webhooks.routes import router as webhooks_router
+from gateway.webhooks.worker import DeliveryWorker
 
 
 def create_app(settings: Settings | None = None, ctx: GatewayContext | None = None) -> FastAPI:
@@ -34,9 +40,15 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         context.audit.start()  # a serving gateway signs checkpoints even while idle
-        yield
-        if ctx is None:  # a context handed in belongs to the caller
-            context.close()
+        worker = DeliveryWorker(context.store, context.keyring, context.settings)
+        if context.settings.webhook_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            if ctx is None:  # a context handed in belongs to the caller
+                context.close()
 
     app = FastAPI(
         title="Community Data Gateway 社区数据共享网关",
@@ -46,25 +58,29 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
             "queries for a declared purpose and run them once approved. Every access is logged."
         ),
         lifespan=lifespan,
-        dependencies=[Depends(reject_nul_characters)],
+        docs_url=None,  # served by gateway.api.openapi from the package, not a CDN
+        redoc_url=None,
+        dependencies=[Depends(reject_nul_characters), Depends(reject_unknown_query_parameters)],
     )
     app.state.ctx = context
     errors.install(app)
-    metrics = Metrics()
+    install_docs(app)
     # Innermost first: the body limit, then the catch-all for unexpected errors (inside the
     # request id, which it logs), metrics, and the request id outermost.
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
     app.add_middleware(errors.UnexpectedErrorMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         auth_router,
         catalog_router,
+        lifecycle_router,
         requests_router,
         runs_router,
         budget_router,
         decisions_router,
         tokens_router,
+        webhooks_router,
         audit_router,
         subjects_router,
         public_router,
@@ -79,8 +95,9 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    def metrics_text() -> str:
-        return f'cdg_info{{version="{gateway.__version__}"}} 1\n' + metrics.render()
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics_text() -> Response:
+        info = f'cdg_info{{version="{gateway.__version__}"}} 1\n'.encode()
+        return Response(info + metrics.render(), media_type=metrics.CONTENT_TYPE)
 
     return app

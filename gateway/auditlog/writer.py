@@ -51,6 +51,7 @@ from gateway.auditlog.models import (
 from gateway.auditlog.nodestore import NodeKey, SqlNodeStore
 from gateway.auditlog.tail import check_tail
 from gateway.auditlog.witnessing import configured_witnesses, cosign
+from gateway.metrics import AUDIT_APPEND_SECONDS, AUDIT_BATCH_SIZE
 from gateway.settings import Settings
 from gateway.store.base import utcnow
 from gateway.store.engine import Store
@@ -522,6 +523,7 @@ class AuditLog:
             self._write(batch)
 
     def _write(self, batch: list[tuple[Pending, Future[Receipt]]]) -> None:
+        started = time.perf_counter()
         for attempt in range(_ATTEMPTS):
             try:
                 with self.store.writing() as session:
@@ -536,6 +538,8 @@ class AuditLog:
                 for _, future in batch:
                     future.set_exception(AuditUnavailable(type(exc).__name__))
                 return
+            AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)  # committed
+            AUDIT_BATCH_SIZE.observe(len(batch))
             for (_, future), receipt in zip(batch, receipts, strict=True):
                 future.set_result(receipt)
             if self.appender.checkpoint_wanted:

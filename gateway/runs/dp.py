@@ -33,12 +33,14 @@ from gateway.catalog.engines import execute, unit_is_unique
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, GatewayError, SourceTimeout, Unavailable
+from gateway.metrics import EPSILON_SPENT
 from gateway.queries.binding import DatasetView
 from gateway.queries.dp import DPPlan, measures_for, plan_dp, release
 from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult
 from gateway.runs.context import Loaded, RunContext, audit_fields, deny
 from gateway.runs.quota import take_quota
 from gateway.store.base import utcnow
+from gateway.webhooks.budget_alerts import alert_on_crossing
 from policies import Decision
 
 MECHANISM = "laplace (discrete for counts and integer sums), pure epsilon-DP"
@@ -184,9 +186,23 @@ def _run_once(
     cost = charge_micro(decision.epsilon)
     caps = caps_of(loaded.dataset.policy)  # every DP purpose of the dataset: one ledger
     with ctx.store.writing() as session:
+        now = utcnow()
         refused = BudgetRepository(session).reserve(
-            principal.id, loaded.dataset.id, loaded.query.purpose, caps, cost, utcnow()
+            principal.id, loaded.dataset.id, loaded.query.purpose, caps, cost, now
         )
+        if refused is None:  # the alert commits with the spend, or not at all
+            alert_on_crossing(
+                session,
+                app_id=principal.id,
+                dataset_id=loaded.dataset.id,
+                owner=loaded.dataset.owner,
+                caps=caps,
+                cost=cost,
+                now=now,
+                fraction=ctx.settings.budget_alert_fraction,
+            )
+    if refused is None:
+        EPSILON_SPENT.inc(from_micro(cost))
     if refused is not None:
         raise deny(
             ctx,

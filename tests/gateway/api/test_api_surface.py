@@ -33,6 +33,10 @@ DOCUMENTED = {
     ("post", "/v1/subjects/lookup"),
     ("get", "/v1/subjects/{subject_ref}/accesses"),
     ("get", "/.well-known/cdg-audit-keys"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("delete", "/v1/webhooks/{webhook_id}"),
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"),
     ("get", "/healthz"),
     ("get", "/metrics"),
 }
@@ -50,7 +54,7 @@ def test_health_and_metrics(gateway: Gateway) -> None:
     gateway.get("heping-committee", "/v1/queries/qr_missing/run")  # 405: GET on a POST route
     gateway.post("heping-committee", "/v1/queries/qr_secret_id/run", {"params": {}})
     text = gateway.client.get("/metrics").text
-    assert 'route="/v1/queries/{query_request}/run",status="404"} 1' in text
+    assert 'route="/v1/queries/{query_request}/run",status="404"} 1.0' in text
     assert "qr_secret_id" not in text  # route templates, never raw ids
 
 
