@@ -317,3 +317,28 @@ def test_the_serving_worker_delivers_without_being_asked(tmp_path: Path, visits:
     finally:
         g.client.close()
         g.ctx.close()
+
+
+def test_the_python_example_in_the_docs_verifies_a_real_delivery(gw: Gateway, visits: str) -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "webhooks.md").read_text("utf-8")
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)
+    verify = namespace["verify"]
+    dataset = setup(gw, visits, dp_policy())
+    with receiver() as rx:
+        hook = register(gw, "civil-affairs", rx.url)
+        gw.post(
+            "heping-committee",
+            "/v1/query-requests",
+            {"dataset": dataset, "purpose": PURPOSE, "justification": "t", "spec": SUM_BY_GROUP},
+        )
+        drain(gw)
+    got = rx.got[0]
+    headers = {k.lower(): v for k, v in got.headers.items()}
+    assert verify(hook["secret"], headers, got.body)["type"] == "request.filed"
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(hook["secret"], headers, got.body + b" ")
+    stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600)}
+    with pytest.raises(ValueError, match="stale"):
+        verify(hook["secret"], stale, got.body)
