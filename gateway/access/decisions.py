@@ -24,8 +24,15 @@ def decide_for(
     dataset: Dataset,
     purpose: str,
     spec: QuerySpec,
+    *,
+    count_today: bool = True,
 ) -> Decision | Denial:
-    """Gather the facts of this moment (casbin grant, time, runs today), then decide."""
+    """Gather the facts of this moment (casbin grant, time, runs today), then decide.
+
+    A run passes ``count_today=False``: it takes the day's count with one atomic upsert
+    bounded by the same cap (gateway/runs/quota.py), which refuses with the same reason
+    code, so reading the count first would only cost a query.
+    """
     policy = dataset_policy(dataset)
     known = purpose in ctx.access.hierarchy
     # Unknown purposes never reach casbin: nothing can grant them.
@@ -37,7 +44,7 @@ def decide_for(
     now = utcnow()
     runs_today = 0
     quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
-    if granted is not None and quota is not None:
+    if count_today and granted is not None and quota is not None:
         # Counted per grant: filing under child purposes does not multiply the quota.
         runs_today = RequestRepository(session).runs_today(
             who.name, dataset.id, granted, now.date().isoformat()

@@ -34,11 +34,11 @@ from gateway.queries.schemas import ReceiptOut, RunResult
 from gateway.queries.spec import QuerySpec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
-from gateway.requests.repository import RequestRepository
 from gateway.requests.status import effective_status
 from gateway.runs.context import Loaded, RunContext, audit_fields, deny
 from gateway.runs.dp import run_dp
 from gateway.runs.quota import take_quota
+from gateway.runs.repository import RunRepository
 from policies import Decision, Denial
 
 _NOT_RUNNABLE = {
@@ -63,7 +63,13 @@ def run_query(
         verdict: Decision | Denial | None = None
         if loaded is not None and effective_status(loaded.query) == "approved":
             verdict = decide_for(
-                session, ctx, principal.facts(), loaded.dataset, loaded.query.purpose, loaded.spec
+                session,
+                ctx,
+                principal.facts(),
+                loaded.dataset,
+                loaded.query.purpose,
+                loaded.spec,
+                count_today=False,  # the quota's atomic upsert checks the day's count
             )
     if loaded is None:
         raise deny(ctx, principal, run, None, "unknown_query", "")
@@ -156,14 +162,30 @@ def run_query(
 
 def _load(session: Session, principal: AuthPrincipal, query_request_id: str) -> Loaded | None:
     """The query with its dataset and source; None when unknown or not the caller's to run."""
-    found = RequestRepository(session).runnable(query_request_id)
+    found = RunRepository(session).runnable(query_request_id)
     if found is None:
         return None
     query, dataset, source = found
     if not allowed("query.run", principal, Resource(owner=dataset.owner, app_id=query.app_id)):
         return None
-    spec = QuerySpec.model_validate(query.spec, context={"stored": True})
-    return Loaded(query, dataset, source, spec)
+    return Loaded(query, dataset, source, _spec(query.spec))
+
+
+_SPECS: dict[int, tuple[dict[str, Any], QuerySpec]] = {}
+_SPECS_LIMIT = 1_000
+
+
+def _spec(document: dict[str, Any]) -> QuerySpec:
+    """The stored spec, validated once per decoded document (RunRepository shares one
+    document per distinct text; QuerySpec is frozen, so sharing the parse is safe)."""
+    hit = _SPECS.get(id(document))
+    if hit is not None and hit[0] is document:  # the entry holds the document: no reused id
+        return hit[1]
+    spec = QuerySpec.model_validate(document, context={"stored": True})
+    if len(_SPECS) >= _SPECS_LIMIT:
+        _SPECS.clear()
+    _SPECS[id(document)] = (document, spec)
+    return spec
 
 
 def _row_cap(ctx: GatewayContext, decision: Decision, query: QueryRequest, spec: QuerySpec) -> int:

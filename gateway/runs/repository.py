@@ -1,0 +1,120 @@
+"""All SQL of the run path's load: the query request with its dataset and source, one SELECT.
+
+The dataset's policy and columns and the query's spec are JSON documents of several
+kilobytes that every run needs and that rarely change. They come back as text, and each
+distinct row is decoded once per process: a row whose every column (the JSON text
+included) equals one already decoded reuses that object. Nothing can be stale, because
+the key is the row itself; only decoding and object building are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import JSON, ColumnElement, Table, Text, bindparam, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+from gateway.catalog.models import Dataset, Source
+from gateway.requests.models import QueryRequest
+from gateway.store.base import Base
+
+_T = TypeVar("_T", bound=Base)
+
+_LIMIT = 1_000  # distinct rows remembered per table; emptied when full
+
+
+_DOCUMENTS: dict[str, Any] = {}
+
+
+def _document(text: str | None) -> Any:
+    """A JSON column's value, decoded once per distinct text (a query's spec is the same
+    text on every run while its row's counters move)."""
+    if text is None:
+        return None
+    found = _DOCUMENTS.get(text)
+    if found is None:
+        found = json.loads(text)
+        if len(_DOCUMENTS) >= _LIMIT:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[text] = found
+    return found
+
+
+class _Decoded:
+    """ORM objects built from raw rows, one per distinct row (not attached to a session).
+
+    They are shared by concurrent runs, which only read them.
+    """
+
+    def __init__(self, model: type[Base]) -> None:
+        table = cast(Table, model.__table__)
+        mapper = model.__mapper__
+        self.model = model
+        self.columns = list(table.columns)
+        self.keys = [mapper.get_property_by_column(c).key for c in self.columns]
+        self.json = [isinstance(c.type, JSON) for c in self.columns]
+        self._rows: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def selected(self) -> list[ColumnElement[Any]]:
+        # JSON as text: the text is the cache key, decoded only on a miss.
+        return [
+            sql_cast(c, Text).label(f"{c.table.name}_{c.name}")
+            if is_json
+            else c.label(f"{c.table.name}_{c.name}")
+            for c, is_json in zip(self.columns, self.json, strict=True)
+        ]
+
+    def get(self, row: tuple[Any, ...]) -> Any:
+        found = self._rows.get(row)
+        if found is not None:
+            return found
+        values = {
+            key: _document(value) if is_json else value
+            for key, value, is_json in zip(self.keys, row, self.json, strict=True)
+        }
+        built = self.model(**values)
+        with self._lock:
+            if len(self._rows) >= _LIMIT:
+                self._rows = {}
+            self._rows[row] = built
+        return built
+
+
+_QUERIES = _Decoded(QueryRequest)
+_DATASETS = _Decoded(Dataset)
+_SOURCES = _Decoded(Source)
+_WIDTHS = (len(_QUERIES.columns), len(_DATASETS.columns), len(_SOURCES.columns))
+
+_RUNNABLE = (
+    select(*_QUERIES.selected(), *_DATASETS.selected(), *_SOURCES.selected())
+    .select_from(cast(Table, QueryRequest.__table__))
+    .join(cast(Table, Dataset.__table__), Dataset.id == QueryRequest.dataset_id)
+    .join(cast(Table, Source.__table__), Source.id == Dataset.source_id)
+    .where(QueryRequest.id == bindparam("query_request_id"))
+)
+
+
+class RunRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def runnable(self, query_request_id: str) -> tuple[QueryRequest, Dataset, Source] | None:
+        """The request with its dataset (and policy) and source; None when unknown.
+
+        The objects are read-only snapshots of the rows at this moment, not attached to
+        the session.
+        """
+        conn = self.session.connection()
+        row = conn.execute(_RUNNABLE, {"query_request_id": query_request_id}).first()
+        if row is None:
+            return None
+        q, d, _ = _WIDTHS
+        values = tuple(row)
+        query: QueryRequest = _QUERIES.get(values[:q])
+        dataset: Dataset = _DATASETS.get(values[q : q + d])
+        source: Source = _SOURCES.get(values[q + d :])
+        return query, dataset, source
