@@ -45,9 +45,13 @@ def route_query_names(app: Any) -> dict[int, frozenset[str]]:
     if names is None:
         names = {}
         for context in iter_route_contexts(app.routes):
+            route = context.original_route
             dependant = getattr(context, "dependant", None)
-            if isinstance(context.original_route, APIRoute) and dependant is not None:
-                names[id(context.original_route)] = declared_query_names(dependant)
+            if not isinstance(route, APIRoute) or dependant is None:
+                continue
+            # The API's operations; pages for browsers (the console, /docs) are not checked.
+            if getattr(context, "include_in_schema", route.include_in_schema):
+                names[id(route)] = declared_query_names(dependant)
         app.state.query_names = names
     return names
 
@@ -74,7 +78,7 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     if not query:  # most requests: nothing to compare
         return
     declared = route_query_names(request.app).get(id(request.scope.get("route")))
-    if declared is None:  # not a FastAPI route: nothing declared to compare with
+    if declared is None:  # not an API operation: nothing declared to compare with
         return
     unknown = list(dict.fromkeys(k for k in request.query_params if k not in declared))
     if unknown:

@@ -17,7 +17,7 @@ def _routes(gateway: Gateway) -> list[tuple[str, str, frozenset[str]]]:
     """(method, a path of the route, the query names it declares) for every FastAPI route."""
     found = []
     for context in iter_route_contexts(gateway.client.app.routes):  # type: ignore[attr-defined]
-        if isinstance(context.original_route, APIRoute):
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema:
             declared = declared_query_names(context.dependant)
             for method in sorted((context.methods or set()) - {"HEAD"}):
                 path = re.sub(r"\{[^}]+\}", "x", str(context.path))
@@ -62,6 +62,12 @@ def test_names_that_are_not_parameter_names_are_not_echoed(gateway: Gateway) -> 
     assert body["detail"] == (
         "unknown query parameter: <parameter>, <parameter>; this endpoint accepts: none"
     )
+
+
+def test_pages_for_browsers_are_not_checked(gateway: Gateway) -> None:
+    """The console and the documentation pages are not API operations (links may carry
+    anything); only operations in /openapi.json are held to their declared parameters."""
+    assert gateway.client.get("/docs?utm_source=mail").status_code == 200
 
 
 def test_routes_without_a_key_check_parameters_too(gateway: Gateway) -> None:
