@@ -142,6 +142,7 @@ class Deliverer:
         next_at: datetime = now
         if outcome == "retry":
             next_at = now + timedelta(seconds=self.retry.delay(message.attempt, self.rng))
+        logged = "failed" if outcome == "dropped" else outcome  # the owner sees: no more tries
         with self.store.writing() as session:
             repo = WebhookRepository(session)
             repo.log(
@@ -153,17 +154,18 @@ class Deliverer:
                     status_code=status,
                     duration_ms=ms,
                     error=error,
-                    outcome="failed" if outcome == "dropped" else outcome,
+                    outcome=logged,
                 )
             )
             repo.settle(message.id, state=state, attempts=message.attempt, next_attempt_at=next_at)
         WEBHOOK_DELIVERIES.labels(event=message.event, outcome=outcome).inc()
         if outcome == "failed":
-            # Ids and classes only: no URL (it may name an internal host), no body.
+            # Event type, counts and classes only: no URL (it may name an internal host).
             log.warning(
-                "webhook message %s gave up after attempt %d (status %s, error %s)",
-                message.id,
+                "a %s webhook gave up after attempt %d (status %s, error %s)",
+                message.event,
                 message.attempt,
                 status,
                 error,
+                extra={"event": message.event, "outcome": outcome, "attempt": message.attempt},
             )

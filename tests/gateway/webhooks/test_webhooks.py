@@ -36,9 +36,11 @@ FAST = {
 }
 
 
-@pytest.fixture
-def gw(tmp_path: Path) -> Iterator[Gateway]:
-    g = open_gateway(make_settings(tmp_path / "home", **FAST))
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def gw(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway whose store (and so its outbox) is SQLite or PostgreSQL."""
+    store = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    g = open_gateway(make_settings(tmp_path / "home", store, **FAST))
     yield g
     g.client.close()
     g.ctx.close()
