@@ -31,7 +31,8 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def gb11643_valid(number: str) -> bool:
-    """The GB 11643 check as REFERENCE.md states it, independent of the code under test."""
+    """The GB 11643 check character (ISO 7064 MOD 11-2, docs/anonymizers.md), computed here
+    independently of the code under test."""
     if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         return False
     total = sum(int(d) * w for d, w in zip(number[:17], WEIGHTS, strict=True))
