@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import uvicorn
-import uvicorn.config
 
-from gateway.cli import audit, datasets, keys, pii, policies, principals, store, subjects
-from gateway.cli.common import emit, export_settings_to_env, initialise, settings
+import gateway
+from gateway.cli import (
+    audit,
+    datasets,
+    keys,
+    pii,
+    policies,
+    principals,
+    queries,
+    query_requests,
+    sources,
+    store,
+    subjects,
+    webhooks,
+)
+from gateway.cli.common import (
+    busy,
+    emit,
+    existing_home,
+    export_settings_to_env,
+    initialise,
+    settings,
+)
+from gateway.cli.text import _
 from gateway.context import GatewayContext
+from gateway.logs import log_config
+from gateway.metrics import clear_multiprocess_dir
 
 cli = typer.Typer(
     help="Community Data Gateway 社区数据共享网关", no_args_is_help=True, add_completion=False
@@ -24,6 +46,28 @@ cli.add_typer(audit.app, name="audit")
 cli.add_typer(store.app, name="store")
 cli.add_typer(pii.app, name="pii")
 cli.add_typer(subjects.app, name="subject")
+cli.add_typer(webhooks.app, name="webhooks")
+cli.add_typer(sources.app, name="source")
+cli.add_typer(query_requests.app, name="request")
+cli.add_typer(queries.app, name="query")
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"cdg {gateway.__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Community Data Gateway 社区数据共享网关"""
 
 
 @cli.command()
@@ -35,6 +79,7 @@ def init(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def _serve(host: str | None, port: int | None, workers: int) -> None:
     s = settings()
     export_settings_to_env(s)
+    clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: the workers report one set
     uvicorn.run(
         "gateway.api.asgi:app_factory",
         factory=True,
@@ -44,15 +89,8 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
         log_level=s.log_level.lower(),
         # uvicorn's access log writes raw paths; the gateway logs route templates instead.
         access_log=False,
-        log_config=_log_config(s.log_level.upper()),
+        log_config=log_config(s.log_level.upper(), s.log_format),
     )
-
-
-def _log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging, plus the gateway's own loggers (``cdg.*``) on the same handler."""
-    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
-    config["loggers"]["cdg"] = {"handlers": ["default"], "level": level, "propagate": False}
-    return config
 
 
 @cli.command()
@@ -62,7 +100,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API (docs at /docs)."""
-    initialise(settings())
+    initialise(existing_home())
     _serve(host, port, workers)
 
 
@@ -85,7 +123,8 @@ def demo(
     initialise(s)
     ctx = GatewayContext.open(s)
     try:
-        summary = seed_demo(ctx, residents=residents)
+        with busy(_("seeding the demo community…"), as_json):
+            summary = seed_demo(ctx, residents=residents)
     finally:
         ctx.close()
     if as_json:
@@ -101,15 +140,24 @@ def _print_demo(summary: dict[str, object]) -> None:
 
     from gateway.cli.common import console
 
-    table = Table(title="Demo principals (API keys)")
+    table = Table(title=_("Demo principals (API keys)"))
     for col in ("name", "kind", "domain", "api_key"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for p in summary["principals"]:  # type: ignore[attr-defined]
         table.add_row(p["name"], p["kind"], p["domain"], p["api_key"])
     console.print(table)
-    console.print(f"Approved queries and keys: {summary['home']}/demo.json")
-    console.print(f"API docs: {summary['base_url']}/docs")
+    console.print(_("Approved queries and keys: %(path)s", path=f"{summary['home']}/demo.json"))
+    console.print(_("API docs: %(url)s", url=f"{summary['base_url']}/docs"))
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # A last resort: commands check their files first; none may end in a traceback.
+        from gateway.cli.common import USAGE_ERROR, fail
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise SystemExit(
+            fail(f"{where}{exc.strerror or type(exc).__name__}", USAGE_ERROR).exit_code
+        ) from None

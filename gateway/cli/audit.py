@@ -7,14 +7,17 @@ Everything that checks a file (an export, a receipt, two checkpoints) runs with
 from __future__ import annotations
 
 import base64
+import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from sqlalchemy.exc import SQLAlchemyError
 
 from audit import (
     CheckpointError,
@@ -45,8 +48,20 @@ from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Problem, Report, WitnessPolicy, check_cosignatures
 from gateway.auditlog.witnessing import witness_policy
 from gateway.cli import witness
-from gateway.cli.common import console, emit, err_console, fail, settings
+from gateway.cli.common import (
+    USAGE_ERROR,
+    console,
+    emit,
+    err_console,
+    fail,
+    open_context,
+    output_file,
+    read_text,
+)
+from gateway.cli.remote import DEFAULT_URL, KeyOption, UrlOption, connected
+from gateway.cli.text import _
 from gateway.context import GatewayContext
+from gateway.webhooks.notify import verify_failed
 
 app = typer.Typer(help="The access log: verify, export, checkpoint.", no_args_is_help=True)
 app.add_typer(witness.app, name="witness")
@@ -84,11 +99,11 @@ class Trust:
 
 def read_note(path: Path) -> str:
     """A saved note, as an editor or a download may have left it (CRLF, trailing lines)."""
-    return normalise_saved_note(path.read_text(encoding="utf-8"))
+    return normalise_saved_note(read_text(path))
 
 
 def trust_from_file(keys: Path, origin: str | None, required: int | None) -> Trust:
-    lines = [line.strip() for line in keys.read_text(encoding="utf-8").splitlines()]
+    lines = [line.strip() for line in read_text(keys).splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     witness_keys = [line for line in lines if is_cosigner_key(line)]
     log_keys = [line for line in lines if not is_cosigner_key(line)]
@@ -98,7 +113,7 @@ def trust_from_file(keys: Path, origin: str | None, required: int | None) -> Tru
         raise fail(f"keys file: {exc}") from None
     if origin is None:
         if len(names) != 1:
-            raise fail("keys file: give --origin (the log keys name no single log)")
+            raise fail(_("keys file: give --origin (the log keys name no single log)"))
         origin = names.pop()
     wanted = len(witness_keys) if required is None else required
     return Trust(log_keys, origin, WitnessPolicy(witness_keys, wanted))
@@ -132,13 +147,28 @@ def _report(report: Report, as_json: bool) -> None:
     elif first is None:
         age = unsigned_age(report)
         console.print(
-            f"audit log intact: {report.entries} entries, {report.checkpoints} "
-            f"checkpoints; {unsigned} newest entries not yet under a stored checkpoint"
-            + (f" (the oldest recorded {age:.0f} s ago)" if age is not None else "")
+            _(
+                "audit log intact: %(entries)s entries, %(checkpoints)s checkpoints; "
+                "%(unsigned)s newest entries not yet under a stored checkpoint",
+                entries=report.entries,
+                checkpoints=report.checkpoints,
+                unsigned=unsigned,
+            )
+            + (
+                _(" (the oldest recorded %(age)s s ago)", age=f"{age:.0f}")
+                if age is not None
+                else ""
+            )
         )
     else:
         err_console.print(
-            f"audit log NOT intact: first bad index {first.index}: {first.kind}: {first.message}"
+            _(
+                "audit log NOT intact: first bad index %(index)s: %(kind)s: %(message)s",
+                index=first.index,
+                kind=first.kind,
+                message=first.message,
+            ),
+            markup=False,
         )
     if first is not None:
         raise typer.Exit(1)
@@ -178,7 +208,7 @@ def verify(
         trust = trust_from_file(keys, origin, witnesses_required)
         _report(_verify_export_file(export, trust, since), as_json)
         return
-    ctx = GatewayContext.open(settings())
+    ctx = open_context()
     try:
         trust = trust_from_file(keys, origin, witnesses_required) if keys else trust_from_home(ctx)
         if export is not None:
@@ -202,14 +232,25 @@ def verify(
                         # --keys is what the auditor trusts, online as offline.
                         trust=(trust.log_keys, trust.origin, trust.witnesses) if keys else None,
                     )
+            if not report.intact:
+                _notify_auditors(ctx, total, len(report.problems))
     finally:
         ctx.close()
     _report(report, as_json)
 
 
+def _notify_auditors(ctx: GatewayContext, size: int, problems: int) -> None:
+    """Auditors' webhooks hear of a damaged log: counts only, never what was found where."""
+    try:
+        with ctx.store.writing() as session:
+            verify_failed(session, tree_size=size, problems=problems)
+    except SQLAlchemyError as exc:  # the report below still tells the operator
+        err_console.print(f"auditors were not notified: {type(exc).__name__}")
+
+
 def _verify_export_file(path: Path, trust: Trust, since: str | None) -> Report:
     try:
-        records, lines = read_export_lines(path.read_text(encoding="utf-8"))
+        records, lines = read_export_lines(read_text(path))
     except (MalformedExport, UnicodeDecodeError) as exc:
         return _report_problem(Problem(0, "malformed_export", str(exc)))
     return verify_export(
@@ -217,37 +258,154 @@ def _verify_export_file(path: Path, trust: Trust, since: str | None) -> Report:
     )
 
 
+Filter = Annotated[str | None, typer.Option(show_default=False)]
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise fail(
+            _("%(option)s: give a time with its zone, e.g. 2026-12-01T00:00:00+08:00",
+              option=name),
+            USAGE_ERROR,
+        )  # fmt: skip
+    return when
+
+
+def _export_bar(as_json: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn(_("exporting")),
+        TextColumn("{task.completed}"),
+        TextColumn(_("entries")),
+        transient=True,
+        console=err_console,
+        disable=as_json,
+    )
+
+
 @app.command("export")
 def export_cmd(
-    out: Annotated[Path, typer.Option("--out", help="File to write")],
+    out: Annotated[Path, typer.Option("--out", help="File to write", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset id")] = None,
+    app_name: Annotated[
+        str | None, typer.Option("--app", help="Only this principal's entries", show_default=False)
+    ] = None,
+    event: Annotated[str | None, typer.Option(help="Only this event, e.g. query.run")] = None,
+    decision: Annotated[
+        str | None, typer.Option(help="Only allowed, denied or none", show_default=False)
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Entries recorded at or after (RFC 3339 with zone)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Entries recorded before (RFC 3339 with zone)")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
 ) -> None:
-    """Export every entry with an inclusion proof to a fresh signed checkpoint."""
+    """Export entries with inclusion proofs to a fresh signed checkpoint, streamed to a file.
+
+    With an API key (--key or CDG_API_KEY) through the running gateway, holding what that
+    principal may see; without one, from the local home (every entry). The filters are
+    those of GET /v1/audit/export.
+    """
     if fmt not in ("jsonl", "csv"):
-        raise fail("format must be jsonl or csv")
-    ctx = GatewayContext.open(settings())
+        raise fail(_("format must be jsonl or csv"), USAGE_ERROR)
+    if decision is not None and decision not in ("allowed", "denied", "none"):
+        raise fail(_("--decision must be allowed, denied or none"), USAGE_ERROR)
+    wanted = EntryFilter(
+        dataset, app_name, event, decision, _instant("--since", since), _instant("--until", until)
+    )
+    output_file(out)
+    if key:
+        entries = _export_remote(out, fmt, wanted, url, key, as_json)
+    else:
+        entries = _export_local(out, fmt, wanted, as_json)
+    if as_json:
+        emit({"entries": entries, "out": str(out), "format": fmt}, True)
+    else:
+        console.print(_("exported %(n)s entries to %(out)s", n=entries, out=out))
+
+
+def _export_local(out: Path, fmt: str, wanted: EntryFilter, as_json: bool) -> int:
+    ctx = open_context()
     try:
         written = 0
-        records = export(ctx, None, EntryFilter())
+        records = export(ctx, None, wanted)
+        with _export_bar(as_json) as bar:
+            task = bar.add_task("export", total=None)
 
-        def counted() -> Iterator[dict[str, Any]]:  # streams: a log can be millions long
-            nonlocal written
-            for record in records:
-                written += record["type"] == "entry"
-                yield record
+            def counted() -> Iterator[dict[str, Any]]:  # streams: a log can be millions long
+                nonlocal written
+                for record in records:
+                    if record["type"] == "entry":
+                        written += 1
+                        if written % 500 == 0:
+                            bar.update(task, completed=written)
+                    yield record
 
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            for chunk in as_csv(counted()) if fmt == "csv" else as_jsonl(counted()):
-                handle.write(chunk)
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                for chunk in as_csv(counted()) if fmt == "csv" else as_jsonl(counted()):
+                    handle.write(chunk)
     finally:
         ctx.close()
-    console.print(f"exported {written} entries to {out}")
+    return written
+
+
+def _export_remote(
+    out: Path, fmt: str, wanted: EntryFilter, url: str, key: str, as_json: bool
+) -> int:
+    """Stream GET /v1/audit/export into ``out``; the closing ``end`` record gives the count."""
+    last = b""
+    lines = 0
+    with connected(url, key, as_json) as gw, _export_bar(as_json) as bar:
+        task = bar.add_task("export", total=None)
+        stream = gw.export(
+            format="csv" if fmt == "csv" else "jsonl",
+            dataset=wanted.dataset,
+            app=wanted.app,
+            event=wanted.event,
+            decision=wanted.decision,  # type: ignore[arg-type]
+            since=wanted.since,
+            until=wanted.until,
+        )
+        with out.open("wb") as handle:
+            for chunk in stream:
+                handle.write(chunk)
+                lines += chunk.count(b"\n")
+                bar.update(task, completed=lines)
+                last = (last + chunk)[-65536:]
+    entries = _entries_of_end(last, fmt)
+    if entries is None:
+        raise fail(_("the export ended early: %(out)s is incomplete", out=out))
+    return entries
+
+
+def _entries_of_end(tail: bytes, fmt: str) -> int | None:
+    """The entry count of an export's closing ``end`` record, None when it has none."""
+    text = tail.decode("utf-8", errors="replace").rstrip("\n").rsplit("\n", 1)[-1]
+    try:
+        if fmt == "csv":
+            row = next(csv.reader([text]))
+            return int(row[1]) if row and row[0] == "end" else None
+        record = json.loads(text)
+        return int(record["entries"]) if record.get("type") == "end" else None
+    except (ValueError, KeyError, IndexError, StopIteration, AttributeError):
+        return None
 
 
 @app.command("checkpoint")
 def checkpoint(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Sign and store a checkpoint for the current log size; print its note."""
-    ctx = GatewayContext.open(settings())
+    ctx = open_context()
     try:
         with ctx.store.transaction() as session:
             row = ctx.audit.appender.checkpoint_now(session)
@@ -260,7 +418,7 @@ def checkpoint(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     finally:
         ctx.close()
     if note is None:
-        raise fail("the log is empty")
+        raise fail(_("the log is empty"))
     if as_json:
         emit({"note": note}, True)
     else:
@@ -285,14 +443,14 @@ def verify_receipt(
     rows beside it (in a run response) are the ones whose digest the entry records."""
     trust = trust_from_file(keys, origin, 0)
     try:
-        data = json.loads(receipt.read_text(encoding="utf-8"))
+        data = json.loads(read_text(receipt))
         bundle = data.get("receipt", data)
         note, text = str(bundle["checkpoint"]), str(bundle["entry"])
         index, size = int(bundle["entry_index"]), int(bundle["tree_size"])
         proof = [base64.b64decode(h, validate=True) for h in bundle["inclusion_proof"]]
         entry = json.loads(text)
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise fail("not a receipt: expected a run response or its receipt (JSON)") from None
+        raise fail(_("not a receipt: expected a run response or its receipt (JSON)")) from None
     try:
         cp = open_checkpoint(note, trust.log_keys, origin=trust.origin)
     except CheckpointError as exc:
@@ -305,19 +463,27 @@ def verify_receipt(
         or entry.get("index") != index
         or not verify_inclusion(leaf, index, cp.size, proof, cp.root)
     ):
-        raise fail("the receipt's entry is not proven to be in the log")
-    console.print(f"receipt verified: entry {index} is in {cp.origin} at size {cp.size}")
+        raise fail(_("the receipt's entry is not proven to be in the log"))
+    console.print(
+        _(
+            "receipt verified: entry %(index)s is in %(origin)s at size %(size)s",
+            index=index,
+            origin=cp.origin,
+            size=cp.size,
+        ),
+        markup=False,
+    )
     if "rows" not in data or "columns" not in data:
-        console.print("rows not checked: the file holds the receipt only")
+        console.print(_("rows not checked: the file holds the receipt only"))
         return
     recorded = entry.get("result_digest")
     try:
         computed = result_digest(data["columns"], data["rows"])
     except (TypeError, ValueError):
-        raise fail("the rows hold values that have no canonical form") from None
+        raise fail(_("the rows hold values that have no canonical form")) from None
     if recorded != computed:
         raise fail(f"the rows do not match the result digest entry {index} records")
-    console.print(f"rows match the entry's result digest {computed}")
+    console.print(_("rows match the entry's result digest %(digest)s", digest=computed))
 
 
 @app.command("consistency")
@@ -356,7 +522,7 @@ def consistency(
     if report.problems:
         raise fail(report.problems[0].message)
     if a.size > b.size:
-        raise fail("OLD is larger than NEW: give them in order")
+        raise fail(_("OLD is larger than NEW: give them in order"))
     if proof is not None:
         ok = _proof_file_agrees(proof, a.size, a.root, b.size, b.root)
     elif export is not None:
@@ -365,12 +531,20 @@ def consistency(
         ok = a.size == b.size and a.root == b.root
     if not ok:
         raise fail(f"NOT consistent: size {b.size} does not extend size {a.size}")
-    console.print(f"consistent: {b.origin} at size {b.size} extends size {a.size}")
+    console.print(
+        _(
+            "consistent: %(origin)s at size %(new)s extends size %(old)s",
+            origin=b.origin,
+            new=b.size,
+            old=a.size,
+        ),
+        markup=False,
+    )
 
 
 def _proof_file_agrees(path: Path, old: int, old_root: bytes, new: int, new_root: bytes) -> bool:
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(read_text(path))
         hashes = [base64.b64decode(h, validate=True) for h in data["proof"]]
         sizes = (int(data["old_size"]), int(data["new_size"]))
     except (ValueError, KeyError, TypeError):
@@ -382,7 +556,7 @@ def _proof_file_agrees(path: Path, old: int, old_root: bytes, new: int, new_root
 
 def _export_agrees(path: Path, old: int, old_root: bytes, new: int, new_root: bytes) -> bool:
     try:
-        records = read_export(path.read_text(encoding="utf-8"))
+        records = read_export(read_text(path))
     except (MalformedExport, UnicodeDecodeError) as exc:
         raise fail(f"export: {exc}") from None
     leaves = [bytes.fromhex(str(r["leaf_hash"])) for r in records if r.get("type") == "entry"]
@@ -398,7 +572,7 @@ def _export_agrees(path: Path, old: int, old_root: bytes, new: int, new_root: by
 @app.command("repair")
 def repair(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Restore missing tree nodes from the entries (only when nothing else is wrong); logged."""
-    ctx = GatewayContext.open(settings())
+    ctx = open_context()
     try:
         done = repair_tree(ctx)
     finally:
@@ -415,7 +589,9 @@ def repair(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             True,
         )
     elif refused is None:
-        console.print(f"audit tree repaired: {done.restored} nodes restored from the entries")
+        console.print(
+            _("audit tree repaired: %(n)s nodes restored from the entries", n=done.restored)
+        )
     else:
         err_console.print(
             f"not repaired: index {refused.index}: {refused.kind}: {refused.message} "

@@ -1,23 +1,39 @@
-"""Helpers shared by CLI commands: settings, store set-up, output."""
+"""Helpers shared by CLI commands: settings and the home, files, output, errors.
+
+Exit codes: 0 done; 1 the gateway (or a check) said no; 2 the command could not start
+(a missing, unreadable or invalid file, an output folder that does not exist, no home,
+no API key). No command prints a traceback for any of those.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+import yaml
+from pydantic import BaseModel, ValidationError
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
 
 from gateway.access.service import rebuild_rules
+from gateway.cli.text import _
+from gateway.context import GatewayContext
 from gateway.home import private_dir, private_file
 from gateway.keys import ensure_keys
 from gateway.settings import Settings, load_settings
 from gateway.store.engine import Store
 from gateway.store.migrate import upgrade
 
+# soft_wrap off and tables folding long words: output wraps, it is never cut.
 console = Console()
 err_console = Console(stderr=True)
+
+USAGE_ERROR = 2
 
 _CONFIG_TEMPLATE = """\
 # Community Data Gateway settings (KEY=value); CDG_* environment variables win.
@@ -30,7 +46,15 @@ _CONFIG_TEMPLATE = """\
 
 
 def settings() -> Settings:
-    return load_settings()
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise fail(_("invalid settings: %(problems)s", problems=problems), USAGE_ERROR) from None
+    except OSError as exc:
+        raise fail(_("cannot read the settings: %(why)s", why=_why(exc)), USAGE_ERROR) from None
 
 
 def initialise(s: Settings) -> dict[str, Any]:
@@ -51,6 +75,54 @@ def initialise(s: Settings) -> dict[str, Any]:
     return {"home": str(s.home.resolve()), "store": _safe_url(s.store_url), "new_keys": created}
 
 
+def existing_home(s: Settings | None = None) -> Settings:
+    """The settings, once the home they name is known to exist; else exit 2 saying so.
+
+    Only ``cdg init`` and ``cdg demo`` create a home: a mistyped CDG_HOME must not
+    silently become a new empty gateway with new keys. A home is a directory holding a
+    config file, a keys folder or the SQLite store, or any directory when the master key
+    comes from the environment (a container whose keys are secrets).
+    """
+    s = s or settings()
+    home = s.home
+    where = str(home.resolve()) if home.is_absolute() or home.exists() else str(home.absolute())
+    try:
+        present = home.is_dir() and (
+            bool(s.master_key)
+            or any((home / name).exists() for name in ("config", "keys", "gateway.db"))
+        )
+        if present:
+            os.listdir(home)  # an unreadable home fails here, not deep inside a command
+    except OSError as exc:
+        raise fail(
+            _("cannot read the gateway home %(home)s: %(why)s", home=where, why=_why(exc)),
+            USAGE_ERROR,
+        ) from None
+    if not present:
+        raise fail(
+            _(
+                "no gateway home at %(home)s (from %(source)s). Create one with `cdg init` "
+                "(or `cdg demo`), or set CDG_HOME to an existing home.",
+                home=where,
+                source="CDG_HOME" if os.environ.get("CDG_HOME") else _("the default, .cdg"),
+            ),
+            USAGE_ERROR,
+        )
+    return s
+
+
+def prepared() -> Settings:
+    """An existing home, brought up to date (migrations, rules) as every command expects."""
+    s = existing_home()
+    initialise(s)
+    return s
+
+
+def open_context() -> GatewayContext:
+    """The gateway's context on an existing home."""
+    return GatewayContext.open(existing_home())
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -64,13 +136,169 @@ def export_settings_to_env(s: Settings) -> None:
         os.environ["CDG_DATABASE_URL"] = s.database_url
 
 
-def emit(data: Any, as_json: bool) -> None:
+# -- files -------------------------------------------------------------------------------
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file, or exit 2 saying what is wrong with it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail(_("%(path)s: no such file", path=path), USAGE_ERROR) from None
+    except IsADirectoryError:
+        raise fail(_("%(path)s: is a folder, not a file", path=path), USAGE_ERROR) from None
+    except UnicodeDecodeError:
+        raise fail(_("%(path)s: not UTF-8 text", path=path), USAGE_ERROR) from None
+    except OSError as exc:
+        raise fail(
+            _("%(path)s: cannot read: %(why)s", path=path, why=_why(exc)), USAGE_ERROR
+        ) from None
+
+
+def read_document(path: Path) -> Any:
+    """A YAML or JSON document (JSON is YAML), or exit 2 naming the file and the line."""
+    text = read_text(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or _("not valid YAML or JSON")
+        raise fail(
+            _("%(where)s: invalid YAML/JSON: %(problem)s", where=where, problem=problem),
+            USAGE_ERROR,
+        ) from None
+
+
+def validation_problems(path: Path, exc: ValidationError) -> typer.Exit:
+    """Exit 2 listing where a document does not match its schema (never its values)."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
+        for e in exc.errors()[:10]
+    )
+    return fail(f"{path}: {problems}", USAGE_ERROR)
+
+
+def output_file(path: Path) -> Path:
+    """A file the command may create: its folder must exist, and it must not be a folder."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise fail(_("%(path)s: the folder %(folder)s does not exist", path=path,
+                     folder=folder), USAGE_ERROR)  # fmt: skip
+    if path.is_dir():
+        raise fail(_("%(path)s: is a folder, not a file", path=path), USAGE_ERROR)
+    return path
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready data from models, lists and mappings."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(plain(data), ensure_ascii=False, indent=2, default=str))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def table(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Table:
+    """A table whose cells wrap (long words fold) instead of being cut.
+
+    The first column names the row (an id, a name): it keeps its width, up to 40
+    characters, so that it stays whole and copyable while the other columns wrap.
+    """
+    rows = list(rows)
+    names = list(columns or (rows[0].keys() if rows else []))
+    out = Table(title=title)
+    for i, name in enumerate(names):
+        widest = max((len(_cell(r.get(name))) for r in rows), default=0) if i == 0 else 0
+        out.add_column(name, overflow="fold", min_width=min(max(widest, len(name)), 40) or None)
+    for row in rows:
+        out.add_row(*(_cell(row.get(name)) for name in names))
+    return out
+
+
+def rows_view(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+) -> RenderableType:
+    """A table when its columns fit the terminal; else one field/value block per row.
+
+    Either way every value is printed whole (wrapped where it must be), never cut.
+    """
+    rows = list(rows)
+    names = list(columns or (rows[0].keys() if rows else []))
+    # The first column keeps its width (up to 40, see ``table``); others may wrap to 16.
+    needed = 1 + sum(
+        3 + min(40 if i == 0 else 16, max([len(name), *(len(_cell(r.get(name))) for r in rows)]))
+        for i, name in enumerate(names)
+    )
+    if needed <= console.width:
+        return table(rows, names, title)
+    blocks: list[RenderableType] = [title] if title else []
+    for row in rows:
+        block = Table(show_header=False)
+        block.add_column(style="bold", overflow="fold")
+        block.add_column(overflow="fold")
+        for name in names:
+            block.add_row(name, _cell(row.get(name)))
+        blocks.append(block)
+    return Group(*blocks)
+
+
+def emit(data: Any, as_json: bool, columns: Sequence[str] | None = None) -> None:
+    """Print ``data``: JSON with ``--json``; otherwise a table (a list) or two columns."""
+    data = plain(data)
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        print_json(data)
+    elif isinstance(data, list) and all(isinstance(r, Mapping) for r in data):
+        if data:
+            console.print(rows_view(data, columns))
+        else:
+            console.print(_("(none)"))
+    elif isinstance(data, Mapping):
+        pairs = [{"field": k, "value": v} for k, v in data.items()]
+        view = table(pairs, ["field", "value"])
+        view.show_header = False
+        console.print(view)
     else:
-        console.print(data)
+        console.print(str(data), markup=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
+    label = _("error")
+    err_console.print(f"[red]{label}:[/red] ", end="")
+    # soft_wrap: the terminal wraps; no line breaks inside a path or an id to copy.
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def busy(message: str, quiet: bool = False) -> AbstractContextManager[Any]:
+    """A spinner on stderr while a step runs (none with ``--json`` or off a terminal)."""
+    return nullcontext() if quiet else err_console.status(message)

@@ -1,4 +1,4 @@
-"""``cdg policy check FILE...`` and ``cdg policy test DIR``."""
+"""``cdg policy check FILE...``, ``cdg policy test DIR``, ``cdg policy replace FILE``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ import typer
 
 from gateway.access.documents import check_document
 from gateway.access.policy_tests import run_directory
-from gateway.cli.common import console, settings
+from gateway.cli.common import (
+    USAGE_ERROR,
+    busy,
+    console,
+    emit,
+    fail,
+    read_document,
+    read_text,
+    settings,
+)
+from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected
+from gateway.cli.text import _
 from policies import load_hierarchy
 
 app = typer.Typer(help="Usage-policy documents: check them, test them.", no_args_is_help=True)
@@ -26,6 +37,7 @@ def check(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fals
     hierarchy = load_hierarchy(settings().purposes_file)
     bad = 0
     for path in files:
+        read_text(path)  # unreadable or not UTF-8: exit 2 before any check
         problems = check_document(path, hierarchy)
         for p in problems:
             typer.echo(f"{path}:{p.line}: {p.where}: {p.message}", err=True)
@@ -59,3 +71,40 @@ def schema() -> None:
     from policies import UsagePolicy
 
     typer.echo(json.dumps(UsagePolicy.model_json_schema(), ensure_ascii=False, indent=2))
+
+
+@app.command("replace")
+def replace(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The new usage policy (YAML/JSON), or a dataset document holding one",
+            show_default=False,
+        ),
+    ],
+    dataset: Annotated[str, typer.Option(help="Dataset id or name")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a dataset's usage policy through the running gateway (its department)."""
+    from gateway.cli.query_requests import dataset_id
+
+    document = read_document(file)
+    if isinstance(document, dict) and "policy" in document and "purposes" not in document:
+        document = document["policy"]  # a dataset document: its policy
+    if not isinstance(document, dict):
+        raise fail(_("%(path)s: expected a policy document (a mapping)", path=file), USAGE_ERROR)
+    with connected(url, key, as_json) as gw, busy(_("replacing the policy…"), as_json):
+        out = gw.replace_policy(dataset_id(gw, dataset), document)
+    data = out.model_dump(mode="json", exclude={"policy"})
+    if as_json:
+        emit(data, True)
+        return
+    console.print(
+        _(
+            "%(name)s: policy version %(version)s",
+            name=data["name"],
+            version=str(data["policy_version"])[:12],
+        )
+    )

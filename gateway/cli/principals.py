@@ -9,7 +9,7 @@ import typer
 from gateway.auth.principal import KINDS
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import add_principal, revoke_principal
-from gateway.cli.common import emit, fail, initialise, settings
+from gateway.cli.common import emit, fail, prepared
 from gateway.errors import GatewayError
 from gateway.store.engine import Store
 
@@ -19,9 +19,7 @@ app = typer.Typer(
 
 
 def _store() -> Store:
-    s = settings()
-    initialise(s)
-    return Store.from_url(s.store_url)
+    return Store.from_url(prepared().store_url)
 
 
 @app.command("add")
@@ -61,11 +59,11 @@ def listing(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             {"name": p.name, "kind": p.kind, "domain": p.domain, "role": p.role, "active": p.active}
             for p in AuthRepository(session).all()
         ]
-    emit(rows, as_json)
+    emit(rows, as_json, ["name", "kind", "domain", "role", "active"])
 
 
 @app.command("revoke")
-def revoke(name: str) -> None:
+def revoke(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Deactivate a principal and revoke all its API keys."""
     store = _store()
     try:
@@ -73,4 +71,4 @@ def revoke(name: str) -> None:
             revoke_principal(session, name)
     except GatewayError as exc:
         raise fail(exc.detail) from None
-    emit(f"revoked {name}", False)
+    emit({"revoked": name}, as_json)

@@ -20,6 +20,11 @@ from gateway.webhooks.repository import WebhookRepository
 app = typer.Typer(help="Webhook notifications (the outbox).", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Webhook notifications (the outbox); see docs/webhooks.md."""
+
+
 @app.command("deliver")
 def deliver(
     once: Annotated[

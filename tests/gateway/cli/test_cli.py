@@ -98,6 +98,7 @@ def test_audit_verify_passes_then_locates_tampering(
 
 def test_principal_add_list_revoke(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    assert cdg(home, "init").exit_code == 0  # only init and demo create a home
     added = cdg(
         home,
         "principal",

@@ -1,0 +1,83 @@
+"""What commands that act on a running gateway share: ``--url``, ``--key``, errors.
+
+``--url`` defaults to ``CDG_URL`` (else http://127.0.0.1:8000) and ``--key`` to
+``CDG_API_KEY``: the command acts as the principal that key belongs to, through
+:class:`gateway.client.GatewayClient`, so it may do exactly what that principal may do
+over HTTP. A refusal prints the gateway's error (type, reason, detail, request id) and
+exits 1; no key exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import USAGE_ERROR, err_console, fail, print_json
+from gateway.cli.text import _
+from gateway.client import DEFAULT_URL, GatewayAPIError, GatewayClient
+
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url", envvar="CDG_URL", help="Base URL of the gateway (env CDG_URL)", show_default=True
+    ),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="CDG_API_KEY",
+        help="API key to act with (env CDG_API_KEY)",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+@contextmanager
+def connected(url: str, key: str | None, as_json: bool = False) -> Iterator[GatewayClient]:
+    """A client for ``url`` acting with ``key``; a GatewayAPIError becomes exit 1."""
+    if not key:
+        raise fail(_("no API key: give --key or set CDG_API_KEY"), USAGE_ERROR)
+    client = GatewayClient(url or DEFAULT_URL, key)
+    try:
+        yield client
+    except GatewayAPIError as exc:
+        raise refused(exc, as_json) from None
+    finally:
+        client.close()
+
+
+def refused(exc: GatewayAPIError, as_json: bool) -> typer.Exit:
+    """Print what the gateway said (JSON on stderr with ``--json``); exit 1."""
+    if as_json:
+        err_console.print_json(data=exc.as_dict())
+        return typer.Exit(1)
+    head = exc.error if exc.status is None else f"{exc.status} {exc.error}"
+    if exc.reason:
+        head += f" ({exc.reason})"
+    message = f"{head}: {exc.detail}"
+    if exc.request_id:
+        message += " " + _("[request id %(rid)s]", rid=exc.request_id)
+    return fail(message)
+
+
+def show(data: object, as_json: bool, columns: list[str] | None = None) -> None:
+    from gateway.cli.common import emit
+
+    emit(data, as_json, columns)
+
+
+__all__ = [
+    "DEFAULT_URL",
+    "JsonOption",
+    "KeyOption",
+    "UrlOption",
+    "connected",
+    "print_json",
+    "refused",
+    "show",
+]
