@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
+from gateway.store.base import utcnow
 
 
 class CatalogRepository:
@@ -54,6 +56,19 @@ class CatalogRepository:
     def add(self, row: Source | SourceIdentity | Dataset | PolicyVersion) -> None:
         self.session.add(row)
         self.session.flush()
+
+    def claim_retirement(self, row: Source | Dataset, by: str, reason: str) -> bool:
+        """Mark ``row`` retired unless it already is: one conditional UPDATE, so of two
+        concurrent retirements exactly one wins (the other finds the row retired)."""
+        model = type(row)
+        result: Any = self.session.execute(
+            update(model)
+            .where(model.id == row.id, model.retired_at.is_(None))
+            .values(retired_at=utcnow(), retired_by=by, retire_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.refresh(row)
+        return bool(result.rowcount == 1)
 
     def has_policy_version(self, dataset_id: str, version: str) -> bool:
         return self.session.get(PolicyVersion, (dataset_id, version)) is not None

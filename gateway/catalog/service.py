@@ -146,11 +146,12 @@ def refuse_retired(row: Source | Dataset) -> None:
         raise Conflict(f"该{zh}已停用 / this {what} is retired", reason="already_retired")
 
 
-def mark_retired(row: Source | Dataset, principal: AuthPrincipal, reason: str) -> None:
+def mark_retired(
+    session: Session, row: Source | Dataset, principal: AuthPrincipal, reason: str
+) -> None:
     refuse_retired(row)
-    row.retired_at = utcnow()
-    row.retired_by = principal.name
-    row.retire_reason = reason
+    if not CatalogRepository(session).claim_retirement(row, principal.name, reason):
+        refuse_retired(row)  # retired by a concurrent request since it was read
 
 
 def list_sources(session: Session, principal: AuthPrincipal) -> list[SourceOut]:

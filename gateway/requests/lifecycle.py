@@ -78,7 +78,7 @@ def _retire_datasets(
     why: str,
 ) -> list[DatasetRetirementOut]:
     for dataset in datasets:
-        catalog.mark_retired(dataset, principal, reason)
+        catalog.mark_retired(session, dataset, principal, reason)
     session.flush()
     closed = _close_all(session, ctx, principal, datasets, why, cause)
     out = []
@@ -141,7 +141,7 @@ def retire_source(
     if source is None:
         raise NotFound("no such source")
     require("source.retire", principal, Resource(owner=source.owner))
-    catalog.mark_retired(source, principal, reason)
+    catalog.mark_retired(session, source, principal, reason)
     live = [d for d in repo.datasets_of_source(source.id) if d.retired_at is None]
     why = f"数据源已停用 / the source was retired: {reason}"
     datasets = _retire_datasets(session, ctx, principal, live, reason, "source_retired", why)

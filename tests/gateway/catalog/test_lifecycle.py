@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.service import mark_retired
 from gateway.demo.catalog import DATASETS
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
+from gateway.errors import Conflict
+from gateway.requests.lifecycle import retire_dataset
 from tests.conftest import Gateway, assert_error, leaves_unchanged, make_settings, open_gateway
 
 HOME_VISIT = "public-service.elderly-care.home-visit"
@@ -130,6 +136,20 @@ def test_retiring_a_dataset_revokes_its_queries_and_takes_it_out_of_the_catalogu
     assert [e["approved_query"] for e in entries(gw, "request.rejected")] == [waiting]
     runs = [e for e in entries(gw, "query.run") if e.get("outcome") == "ok"]
     assert [e["approved_query"] for e in runs] == [approved]
+    # A resident whose row the run released still finds it in their access history.
+    ran_at = [
+        e["index"]
+        for e in gw.get("district-auditor", "/v1/audit/entries", params={"limit": 1000}).json()
+        if e["entry"]["event"] == "query.run" and e["entry"]["outcome"] == "ok"
+    ]
+    with gw.ctx.store.transaction() as session:
+        refs = session.execute(
+            sa.text("SELECT subject_ref FROM audit_subjects WHERE entry_index = :i"),
+            {"i": ran_at[0]},
+        ).scalars()
+        ref = next(iter(refs))
+    history = gw.get("civil-affairs", f"/v1/subjects/{ref}/accesses").json()
+    assert [h["index"] for h in history] == ran_at
 
 
 def test_retiring_a_source_retires_its_datasets(gw: Gateway) -> None:
@@ -243,3 +263,20 @@ def test_a_preview_says_what_a_replacement_breaks_and_changes_nothing(gw: Gatewa
     same = gw.post("civil-affairs", path, body).json()
     assert not same["diff"]["changed"] and same["breaks"] == same["changes"] == []
     assert same["unchanged"] == 2
+
+
+def test_of_two_concurrent_retirements_one_wins(gw: Gateway) -> None:
+    ds = register(gw, residents())
+    owner = AuthPrincipal("p", "civil-affairs", "department", "department", "civil-affairs")
+    with gw.ctx.store.transaction() as late:
+        # Read before the other request retires it, written after.
+        stale = CatalogRepository(late).dataset(ds)
+        assert stale is not None and stale.retired_at is None
+        with gw.ctx.store.transaction() as first:
+            retire_dataset(first, gw.ctx, owner, ds, "first")
+        with pytest.raises(Conflict) as lost:
+            mark_retired(late, stale, owner, "second")
+        assert lost.value.reason == "already_retired"
+    kept = gw.get("civil-affairs", f"/v1/datasets/{ds}").json()
+    assert kept["retire_reason"] == "first"
+    assert len(entries(gw, "dataset.retired")) == 1
