@@ -38,6 +38,14 @@ NAV: list[NavItem] = [
     NavItem(N_("Budgets"), "/console/department/budgets", "budget.read", ("department",)),
     NavItem(N_("Catalogue"), "/console/app/catalogue", "request.file", ("app",)),
     NavItem(N_("My requests"), "/console/app/requests", "request.list", ("app",)),
+    NavItem(
+        N_("Resident links"),
+        "/console/department/resident-links",
+        "resident_link.list",
+        ("department",),
+    ),
+    NavItem(N_("Audit overview"), "/console/audit", "log.verify", ("auditor",)),
+    NavItem(N_("Access log"), "/console/audit/entries", "log.read", ("auditor",)),
 ]
 
 

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.console.pages import home, sign_in
+from gateway.console.pages import auditor, home, resident, resident_links, sign_in
 
-ROUTERS: list[APIRouter] = [sign_in.router, home.router]
+ROUTERS: list[APIRouter] = [
+    sign_in.router,
+    home.router,
+    auditor.router,
+    resident.router,
+    resident_links.router,
+]

@@ -1,0 +1,247 @@
+"""The auditor's pages: overview (verify status, newest checkpoint, charts), log search,
+entry detail with its inclusion proof, signing a checkpoint, export.
+
+Every page asks the permission module through the services it calls (``log.read``,
+``log.summary``, ``proof.read``, ``checkpoint.read``/``create``, ``log.verify``,
+``log.export``), so an app or a department gets exactly what the API would give it:
+the overview and verification are auditors' (403 for others), searches and entries are
+narrowed to the caller's part of the log, and an entry outside it is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import Path, Query, Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from gateway.access import permissions
+from gateway.api.dependencies import RequestId
+from gateway.auditlog import service
+from gateway.auditlog.events import EVENTS, OUTCOMES, REASONS
+from gateway.auditlog.export import as_csv, as_jsonl
+from gateway.auditlog.verify_report import verify_report
+from gateway.bounds import INT64_MAX
+from gateway.console import auditor_data as data
+from gateway.console.charts import Series, stacked_bars, top_series
+from gateway.console.navigation import N_
+from gateway.console.routing import console_router
+from gateway.console.security import CsrfChecked
+from gateway.console.templating import render
+from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
+from gateway.i18n import zone
+
+router = console_router()
+
+Days = Literal[7, 30, 90]
+Text = Annotated[str | None, Query(max_length=64)]
+Day = Annotated[date | None, Query()]
+
+
+def _labels(visitor: Visitor) -> dict[str, object]:
+    """Words for codes (events, outcomes, reasons) in the visitor's language."""
+    loc = visitor.locale
+    return {
+        "event_label": lambda name: data.label(EVENTS, name, loc),
+        "outcome_label": lambda name: data.label(OUTCOMES, name, loc),
+        "reason_label": lambda name: data.label(REASONS, name, loc),
+    }
+
+
+@router.get("/console/audit")
+def overview(request: Request, visitor: SignedIn, days: Days = 30) -> Response:
+    who = principal_of(visitor)
+    permissions.require("log.verify", who)  # the overview is the auditor's own page
+    ctx = context_of(request)
+    tz = zone(visitor.time_zone)
+    t = visitor.t
+    with ctx.store.sessions() as session:
+        checkpoint = data.latest_checkpoint(session, ctx, who)
+        act = data.activity(
+            session, who, days=days, zone=tz, today=datetime.now(UTC).astimezone(tz).date()
+        )
+    others = t.gettext("others")
+    by_app = top_series(act.by_app, keep=6, others=others, labels={})
+    by_dataset = top_series(act.by_dataset, keep=6, others=others, labels=act.dataset_names)
+    empty = t.gettext("No records in this period")
+    charts = {
+        "by_app": stacked_bars(
+            act.labels,
+            by_app,
+            title=t.gettext("Data released per day, by app"),
+            empty=empty,
+            others=others,
+        ),
+        "by_dataset": stacked_bars(
+            act.labels,
+            by_dataset,
+            title=t.gettext("Data released per day, by dataset"),
+            empty=empty,
+            others=others,
+        ),
+        "denials": stacked_bars(
+            act.labels,
+            [Series(t.gettext("Denials"), act.denials)],
+            title=t.gettext("Denials per day"),
+            empty=empty,
+            colours=("#D55E00",),
+        ),
+    }
+    return render(
+        request,
+        visitor,
+        "audit/overview.html",
+        {
+            "checkpoint": checkpoint,
+            "charts": charts,
+            "days": days,
+            "activity": act,
+            "by_app": by_app,
+            "by_dataset": by_dataset,
+        },
+    )
+
+
+@router.get("/console/audit/verify")
+def verify(request: Request, visitor: SignedIn) -> Response:
+    """The whole log checked now (an htmx fragment on the overview, or a page)."""
+    who = principal_of(visitor)
+    ctx = context_of(request)
+    with ctx.store.sessions() as session:
+        report = verify_report(session, ctx, who)
+    checked_at = datetime.now(UTC)
+    fragment = request.headers.get("hx-request") == "true"
+    return render(
+        request,
+        visitor,
+        "audit/_verify.html" if fragment else "audit/verify.html",
+        {"report": report, "checked_at": checked_at, **_labels(visitor)},
+    )
+
+
+@router.post("/console/audit/checkpoint", dependencies=[CsrfChecked])
+def sign_checkpoint(request: Request, visitor: SignedIn) -> Response:
+    ctx = context_of(request)
+    with ctx.store.sessions() as session:
+        service.issue_checkpoint(session, ctx, principal_of(visitor))
+        session.commit()
+    return RedirectResponse("/console/audit?signed=1#checkpoint", status_code=303)
+
+
+def _query(
+    start: date | None,
+    end: date | None,
+    app: str | None,
+    dataset: str | None,
+    event: str | None,
+    outcome: str | None,
+    resident: str | None,
+) -> data.LogQuery:
+    # An empty field of the form means "any".
+    return data.LogQuery(
+        start, end, app or None, dataset or None, event or None, outcome or None, resident or None
+    )
+
+
+@router.get("/console/audit/entries")
+def entries(
+    request: Request,
+    visitor: SignedIn,
+    rid: RequestId,
+    start: Day = None,
+    end: Day = None,
+    app: Text = None,
+    dataset: Text = None,
+    event: Text = None,
+    outcome: Text = None,
+    resident: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=INT64_MAX)] = None,
+) -> Response:
+    who = principal_of(visitor)
+    ctx = context_of(request)
+    q = _query(start, end, app, dataset, event, outcome, resident)
+    with ctx.store.sessions() as session:
+        wanted = data.entry_filter(ctx, who, q, zone(visitor.time_zone), rid)
+        page = data.search(session, who, wanted, after)
+        apps = data.known_apps(session, who)
+        datasets = data.known_datasets(session, who)
+    # The resident filter travels as the SubjectRef, never as the ID number, in links.
+    params = q.params()
+    if wanted.subject:
+        params["resident"] = wanted.subject
+    return render(
+        request,
+        visitor,
+        "audit/entries.html",
+        {
+            "q": q,
+            "page": page,
+            "params": params,
+            "apps": apps,
+            "datasets": datasets,
+            "events": list(EVENTS),
+            "outcomes": list(OUTCOMES),
+            "may_export": permissions.allowed("log.export", who),
+            **_labels(visitor),
+        },
+    )
+
+
+@router.get("/console/audit/entries/{index}")
+def entry(
+    request: Request,
+    visitor: SignedIn,
+    index: Annotated[int, Path(ge=0, le=INT64_MAX)],
+) -> Response:
+    who = principal_of(visitor)
+    ctx = context_of(request)
+    with ctx.store.sessions() as session:
+        detail = data.entry_detail(session, ctx, who, index)
+    return render(
+        request,
+        visitor,
+        "audit/entry.html",
+        {
+            "d": detail,
+            "may_sign": permissions.allowed("checkpoint.create", who),
+            **_labels(visitor),
+        },
+    )
+
+
+@router.get("/console/audit/export")
+def export(
+    request: Request,
+    visitor: SignedIn,
+    rid: RequestId,
+    format: Literal["csv", "jsonl"] = "csv",
+    start: Day = None,
+    end: Day = None,
+    app: Text = None,
+    dataset: Text = None,
+    event: Text = None,
+    outcome: Text = None,
+    resident: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The same export as ``GET /v1/audit/export``: a fresh signed checkpoint, then every
+    matching entry with its inclusion proof, then the seal (``cdg audit verify --export``)."""
+    who = principal_of(visitor)
+    ctx = context_of(request)
+    q = _query(start, end, app, dataset, event, outcome, resident)
+    wanted = data.entry_filter(ctx, who, q, zone(visitor.time_zone), rid)
+    records = service.export(ctx, who, wanted)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    # Byte for byte what the API exports (no BOM: `cdg audit verify --export` reads it).
+    if format == "csv":
+        body, media = as_csv(records), "text/csv; charset=utf-8"
+    else:
+        body, media = as_jsonl(records), "application/x-ndjson"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="cdg-audit-{stamp}.{format}"'},
+    )
+
+
+N_("others")
