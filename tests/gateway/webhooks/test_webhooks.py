@@ -344,3 +344,21 @@ def test_the_python_example_in_the_docs_verifies_a_real_delivery(gw: Gateway, vi
     stale = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 600)}
     with pytest.raises(ValueError, match="stale"):
         verify(hook["secret"], stale, got.body)
+
+
+def test_retiring_a_dataset_tells_the_apps_whose_queries_it_revoked(
+    gw: Gateway, visits: str
+) -> None:
+    # Lifecycle revocations go through the same function as a department's revoke.
+    dataset = setup(gw, visits, dp_policy())
+    approved = gw.approved_query("heping-committee", dataset, PURPOSE, SUM_BY_GROUP)
+    with receiver() as rx:
+        hook = register(gw, "heping-committee", rx.url)
+        r = gw.post("civil-affairs", f"/v1/datasets/{dataset}/retire", {"reason": "closed"})
+        assert r.status_code == 200, r.text
+        drain(gw)
+    messages = [verified(hook["secret"], g) for g in rx.got]
+    assert [(m["type"], m["data"]["query_request"]) for m in messages] == [
+        ("request.revoked", approved)
+    ]
+    assert "closed" not in rx.got[0].body.decode()  # the department's words stay in the API
