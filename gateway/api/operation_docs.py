@@ -374,6 +374,35 @@ OPERATIONS: dict[str, OperationDoc] = {
             }
         ),
     ),
+    "GET /v1/purposes": OperationDoc(
+        "The purpose hierarchy (用途层级) with Chinese and English names, parents first. A "
+        "grant for a purpose covers its descendants; requests name the most specific one.",
+        response=_json(
+            [
+                {
+                    "purpose": "public-service",
+                    "zh": "公共服务",
+                    "en": "public services",
+                    "parent": None,
+                    "depth": 0,
+                },
+                {
+                    "purpose": "public-service.elderly-care",
+                    "zh": "养老服务",
+                    "en": "elderly care",
+                    "parent": "public-service",
+                    "depth": 1,
+                },
+                {
+                    "purpose": _PURPOSE,
+                    "zh": "上门探访",
+                    "en": "home visits",
+                    "parent": "public-service.elderly-care",
+                    "depth": 2,
+                },
+            ]
+        ),
+    ),
     # -- query requests ----------------------------------------------------------------
     "POST /v1/query-requests": OperationDoc(
         "File a query for a declared purpose (apps). The policy decides at once: denied "
