@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, inspect
+from sqlalchemy import Connection, Engine, Select, create_engine, inspect, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from gateway.catalog.connect_errors import OTHER, ConnectFailure, classify
 from gateway.catalog.source_urls import read_only
 from gateway.errors import SourceError, SourceTimeout
 
@@ -26,10 +27,22 @@ class SourceResult:
     rows: list[tuple[Any, ...]]
 
 
+# Seconds to wait for a server to accept a connection, unless the URL sets connect_timeout:
+# without one, a host that drops packets holds a request for minutes (the kernel's retries).
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 def make_source_engine(url: str, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         return create_engine(read_only(url), connect_args={"check_same_thread": False})
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    args = (
+        {}
+        if "connect_timeout" in make_url(url).query
+        else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, connect_args=args
+    )
 
 
 def _arm_timeout(conn: Connection, seconds: float) -> Callable[[], None]:
@@ -78,18 +91,22 @@ class SourceEngines:
             engine.dispose()
 
 
-def probe(engine: Engine, timeout: float) -> bool:
-    """True when the source answers a trivial statement in time."""
+def connect_failure(engine: Engine, timeout: float) -> ConnectFailure | None:
+    """None when the source answers a trivial statement in time, else why it did not."""
     try:
-        with engine.connect() as conn:
+        conn = engine.connect()
+    except SQLAlchemyError as exc:
+        return classify(exc)
+    try:
+        with conn:
             disarm = _arm_timeout(conn, timeout)
             try:
                 conn.exec_driver_sql("SELECT 1").fetchall()
             finally:
                 disarm()
-        return True
+        return None
     except SQLAlchemyError:
-        return False
+        return OTHER
 
 
 def table_columns(engine: Engine, table: str) -> dict[str, str] | None:
@@ -128,7 +145,13 @@ def execute(engine: Engine, statement: Select[Any], timeout: float, max_rows: in
     """Run one SELECT with a timeout; fetch at most ``max_rows`` rows."""
     started = time.monotonic()
     try:
-        with engine.connect() as conn:
+        connection = engine.connect()
+    except SQLAlchemyError as exc:
+        # Nothing was read yet: the cause (login, port, network, ...) is safe to name.
+        failure = classify(exc)
+        raise SourceError(failure.detail, reason=failure.code) from None
+    try:
+        with connection as conn:
             disarm = _arm_timeout(conn, timeout)
             try:
                 result = conn.execute(statement)
