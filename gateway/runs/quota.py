@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
-from gateway.requests.repository import RequestRepository
 from gateway.runs.context import Loaded, RunContext, deny
+from gateway.runs.repository import RunRepository
 from gateway.store.base import utcnow
 from policies import Decision
 
@@ -30,7 +30,7 @@ def take_quota(
     """
     try:
         with ctx.store.writing() as session:
-            repo = RequestRepository(session)
+            repo = RunRepository(session)
             counted = repo.take_run(loaded.query.id)
             if counted:
                 day = utcnow().date().isoformat()

@@ -1,4 +1,5 @@
-"""All SQL of the run path's load: the query request with its dataset and source, one SELECT.
+"""All SQL of the run path: the load (request, dataset and source in one SELECT) and the
+run counts (the query's runs and the day's runs, each one atomic statement).
 
 The dataset's policy and columns and the query's spec are JSON documents of several
 kilobytes that every run needs and that rarely change. They come back as text, and each
@@ -13,12 +14,15 @@ import json
 import threading
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, bindparam, select
+from sqlalchemy import JSON, ColumnElement, Executable, Table, Text, bindparam, select, update
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.catalog.models import Dataset, Source
-from gateway.requests.models import QueryRequest
+from gateway.requests.models import DailyRuns, QueryRequest
 from gateway.store.base import Base
 
 _T = TypeVar("_T", bound=Base)
@@ -98,6 +102,47 @@ _RUNNABLE = (
 )
 
 
+# The counting statements are built once, with bound parameters: building them per run
+# cost more than executing them.
+_REQUESTS = cast(Table, QueryRequest.__table__)
+_DAILY = cast(Table, DailyRuns.__table__)
+
+_TAKE_RUN = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("query_request_id"), _REQUESTS.c.status == "approved")
+    .where(_REQUESTS.c.max_runs.is_(None) | (_REQUESTS.c.runs_used < _REQUESTS.c.max_runs))
+    .values(runs_used=_REQUESTS.c.runs_used + 1)
+)
+
+
+def _daily_upsert(dialect: str, capped: bool) -> Executable:
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return (
+        insert(_DAILY)
+        .values(
+            app=bindparam("app"),
+            dataset_id=bindparam("dataset_id"),
+            purpose=bindparam("purpose"),
+            day=bindparam("day"),
+            runs=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["app", "dataset_id", "purpose", "day"],
+            set_={"runs": _DAILY.c.runs + 1},
+            where=(_DAILY.c.runs < bindparam("quota")) if capped else None,
+        )
+        # A row comes back when one was counted (rowcount is not reliable here).
+        .returning(_DAILY.c.runs)
+    )
+
+
+_DAILY_UPSERTS = {
+    (dialect, capped): _daily_upsert(dialect, capped)
+    for dialect in ("sqlite", "postgresql")
+    for capped in (False, True)
+}
+
+
 class RunRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -118,3 +163,45 @@ class RunRepository:
         dataset: Dataset = _DATASETS.get(values[q : q + d])
         source: Source = _SOURCES.get(values[q + d :])
         return query, dataset, source
+
+    def take_run(self, query_request_id: str) -> bool:
+        """Count one run of the query if its quota allows; atomic across gateway processes."""
+        result: Any = self.session.connection().execute(
+            _TAKE_RUN, {"query_request_id": query_request_id}
+        )
+        return bool(result.rowcount == 1)
+
+    def take_daily_run(
+        self, app: str, dataset_id: str, purpose: str, day: str, quota: int | None
+    ) -> bool:
+        """Count one run of the day, under a daily quota or none, atomically across processes.
+
+        Runs are counted even without a quota, so a quota added later in the day counts
+        the runs already made. One upsert where the store has one (SQLite, PostgreSQL):
+        the row is created at 1 or moved on while under the quota; a full day matches nothing.
+        """
+        if quota is not None and quota <= 0:
+            return False
+        conn = self.session.connection()
+        key = {"app": app, "dataset_id": dataset_id, "purpose": purpose, "day": day}
+        upsert = _DAILY_UPSERTS.get((conn.dialect.name, quota is not None))
+        if upsert is not None:
+            return conn.execute(upsert, {**key, "quota": quota}).first() is not None
+        if self.session.get(DailyRuns, (app, dataset_id, purpose, day)) is None:
+            try:
+                with self.session.begin_nested():
+                    self.session.add(DailyRuns(**key, runs=0))
+            except IntegrityError:
+                pass  # created by a concurrent run
+        result: Any = self.session.execute(
+            update(DailyRuns)
+            .where(
+                DailyRuns.app == app,
+                DailyRuns.dataset_id == dataset_id,
+                DailyRuns.purpose == purpose,
+                DailyRuns.day == day,
+                *([] if quota is None else [DailyRuns.runs < quota]),
+            )
+            .values(runs=DailyRuns.runs + 1)
+        )
+        return bool(result.rowcount == 1)
