@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from cryptography.exceptions import InvalidTag
 
-from gateway.keys import KeyRing
+from gateway.keys import KeyFileError, KeyRing
 from gateway.metrics import WEBHOOK_DELIVERIES
 from gateway.settings import Settings
 from gateway.store.base import utcnow
@@ -89,34 +90,50 @@ class Deliverer:
         self.client.close()
 
     def deliver_due(self, limit: int = 50) -> int:
-        """Attempt every message due now (up to ``limit``); returns how many were attempted."""
-        taken = self._take(limit)
-        for message in taken:
+        """Attempt messages due now, one at a time (up to ``limit``); returns how many."""
+        attempted = 0
+        while attempted < limit:
+            message = self._take_next()
+            if message is None:
+                break
             self._attempt(message)
-        return len(taken)
+            attempted += 1
+        return attempted
 
-    def _take(self, limit: int) -> list[_Taken]:
+    def _take_next(self) -> _Taken | None:
+        """Take one due message, leased for as long as one attempt can take (and a margin).
+
+        One at a time: a batch taken at once could outlive its lease behind slow receivers
+        and be taken again by another process.
+        """
         now = utcnow()
         lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds * 2 + 30)
-        out = []
         with self.store.writing() as session:
             repo = WebhookRepository(session)
-            for m in repo.due(now, limit):
+            for m in repo.due(now, 5):
                 if repo.take(m.id, now, lease):
-                    out.append(_Taken(m.id, m.endpoint_id, m.event, body_of(m), m.attempts + 1))
-        return out
+                    return _Taken(m.id, m.endpoint_id, m.event, body_of(m), m.attempts + 1)
+        return None
 
     def _attempt(self, message: _Taken) -> None:
         with self.store.sessions() as session:
-            endpoint = WebhookRepository(session).endpoint(message.endpoint_id)
-        if endpoint is None or endpoint.deleted_at is not None:
+            found = WebhookRepository(session).endpoint_and_owner(message.endpoint_id)
+        if found is None or found[0].deleted_at is not None:
             self._settle(message, "dropped", None, 0, "EndpointDeleted")
+            return
+        endpoint, owner_active = found
+        if not owner_active:
+            self._settle(message, "dropped", None, 0, "PrincipalRevoked")
             return
         if refusal(endpoint.url, allowed_hosts(self.settings.webhook_hosts)) is not None:
             # The operator took the host off the list: never send there again.
             self._settle(message, "failed", None, 0, "HostNotAllowed")
             return
-        secret = unseal(self.keyring, endpoint.id, endpoint.secret_sealed, endpoint.key_version)
+        try:
+            secret = unseal(self.keyring, endpoint.id, endpoint.secret_sealed, endpoint.key_version)
+        except (InvalidTag, KeyFileError):  # its master-key version is gone
+            self._settle(message, "failed", None, 0, "SecretUnreadable")
+            return
         sent = headers(secret, message.id, int(time.time()), message.body)
         started = time.perf_counter()
         status: int | None = None

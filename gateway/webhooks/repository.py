@@ -38,8 +38,14 @@ class WebhookRepository:
             return None
         return row
 
-    def endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
-        return self.session.get(WebhookEndpoint, endpoint_id)
+    def endpoint_and_owner(self, endpoint_id: str) -> tuple[WebhookEndpoint, bool] | None:
+        """The endpoint and whether its principal is still active."""
+        row = self.session.execute(
+            select(WebhookEndpoint, Principal.active)
+            .join(Principal, Principal.id == WebhookEndpoint.principal_id)
+            .where(WebhookEndpoint.id == endpoint_id)
+        ).first()
+        return None if row is None else (row[0], bool(row[1]))
 
     def live_endpoints(
         self,

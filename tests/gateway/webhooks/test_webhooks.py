@@ -17,9 +17,10 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from gateway.auth.models import Principal
+from gateway.auth.service import revoke_principal
 from gateway.context import GatewayContext
 from gateway.webhooks.delivery import Deliverer
-from gateway.webhooks.models import WebhookMessage
+from gateway.webhooks.models import WebhookDelivery, WebhookMessage
 from gateway.webhooks.notify import request_decided
 from tests.conftest import Gateway, assert_error, make_settings, open_gateway
 from tests.gateway.budget.test_budgets import PURPOSE, SUM_BY_GROUP, dp_policy, setup, visits
@@ -362,3 +363,19 @@ def test_retiring_a_dataset_tells_the_apps_whose_queries_it_revoked(
         ("request.revoked", approved)
     ]
     assert "closed" not in rx.got[0].body.decode()  # the department's words stay in the API
+
+
+def test_a_revoked_principal_receives_nothing_already_queued(gw: Gateway, visits: str) -> None:
+    dataset = setup(gw, visits, dp_policy())
+    with receiver() as rx:
+        hook = register(gw, "heping-committee", rx.url)
+        gw.approved_query("heping-committee", dataset, PURPOSE, SUM_BY_GROUP)  # queued
+        with gw.ctx.store.transaction() as session:
+            revoke_principal(session, "heping-committee")
+        drain(gw)
+    assert rx.got == []
+    with gw.ctx.store.sessions() as session:
+        errors = session.scalars(
+            sa.select(WebhookDelivery.error).where(WebhookDelivery.endpoint_id == hook["id"])
+        ).all()
+    assert errors == ["PrincipalRevoked"]
