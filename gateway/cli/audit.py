@@ -11,7 +11,6 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +53,7 @@ from gateway.cli.common import (
     emit,
     err_console,
     fail,
+    instant,
     open_context,
     output_file,
     read_text,
@@ -258,25 +258,6 @@ def _verify_export_file(path: Path, trust: Trust, since: str | None) -> Report:
     )
 
 
-Filter = Annotated[str | None, typer.Option(show_default=False)]
-
-
-def _instant(name: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise fail(
-            _("%(option)s: give a time with its zone, e.g. 2026-12-01T00:00:00+08:00",
-              option=name),
-            USAGE_ERROR,
-        )  # fmt: skip
-    return when
-
-
 def _export_bar(as_json: bool) -> Progress:
     return Progress(
         SpinnerColumn(),
@@ -322,7 +303,7 @@ def export_cmd(
     if decision is not None and decision not in ("allowed", "denied", "none"):
         raise fail(_("--decision must be allowed, denied or none"), USAGE_ERROR)
     wanted = EntryFilter(
-        dataset, app_name, event, decision, _instant("--since", since), _instant("--until", until)
+        dataset, app_name, event, decision, instant("--since", since), instant("--until", until)
     )
     output_file(out)
     if key:

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,23 @@ def output_file(path: Path) -> Path:
     if path.is_dir():
         raise fail(_("%(path)s: is a folder, not a file", path=path), USAGE_ERROR)
     return path
+
+
+def instant(option: str, value: str | None) -> datetime | None:
+    """An RFC 3339 time with its zone from an option, or exit 2 naming the option."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise fail(
+            _("%(option)s: give a time with its zone, e.g. 2026-12-01T00:00:00+08:00",
+              option=option),
+            USAGE_ERROR,
+        )  # fmt: skip
+    return when
 
 
 # -- output ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``cdg dataset register|list|show|scan``.
+"""``cdg dataset register|list|show|scan|retire``.
 
 With an API key (``--key`` or ``CDG_API_KEY``) a command acts on the running gateway as that
 key's principal; without one, on the local home as the operator (``register`` then names
@@ -198,3 +198,25 @@ def scan(
     for f in findings:
         f["entities"] = ", ".join(f"{k}×{v}" for k, v in sorted(f["entities"].items()))
     console.print(rows_view(findings, FINDING_COLUMNS, title=_("PII scan of %(name)s", name=name)))
+
+
+@app.command("retire")
+def retire(
+    dataset: Annotated[str, typer.Argument(help="Dataset id or name")],
+    reason: Annotated[str, typer.Option(help="Why; apps whose queries it ends see it")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retire a dataset (soft, logged) through the running gateway; its queries are revoked."""
+    from gateway.cli.query_requests import dataset_id
+
+    with connected(url, key, as_json) as gw:
+        done = gw.retire_dataset(dataset_id(gw, dataset), reason)
+    if as_json:
+        show(done, True)
+        return
+    data = done.model_dump(mode="json")
+    closed = data.pop("closed")
+    emit(data, False)
+    emit(closed, False, ["id", "app", "purpose", "status", "reason"])

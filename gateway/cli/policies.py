@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -83,11 +83,23 @@ def replace(
         ),
     ],
     dataset: Annotated[str, typer.Option(help="Dataset id or name")],
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Only show what the replacement would do (the diff, the approved queries it "
+            "breaks and revokes); change nothing",
+        ),
+    ] = False,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Replace a dataset's usage policy through the running gateway (its department)."""
+    """Replace a dataset's usage policy through the running gateway (its department).
+
+    Approved queries the new policy refuses are revoked, with the reason the app sees;
+    run with --preview first to see which.
+    """
     from gateway.cli.query_requests import dataset_id
 
     document = read_document(file)
@@ -95,6 +107,11 @@ def replace(
         document = document["policy"]  # a dataset document: its policy
     if not isinstance(document, dict):
         raise fail(_("%(path)s: expected a policy document (a mapping)", path=file), USAGE_ERROR)
+    if preview:
+        with connected(url, key, as_json) as gw:
+            impact = gw.preview_policy(dataset_id(gw, dataset), document)
+        _show_preview(impact.model_dump(mode="json"), as_json)
+        return
     with connected(url, key, as_json) as gw, busy(_("replacing the policy…"), as_json):
         out = gw.replace_policy(dataset_id(gw, dataset), document)
     data = out.model_dump(mode="json", exclude={"policy"})
@@ -108,3 +125,36 @@ def replace(
             version=str(data["policy_version"])[:12],
         )
     )
+
+
+def _show_preview(impact: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit(impact, True)
+        return
+    diff = impact["diff"]
+    if not diff["changed"]:
+        console.print(_("the new policy is the same document: nothing would change"))
+        return
+    changes = [
+        {"purpose": p["purpose"], "field": c["field"], "old": c["old"], "new": c["new"]}
+        for p in diff["purposes_changed"]
+        for c in p["changes"]
+    ]
+    changes += [{"purpose": p, "field": _("(added)")} for p in diff["purposes_added"]]
+    changes += [{"purpose": p, "field": _("(removed)")} for p in diff["purposes_removed"]]
+    if diff.get("retention"):
+        r = diff["retention"]
+        changes.append({"purpose": "", "field": "retention", "old": r["old"], "new": r["new"]})
+    console.print(_("Policy changes"))
+    emit(changes, False, ["purpose", "field", "old", "new"])
+    console.print(
+        _(
+            "Approved queries: %(breaks)s would be revoked, %(changes)s run under changed "
+            "terms, %(unchanged)s unchanged",
+            breaks=len(impact["breaks"]),
+            changes=len(impact["changes"]),
+            unchanged=impact["unchanged"],
+        )
+    )
+    if impact["breaks"]:
+        emit(impact["breaks"], False, ["id", "app", "purpose", "reason_code", "reason"])

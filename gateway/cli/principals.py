@@ -1,7 +1,10 @@
-"""``cdg principal add/list/revoke``: operators manage who may call the gateway."""
+"""``cdg principal add|list|revoke`` (the operator, on the local home) and
+``cdg principal me|rotate-key|reissue-key|expire`` (through a running gateway, as the key's
+principal)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -9,7 +12,8 @@ import typer
 from gateway.auth.principal import KINDS
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import add_principal, revoke_principal
-from gateway.cli.common import emit, fail, prepared
+from gateway.cli.common import emit, fail, instant, prepared
+from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected, show
 from gateway.errors import GatewayError
 from gateway.store.engine import Store
 
@@ -72,3 +76,63 @@ def revoke(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     except GatewayError as exc:
         raise fail(exc.detail) from None
     emit({"revoked": name}, as_json)
+
+
+KEY_COLUMNS = ["principal", "api_key", "prefix", "expires_at", "previous_keys_valid_until"]
+ExpiresAt = Annotated[
+    str | None,
+    typer.Option(
+        "--expires-at",
+        help="When the new key stops working (RFC 3339 with zone); default: never",
+        show_default=False,
+    ),
+]
+
+
+@app.command("me")
+def me(url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """The principal the API key belongs to."""
+    with connected(url, key, as_json) as gw:
+        show(gw.me(), as_json)
+
+
+@app.command("rotate-key")
+def rotate_key(
+    expires_at: ExpiresAt = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new API key for the key's own principal, shown once; the old one works for the
+    grace period (CDG_KEY_ROTATION_GRACE_SECONDS), then stops."""
+    with connected(url, key, as_json) as gw:
+        show(gw.rotate_key(_instant(expires_at)), as_json)
+
+
+@app.command("reissue-key")
+def reissue_key(
+    name: Annotated[str, typer.Argument(help="The principal (an app of your department)")],
+    expires_at: ExpiresAt = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new API key for a principal, shown once; its earlier keys stop now."""
+    with connected(url, key, as_json) as gw:
+        show(gw.reissue_key(name, _instant(expires_at)), as_json)
+
+
+@app.command("expire")
+def expire(
+    name: Annotated[str, typer.Argument(help="The principal whose keys stop")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every working API key of a principal stops now (its department, or the app itself)."""
+    with connected(url, key, as_json) as gw:
+        show(gw.expire_keys(name), as_json)
+
+
+def _instant(value: str | None) -> datetime | None:
+    return instant("--expires-at", value)

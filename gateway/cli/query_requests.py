@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.common import USAGE_ERROR, busy, fail, read_document
+from gateway.cli.common import USAGE_ERROR, busy, fail, instant, read_document
 from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected, show
 from gateway.cli.text import _
 from gateway.client import GatewayClient
@@ -93,21 +92,6 @@ def _mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def _instant(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None:
-        raise fail(
-            _("--expires-at: give a time with its zone, e.g. 2027-01-31T18:00:00+08:00"),
-            USAGE_ERROR,
-        )
-    return when
-
-
 @app.command("approve")
 def approve(
     request_id: RequestId,
@@ -123,7 +107,7 @@ def approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a pending request, optionally narrowing it (departments)."""
-    until = _instant(expires_at)
+    until = instant("--expires-at", expires_at)
     with connected(url, key, as_json) as gw, busy(_("approving…"), as_json):
         done = gw.approve(request_id, expires_at=until, max_runs=max_runs, row_cap=row_cap,
                           note=note)  # fmt: skip

@@ -9,13 +9,14 @@ exits 1; no key exits 2.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from gateway.cli.common import USAGE_ERROR, err_console, fail, print_json
+from gateway.cli.common import USAGE_ERROR, fail, print_json
 from gateway.cli.text import _
 from gateway.client import DEFAULT_URL, GatewayAPIError, GatewayClient
 
@@ -54,7 +55,8 @@ def connected(url: str, key: str | None, as_json: bool = False) -> Iterator[Gate
 def refused(exc: GatewayAPIError, as_json: bool) -> typer.Exit:
     """Print what the gateway said (JSON on stderr with ``--json``); exit 1."""
     if as_json:
-        err_console.print_json(data=exc.as_dict())
+        # Plain echo: a console would wrap long lines inside the JSON strings.
+        typer.echo(json.dumps(exc.as_dict(), ensure_ascii=False, indent=2), err=True)
         return typer.Exit(1)
     head = exc.error if exc.status is None else f"{exc.status} {exc.error}"
     if exc.reason:

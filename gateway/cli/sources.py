@@ -1,4 +1,4 @@
-"""``cdg source add|list``: a department's databases, through a running gateway."""
+"""``cdg source add|list|retire``: a department's databases, through a running gateway."""
 
 from __future__ import annotations
 
@@ -49,3 +49,25 @@ def listing(
     """The calling department's sources (never their URLs)."""
     with connected(url, key, as_json) as gw:
         show(gw.sources(), as_json, SOURCE_COLUMNS)
+
+
+@app.command("retire")
+def retire(
+    source: Annotated[str, typer.Argument(help="Source name or id")],
+    reason: Annotated[str, typer.Option(help="Why; apps whose queries it ends see it")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retire a source and its datasets (soft, logged); their approved queries are revoked."""
+    with connected(url, key, as_json) as gw:
+        found = next((s.id for s in gw.sources() if source in (s.id, s.name)), source)
+        done = gw.retire_source(found, reason)
+    if as_json:
+        show(done, True)
+        return
+    show(done.source, False)
+    closed = [
+        {"dataset": d.name, **c.model_dump(mode="json")} for d in done.datasets for c in d.closed
+    ]
+    show(closed, False, ["dataset", "id", "app", "purpose", "status", "reason"])

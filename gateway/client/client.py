@@ -32,13 +32,19 @@ from gateway.client.models import (
     ConsistencyProofOut,
     DatasetCreate,
     DatasetOut,
+    DatasetRetirementOut,
     ExplainOut,
     InclusionProofOut,
+    KeyIssuedOut,
+    KeysExpiredOut,
+    PolicyPreviewOut,
     PrincipalOut,
+    PurposeNodeOut,
     QueryRequestOut,
     ReverseOut,
     RunResult,
     SourceOut,
+    SourceRetirementOut,
     SubjectAccess,
     SubjectRefOut,
     SummaryRow,
@@ -204,7 +210,30 @@ class GatewayClient:
         """The principal this client's API key belongs to."""
         return self._one(PrincipalOut, "GET", "/v1/principals/me")
 
+    def rotate_key(self, expires_at: datetime | None = None) -> KeyIssuedOut:
+        """A new API key for the caller (shown once); earlier keys work for a grace period.
+
+        This client keeps using the key it was made with: make a new client with the new key.
+        """
+        body = {"expires_at": expires_at.isoformat() if expires_at else None}
+        return self._one(KeyIssuedOut, "POST", "/v1/principals/me/rotate-key", body=body)
+
+    def reissue_key(self, principal: str, expires_at: datetime | None = None) -> KeyIssuedOut:
+        """A new API key for a principal (its department); its earlier keys stop now."""
+        body = {"expires_at": expires_at.isoformat() if expires_at else None}
+        path = f"/v1/principals/{_seg(principal)}/reissue-key"
+        return self._one(KeyIssuedOut, "POST", path, body=body)
+
+    def expire_keys(self, principal: str) -> KeysExpiredOut:
+        """Every working API key of a principal stops now (its department, or the app itself)."""
+        path = f"/v1/principals/{_seg(principal)}/expire-keys"
+        return self._one(KeysExpiredOut, "POST", path)
+
     # -- catalog ------------------------------------------------------------------------
+
+    def purposes(self) -> list[PurposeNodeOut]:
+        """The purpose hierarchy (用途层级) with Chinese and English names."""
+        return self._many(PurposeNodeOut, "GET", "/v1/purposes")
 
     def sources(self) -> list[SourceOut]:
         """The calling department's sources."""
@@ -213,6 +242,11 @@ class GatewayClient:
     def add_source(self, name: str, url: str) -> SourceOut:
         """Register a department database (the URL is stored encrypted, never returned)."""
         return self._one(SourceOut, "POST", "/v1/sources", body={"name": name, "url": url})
+
+    def retire_source(self, source_id: str, reason: str) -> SourceRetirementOut:
+        """Retire a source and its datasets; their approved queries are revoked (owner)."""
+        path = f"/v1/sources/{_seg(source_id)}/retire"
+        return self._one(SourceRetirementOut, "POST", path, body={"reason": reason})
 
     def datasets(self) -> list[DatasetOut]:
         """The catalog the caller may see."""
@@ -231,6 +265,19 @@ class GatewayClient:
         """Replace a dataset's usage policy (the owning department)."""
         body = {"policy": _body(policy)}
         return self._one(DatasetOut, "PUT", f"/v1/datasets/{_seg(dataset_id)}/policy", body=body)
+
+    def preview_policy(
+        self, dataset_id: str, policy: UsagePolicy | Mapping[str, Any]
+    ) -> PolicyPreviewOut:
+        """What replacing the policy would do (the diff, the queries it breaks); changes nothing."""
+        body = {"policy": _body(policy)}
+        path = f"/v1/datasets/{_seg(dataset_id)}/policy/preview"
+        return self._one(PolicyPreviewOut, "POST", path, body=body)
+
+    def retire_dataset(self, dataset_id: str, reason: str) -> DatasetRetirementOut:
+        """Retire a dataset; its approved queries are revoked with the reason (owner)."""
+        path = f"/v1/datasets/{_seg(dataset_id)}/retire"
+        return self._one(DatasetRetirementOut, "POST", path, body={"reason": reason})
 
     def scan_dataset(self, dataset_id: str) -> list[ColumnFindingOut]:
         """Sample a dataset for unlabelled PII (the owning department)."""

@@ -17,12 +17,17 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auth.routes import PrincipalOut
+from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut
 from gateway.budget.schemas import BudgetOut
 from gateway.catalog.schemas import (
     ColumnFindingOut,
     DatasetCreate,
     DatasetOut,
+    DatasetRetirementOut,
+    PolicyPreviewOut,
+    PurposeNodeOut,
     SourceOut,
+    SourceRetirementOut,
 )
 from gateway.queries.schemas import RunResult
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut
@@ -38,16 +43,22 @@ __all__ = [
     "ConsistencyProofOut",
     "DatasetCreate",
     "DatasetOut",
+    "DatasetRetirementOut",
     "ExplainOut",
     "ExplainRequest",
     "InclusionProofOut",
+    "KeyIssuedOut",
+    "KeysExpiredOut",
+    "PolicyPreviewOut",
     "PrincipalOut",
+    "PurposeNodeOut",
     "QueryRequestCreate",
     "QueryRequestOut",
     "ReverseOut",
     "ReverseRequest",
     "RunResult",
     "SourceOut",
+    "SourceRetirementOut",
     "SubjectAccess",
     "SubjectRefOut",
     "SummaryRow",

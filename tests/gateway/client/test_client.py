@@ -149,3 +149,38 @@ def test_a_gateway_that_is_not_there_is_one_clear_error() -> None:
     assert failed.value.status is None and failed.value.error == CONNECTION_FAILED
     assert f"127.0.0.1:{port}" in failed.value.detail
     assert len(waits) == 2  # three tries, two waits
+
+
+def test_lifecycle_calls(live: LiveGateway, small_community: Community) -> None:
+    dept = GatewayClient(live.url, live.keys["civil-affairs"])
+    app = GatewayClient(live.url, live.keys["heping-committee"])
+    with dept, app:
+        dataset = register_residents(dept, small_community)
+        filed = app.file_request(dataset.id, HOME_VISIT_PURPOSE, "visits", HOME_VISIT)
+        dept.approve(filed.id)
+        assert HOME_VISIT_PURPOSE in {p.purpose for p in app.purposes()}
+
+        assert dataset.policy is not None
+        narrowed = dataset.policy.model_copy(deep=True)
+        del narrowed.purposes[0].columns["mobile"]
+        preview = dept.preview_policy(dataset.id, narrowed)
+        assert [b.id for b in preview.breaks] == [filed.id] and preview.diff.changed
+        assert app.request(filed.id).status == "approved"
+
+        retired = dept.retire_dataset(dataset.id, "moved")
+        assert retired.retired_at is not None and [c.id for c in retired.closed] == [filed.id]
+        source = next(s for s in dept.sources() if s.name == "residents-db")
+        assert dept.retire_source(source.id, "gone").source.retired_at is not None
+
+        issued = app.rotate_key()
+        assert issued.principal == "heping-committee" and issued.api_key
+        with GatewayClient(live.url, issued.api_key) as rotated:
+            assert rotated.me().name == "heping-committee"
+        reissued = dept.reissue_key("civil-affairs")
+        with pytest.raises(GatewayAPIError) as old:
+            dept.me()
+        assert old.value.status == 401
+    with GatewayClient(live.url, reissued.api_key) as fresh:
+        assert fresh.expire_keys("civil-affairs").expired == 1
+        with pytest.raises(GatewayAPIError):
+            fresh.me()
