@@ -10,16 +10,21 @@ import uvicorn
 import gateway
 from gateway.cli import (
     audit,
+    budgets,
     datasets,
+    decisions,
     keys,
     pii,
     policies,
     principals,
+    purposes,
     queries,
     query_requests,
     sources,
+    status,
     store,
     subjects,
+    tokens,
     webhooks,
 )
 from gateway.cli.common import (
@@ -50,6 +55,11 @@ cli.add_typer(webhooks.app, name="webhooks")
 cli.add_typer(sources.app, name="source")
 cli.add_typer(query_requests.app, name="request")
 cli.add_typer(queries.app, name="query")
+cli.add_typer(purposes.app, name="purpose")
+cli.add_typer(budgets.app, name="budget")
+cli.add_typer(decisions.app, name="decision")
+cli.add_typer(tokens.app, name="token")
+cli.command("status")(status.status)
 
 
 def _version(show: bool) -> None:

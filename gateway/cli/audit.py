@@ -46,9 +46,10 @@ from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Problem, Report, WitnessPolicy, check_cosignatures
 from gateway.auditlog.witnessing import witness_policy
-from gateway.cli import witness
+from gateway.cli import audit_api, witness
 from gateway.cli.common import (
     USAGE_ERROR,
+    busy,
     console,
     emit,
     err_console,
@@ -65,6 +66,7 @@ from gateway.webhooks.notify import verify_failed
 
 app = typer.Typer(help="The access log: verify, export, checkpoint.", no_args_is_help=True)
 app.add_typer(witness.app, name="witness")
+audit_api.register(app)
 
 KeysOption = Annotated[
     Path | None,
@@ -174,6 +176,36 @@ def _report(report: Report, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+def _remote_report(report: dict[str, Any], as_json: bool) -> None:
+    """What the gateway's GET /v1/audit/verify said, printed as a local verify prints it."""
+    if as_json:
+        emit(report, True)
+    elif report["intact"]:
+        age = report["oldest_unsigned_age_seconds"]
+        console.print(
+            _(
+                "audit log intact: %(entries)s entries, %(checkpoints)s checkpoints; "
+                "%(unsigned)s newest entries not yet under a stored checkpoint",
+                entries=report["entries"],
+                checkpoints=report["checkpoints"],
+                unsigned=report["unsigned_entries"],
+            )
+            + ("" if age is None else _(" (the oldest recorded %(age)s s ago)", age=f"{age:.0f}"))
+        )
+    else:
+        err_console.print(
+            _(
+                "audit log NOT intact: first bad index %(index)s: %(kind)s: %(message)s",
+                index=report["first_bad_index"],
+                kind=report["problem"],
+                message=report["message"],
+            ),
+            markup=False,
+        )
+    if not report["intact"]:
+        raise typer.Exit(1)
+
+
 def _report_problem(problem: Problem) -> Report:
     report = Report()
     report.problems.append(problem)
@@ -197,12 +229,20 @@ def verify(
     keys: KeysOption = None,
     origin: OriginOption = None,
     witnesses_required: RequiredOption = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recompute every leaf and the tree; check checkpoints. Exit 0 only when intact.
 
-    With --export and --keys nothing but the two files is read (offline).
+    With --export and --keys nothing but the two files is read (offline). With an API key
+    (--key or CDG_API_KEY) and neither, the running gateway verifies its store (auditors).
     """
+    if key and export is None and since_checkpoint is None and keys is None:
+        with connected(url, key, as_json) as gw, busy(_("verifying…"), as_json):
+            remote = gw.verify()
+        _remote_report(remote.model_dump(mode="json"), as_json)
+        return
     since = read_note(since_checkpoint) if since_checkpoint else None
     if export is not None and keys is not None:
         trust = trust_from_file(keys, origin, witnesses_required)
@@ -384,8 +424,24 @@ def _entries_of_end(tail: bytes, fmt: str) -> int | None:
 
 
 @app.command("checkpoint")
-def checkpoint(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Sign and store a checkpoint for the current log size; print its note."""
+def checkpoint(
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sign and store a checkpoint for the current log size; print its note.
+
+    With an API key (an auditor's) the running gateway signs it; `cdg audit latest` shows
+    the newest without signing.
+    """
+    if key:
+        with connected(url, key, as_json) as gw:
+            signed = gw.sign_checkpoint()
+        if as_json:
+            emit({"note": signed.note}, True)
+        else:
+            typer.echo(signed.note, nl=False)
+        return
     ctx = open_context()
     try:
         with ctx.store.transaction() as session:

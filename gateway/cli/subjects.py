@@ -1,4 +1,9 @@
-"""``cdg subject link``: a department gives a resident a one-time link to their history."""
+"""``cdg subject link``: a department gives a resident a one-time link to their history;
+``cdg subject lookup|accesses|links|revoke-link``: the same residents' API, through a
+running gateway as the key's principal.
+
+An ID number is never needed on the command line: it is asked for at a hidden prompt.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ import typer
 from pydantic import ValidationError
 
 from gateway.auditlog.resident_links import issue
-from gateway.auditlog.schemas import ResidentLinkCreate
+from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
-from gateway.cli.common import emit, fail, initialise, settings
+from gateway.cli.common import emit, fail, instant, prepared
+from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected, show
+from gateway.cli.text import _
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
 
@@ -22,9 +29,6 @@ app = typer.Typer(
 
 @app.command("link")
 def link(
-    department: Annotated[
-        str, typer.Option(help="Name of the department principal issuing the link")
-    ],
     id_number: Annotated[
         str,
         typer.Option(
@@ -35,9 +39,20 @@ def link(
             hide_input=True,
         ),
     ],
+    department: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of the department principal issuing the link (on the local home, as "
+            "the operator); without it the link is issued through the running gateway as the "
+            "key's department",
+            show_default=False,
+        ),
+    ] = None,
     hours: Annotated[
         int, typer.Option(min=1, max=720, help="Hours until the unused link expires")
     ] = 72,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Issue a one-time, expiring link; the resident opens it once to see who received
@@ -47,8 +62,20 @@ def link(
     except ValidationError:
         # Never repeat the value: it is a resident's ID number.
         raise fail("not a valid resident ID number (18 characters or 15 digits)") from None
-    s = settings()
-    initialise(s)
+    if department is None:
+        with connected(url, key, as_json) as gw:
+            out = gw.issue_link(id_number, hours)
+    else:
+        out = _issue_locally(department, body)
+    if as_json:
+        emit(out.model_dump(mode="json"), True)
+        return
+    typer.echo(out.url)
+    typer.echo(f"link {out.id}; expires {out.expires_at.isoformat(timespec='minutes')} (UTC)")
+
+
+def _issue_locally(department: str, body: ResidentLinkCreate) -> ResidentLinkIssued:
+    s = prepared()
     ctx = GatewayContext.open(s)
     try:
         with ctx.store.transaction() as session:
@@ -61,8 +88,54 @@ def link(
         raise fail(exc.detail) from None
     finally:
         ctx.close()
-    if as_json:
-        emit(out.model_dump(mode="json"), True)
-        return
-    typer.echo(out.url)
-    typer.echo(f"link {out.id}; expires {out.expires_at.isoformat(timespec='minutes')} (UTC)")
+    return out
+
+
+ACCESS_COLUMNS = ["index", "time", "app", "purpose", "dataset_name", "justification"]
+
+
+@app.command("lookup")
+def lookup(
+    url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False
+) -> None:
+    """A resident's SubjectRef from an ID number asked for at a hidden prompt (departments,
+    auditors; logged)."""
+    number = str(typer.prompt(_("resident ID number"), hide_input=True))
+    with connected(url, key, as_json) as gw:
+        show(gw.subject_ref(number), as_json)
+
+
+@app.command("accesses")
+def accesses(
+    subject_ref: Annotated[str, typer.Argument(help="The resident's SubjectRef")],
+    since: Annotated[
+        str | None, typer.Option(help="Only from this time (RFC 3339 with zone)")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Who received rows about a resident, oldest first (every page)."""
+    start = instant("--since", since)
+    with connected(url, key, as_json) as gw:
+        rows = list(gw.iter_accesses(subject_ref, since=start))
+    show(rows, as_json, ACCESS_COLUMNS)
+
+
+@app.command("links")
+def links(url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False) -> None:
+    """Links the key's department issued (never their secrets)."""
+    with connected(url, key, as_json) as gw:
+        show(gw.links(), as_json, ["id", "issued_by", "created_at", "expires_at", "state"])
+
+
+@app.command("revoke-link")
+def revoke_link(
+    link_id: Annotated[str, typer.Argument(help="The link's id")],
+    url: UrlOption = DEFAULT_URL,
+    key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a link before it is used."""
+    with connected(url, key, as_json) as gw:
+        show(gw.revoke_link(link_id), as_json)

@@ -33,6 +33,7 @@ from gateway.client.models import (
     DatasetCreate,
     DatasetOut,
     DatasetRetirementOut,
+    DeliveryOut,
     ExplainOut,
     InclusionProofOut,
     KeyIssuedOut,
@@ -41,6 +42,8 @@ from gateway.client.models import (
     PrincipalOut,
     PurposeNodeOut,
     QueryRequestOut,
+    ResidentLinkIssued,
+    ResidentLinkOut,
     ReverseOut,
     RunResult,
     SourceOut,
@@ -49,6 +52,9 @@ from gateway.client.models import (
     SubjectRefOut,
     SummaryRow,
     UsagePolicy,
+    VerifyOut,
+    WebhookCreated,
+    WebhookOut,
 )
 from gateway.client.retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
@@ -415,6 +421,10 @@ class GatewayClient:
     def summary(self, by: Literal["dataset", "app"] = "dataset") -> list[SummaryRow]:
         return self._many(SummaryRow, "GET", "/v1/audit/summary", params={"by": by})
 
+    def verify(self) -> VerifyOut:
+        """Verify the whole stored log now, as ``cdg audit verify`` does (auditors)."""
+        return self._one(VerifyOut, "GET", "/v1/audit/verify")
+
     def published_keys(self) -> list[str]:
         """The log's verifier keys, as published at /.well-known/cdg-audit-keys (no key needed)."""
         text = self._send("GET", "/.well-known/cdg-audit-keys").text
@@ -493,6 +503,42 @@ class GatewayClient:
             if len(page) < page_size:
                 return
             after = page[-1].index
+
+    def issue_link(self, id_number: str, expires_in_hours: int = 72) -> ResidentLinkIssued:
+        """A one-time, expiring link for a resident to read their access history (departments)."""
+        body = {"id_number": id_number, "expires_in_hours": expires_in_hours}
+        return self._one(ResidentLinkIssued, "POST", "/v1/subjects/links", body=body)
+
+    def links(self) -> list[ResidentLinkOut]:
+        """Resident links the caller's department issued."""
+        return self._many(ResidentLinkOut, "GET", "/v1/subjects/links")
+
+    def revoke_link(self, link_id: str) -> ResidentLinkOut:
+        path = f"/v1/subjects/links/{_seg(link_id)}/revoke"
+        return self._one(ResidentLinkOut, "POST", path)
+
+    # -- webhooks and operations --------------------------------------------------------
+
+    def webhooks(self) -> list[WebhookOut]:
+        """The caller's webhook endpoints (never their secrets)."""
+        return self._many(WebhookOut, "GET", "/v1/webhooks")
+
+    def add_webhook(self, url: str) -> WebhookCreated:
+        """Register an endpoint; the answer holds its signing secret, shown once."""
+        return self._one(WebhookCreated, "POST", "/v1/webhooks", body={"url": url})
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._send("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
+
+    def deliveries(self, webhook_id: str, limit: int = 100) -> list[DeliveryOut]:
+        """Delivery attempts to one endpoint, newest first."""
+        path = f"/v1/webhooks/{_seg(webhook_id)}/deliveries"
+        return self._many(DeliveryOut, "GET", path, params={"limit": limit})
+
+    def health(self) -> dict[str, Any]:
+        """``/healthz``: the gateway answers and reaches its store (no key needed)."""
+        data: dict[str, Any] = self._json("GET", "/healthz")
+        return data
 
 
 def _seg(value: str) -> str:

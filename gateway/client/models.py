@@ -12,9 +12,12 @@ from gateway.auditlog.schemas import (
     CheckpointOut,
     ConsistencyProofOut,
     InclusionProofOut,
+    ResidentLinkIssued,
+    ResidentLinkOut,
     SubjectAccess,
     SubjectRefOut,
     SummaryRow,
+    VerifyOut,
 )
 from gateway.auth.routes import PrincipalOut
 from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut
@@ -32,6 +35,7 @@ from gateway.catalog.schemas import (
 from gateway.queries.schemas import RunResult
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut
 from gateway.tokens.schemas import ReverseOut, ReverseRequest
+from gateway.webhooks.schemas import DeliveryOut, WebhookCreated, WebhookOut
 from policies import UsagePolicy
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "DatasetCreate",
     "DatasetOut",
     "DatasetRetirementOut",
+    "DeliveryOut",
     "ExplainOut",
     "ExplainRequest",
     "InclusionProofOut",
@@ -54,6 +59,8 @@ __all__ = [
     "PurposeNodeOut",
     "QueryRequestCreate",
     "QueryRequestOut",
+    "ResidentLinkIssued",
+    "ResidentLinkOut",
     "ReverseOut",
     "ReverseRequest",
     "RunResult",
@@ -63,4 +70,7 @@ __all__ = [
     "SubjectRefOut",
     "SummaryRow",
     "UsagePolicy",
+    "VerifyOut",
+    "WebhookCreated",
+    "WebhookOut",
 ]
