@@ -20,6 +20,10 @@ MESSAGES = (
     N_("Some fields of the form are not valid."),
     N_("This form has expired or did not come from this console. Reload the page and try again."),
     N_("Something went wrong"),
+    N_("Say why the app needs this data."),
+    N_("the dataset offers this app no such purpose"),
+    N_("the policy document does not pass the check"),
+    N_("no such app"),
 )
 
 

@@ -34,7 +34,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem(N_("Home"), "/console/", "console.home", ("department", "app", "auditor")),
     NavItem(N_("Datasets"), "/console/department/datasets", "dataset.register", ("department",)),
-    NavItem(N_("Requests"), "/console/department/requests", "request.list", ("department",)),
+    NavItem(N_("Requests"), "/console/department/requests", "request.approve", ("department",)),
     NavItem(N_("Budgets"), "/console/department/budgets", "budget.read", ("department",)),
     NavItem(N_("Catalogue"), "/console/app/catalogue", "request.file", ("app",)),
     NavItem(N_("My requests"), "/console/app/requests", "request.list", ("app",)),

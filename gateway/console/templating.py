@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from gateway.console.messages import rows_label
 from gateway.console.navigation import N_, nav_for
 from gateway.console.viewer import Visitor
 from gateway.i18n import format_time
@@ -30,6 +31,7 @@ ENV = Environment(
 
 # Words templates look up by a value (message ids, translated where shown).
 ENV.globals.update(
+    rows_label=rows_label,
     kind_labels={
         "department": N_("department"),
         "app": N_("community app"),

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.console.pages import auditor, home, resident, resident_links, sign_in
+from gateway.console.pages import (
+    apps,
+    auditor,
+    department,
+    home,
+    resident,
+    resident_links,
+    sign_in,
+)
 
 ROUTERS: list[APIRouter] = [
     sign_in.router,
     home.router,
+    apps.router,
+    department.router,
     auditor.router,
     resident.router,
     resident_links.router,
