@@ -75,8 +75,8 @@ def stacked_bars(
     *,
     title: str,
     empty: str,
-    width: int = 720,
-    height: int = 260,
+    width: int = 960,
+    height: int = 240,
     colours: Sequence[str] = PALETTE,
     others: str | None = None,
 ) -> Markup:
@@ -134,7 +134,8 @@ def stacked_bars(
                 f'fill="{colour_of[s.label]}"><title>{escape(s.label)} · {escape(day)}: '
                 f"{value:,}</title></rect>"
             )
-        if i % label_every == 0:
+        last = i == len(days) - 1
+        if (i % label_every == 0 and len(days) - 1 - i >= label_every) or last:
             parts.append(_text(left + i * slot + slot / 2, base + 14, day, size=10))
     for n, s in enumerate(series):
         col, row = n % 3, n // 3

@@ -64,14 +64,16 @@ def test_the_overview_shows_verification_checkpoint_and_charts(
 def test_the_auditor_finds_the_run_and_its_proof(world: tuple[Gateway, int, str]) -> None:
     gw, index, resident = world
     auditor, token = person(gw, "district-auditor")
-    found = auditor.get(
-        "/console/audit/entries",
-        params={"event": "query.run", "app": "heping-committee", "resident": resident},
-    )
-    assert found.status_code == 200, found.text
+    form = {"event": "query.run", "app": "heping-committee", "resident": resident}
+    posted = auditor.post("/console/audit/entries", data={**form, "csrf": token})
+    found = posted  # the form answers with the results page, addressed by SubjectRef
+    assert posted.status_code == 200, posted.text
+    assert re.search(r"resident=s_[a-z2-7]{26}", str(posted.url))
+    assert resident not in str(posted.url)
     assert f'href="/console/audit/entries/{index}"' in found.text
     assert resident not in found.text  # the page carries the SubjectRef, not the number
-    assert re.search(r"resident=s_[a-z2-7]{26}", found.text)
+    # An ID number is never taken from an address.
+    assert auditor.get("/console/audit/entries", params={"resident": resident}).status_code == 422
     signed = auditor.post("/console/audit/checkpoint", data={"csrf": token}, follow_redirects=False)
     assert signed.status_code == 303
     entry = auditor.get(f"/console/audit/entries/{index}")
@@ -121,9 +123,9 @@ def test_a_stale_csrf_token_signs_nothing(world: tuple[Gateway, int, str]) -> No
 
 def test_bad_filters_are_a_clear_page(world: tuple[Gateway, int, str]) -> None:
     gw, *_ = world
-    auditor, _ = person(gw, "district-auditor")
+    auditor, token = person(gw, "district-auditor")
     bad = "110105194912310021"
-    r = auditor.get("/console/audit/entries", params={"resident": bad})
+    r = auditor.post("/console/audit/entries", data={"resident": bad, "csrf": token})
     assert r.status_code == 422 and bad not in r.text
     assert auditor.get("/console/audit/entries", params={"start": "2026-13-01"}).status_code == 422
     r = auditor.get("/console/audit/entries", params={"start": "2026-12-04", "end": "2026-12-01"})

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from fastapi import Path, Query, Request
+from fastapi import Form, Path, Query, Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from gateway.access import permissions
@@ -21,6 +22,7 @@ from gateway.api.dependencies import RequestId
 from gateway.auditlog import service
 from gateway.auditlog.events import EVENTS, OUTCOMES, REASONS
 from gateway.auditlog.export import as_csv, as_jsonl
+from gateway.auditlog.residents import is_subject_ref
 from gateway.auditlog.verify_report import verify_report
 from gateway.bounds import INT64_MAX
 from gateway.console import auditor_data as data
@@ -30,13 +32,18 @@ from gateway.console.routing import console_router
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
+from gateway.errors import InvalidRequest
 from gateway.i18n import zone
 
 router = console_router()
 
+# An address names a resident only by SubjectRef; an ID number goes through the form.
+NO_ID_IN_ADDRESS = N_("search for a resident with the form: an ID number never goes in an address")
+
 Days = Literal[7, 30, 90]
 Text = Annotated[str | None, Query(max_length=64)]
-Day = Annotated[date | None, Query()]
+# Dates come from <input type="date">: "" when left empty, else YYYY-MM-DD.
+Day = Annotated[str | None, Query(max_length=10)]
 
 
 def _labels(visitor: Visitor) -> dict[str, object]:
@@ -129,9 +136,18 @@ def sign_checkpoint(request: Request, visitor: SignedIn) -> Response:
     return RedirectResponse("/console/audit?signed=1#checkpoint", status_code=303)
 
 
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest("not a date (YYYY-MM-DD)") from None
+
+
 def _query(
-    start: date | None,
-    end: date | None,
+    start: str | None,
+    end: str | None,
     app: str | None,
     dataset: str | None,
     event: str | None,
@@ -140,7 +156,13 @@ def _query(
 ) -> data.LogQuery:
     # An empty field of the form means "any".
     return data.LogQuery(
-        start, end, app or None, dataset or None, event or None, outcome or None, resident or None
+        _day(start),
+        _day(end),
+        app or None,
+        dataset or None,
+        event or None,
+        outcome or None,
+        resident or None,
     )
 
 
@@ -160,6 +182,8 @@ def entries(
 ) -> Response:
     who = principal_of(visitor)
     ctx = context_of(request)
+    if resident and not is_subject_ref(resident):
+        raise InvalidRequest(NO_ID_IN_ADDRESS)
     q = _query(start, end, app, dataset, event, outcome, resident)
     with ctx.store.sessions() as session:
         wanted = data.entry_filter(ctx, who, q, zone(visitor.time_zone), rid)
@@ -186,6 +210,32 @@ def entries(
             **_labels(visitor),
         },
     )
+
+
+@router.post("/console/audit/entries", dependencies=[CsrfChecked])
+def search_form(
+    request: Request,
+    visitor: SignedIn,
+    rid: RequestId,
+    start: Annotated[str, Form(max_length=10)] = "",
+    end: Annotated[str, Form(max_length=10)] = "",
+    app: Annotated[str, Form(max_length=64)] = "",
+    dataset: Annotated[str, Form(max_length=64)] = "",
+    event: Annotated[str, Form(max_length=64)] = "",
+    outcome: Annotated[str, Form(max_length=64)] = "",
+    resident: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """The search form is posted, so that a resident's ID number never enters an address
+    (browser history, proxy logs): it is resolved here (logged) and the results page is
+    addressed by the SubjectRef."""
+    who = principal_of(visitor)
+    ctx = context_of(request)
+    q = _query(start, end, app, dataset, event, outcome, resident)
+    wanted = data.entry_filter(ctx, who, q, zone(visitor.time_zone), rid)
+    params = q.params()
+    if wanted.subject:
+        params["resident"] = wanted.subject
+    return RedirectResponse("/console/audit/entries?" + urlencode(params), status_code=303)
 
 
 @router.get("/console/audit/entries/{index}")
@@ -228,6 +278,8 @@ def export(
     matching entry with its inclusion proof, then the seal (``cdg audit verify --export``)."""
     who = principal_of(visitor)
     ctx = context_of(request)
+    if resident and not is_subject_ref(resident):
+        raise InvalidRequest(NO_ID_IN_ADDRESS)
     q = _query(start, end, app, dataset, event, outcome, resident)
     wanted = data.entry_filter(ctx, who, q, zone(visitor.time_zone), rid)
     records = service.export(ctx, who, wanted)
@@ -244,4 +296,15 @@ def export(
     )
 
 
-N_("others")
+# Error details the services raise on these pages, for the catalogues (shown translated).
+MESSAGES = (
+    N_("others"),
+    N_("no such entry"),
+    N_("not a date (YYYY-MM-DD)"),
+    N_("unknown event"),
+    N_("unknown outcome"),
+    N_("the end date is before the start date"),
+    N_("not a valid resident ID number (18 characters or 15 digits)"),
+    N_("no such resident link"),
+    N_("the log is empty"),
+)
