@@ -1,8 +1,13 @@
-"""The principal cache: a hit skips the key lookup, and any revocation ends it at once."""
+"""The principal cache: a hit skips the key lookup; any revocation ends it at once, and a
+key's expiry ends it on time (tests/gateway/auth/test_key_lifecycle.py: over HTTP)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from gateway.access.repository import AccessRepository
+from gateway.auth.cache import PrincipalCache
+from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import add_principal, digest, revoke_principal
 from gateway.context import GatewayContext
 from tests.conftest import Gateway
@@ -44,3 +49,16 @@ def test_an_unknown_key_is_never_remembered(gateway: Gateway) -> None:
     with gateway.ctx.store.transaction() as session:
         epoch = AccessRepository(session).epoch()
     assert gateway.ctx.principals.get(digest(wrong), epoch) is None
+
+
+def test_a_remembered_key_is_never_served_at_or_past_its_expiry() -> None:
+    cache = PrincipalCache()
+    who = AuthPrincipal("p", "heping-committee", "app", "neighbourhood-committee", "heping")
+    now = datetime(2026, 12, 4, 12, tzinfo=UTC)
+    cache.put("d-expiring", 7, who, now + timedelta(seconds=30))
+    cache.put("d-lasting", 7, who)
+    assert cache.get("d-expiring", 7, now) == who
+    assert cache.get("d-expiring", 7, now + timedelta(seconds=30)) is None
+    assert cache.get("d-expiring", 7, now + timedelta(days=1)) is None
+    assert cache.get("d-lasting", 7, now + timedelta(days=3650)) == who
+    assert cache.get("d-lasting", 8, now) is None  # another epoch: read afresh
