@@ -80,6 +80,10 @@ def test_a_resident_opens_the_link_once_and_sees_who_received_their_data(
     assert "cdg_resident=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = person.get("/console/resident")
     assert page.status_code == 200, page.text
+    logged = gw.get(
+        "district-auditor", "/v1/audit/entries", params={"event": "subject.link_opened"}
+    )
+    assert logged.json()[-1]["entry"]["request_id"]  # the console passes the request id on
     assert 'lang="zh-CN"' in page.text
     assert "heping-committee" in page.text and "独居老人上门探访" in page.text
     assert "《个人信息保护法》" in page.text

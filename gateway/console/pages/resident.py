@@ -17,7 +17,6 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.access import permissions
-from gateway.api.dependencies import RequestId
 from gateway.auditlog import resident_links
 from gateway.auth.principal import AuthPrincipal
 from gateway.console import sessions
@@ -28,6 +27,12 @@ from gateway.console.templating import render
 from gateway.console.viewer import AnyVisitor, Visitor, context_of
 
 router = console_router()
+
+
+def _rid(request: Request) -> str:
+    """The request id the middleware set (what the API's RequestId dependency reads)."""
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
 
 RESIDENT_COOKIE: Final[str] = "cdg_resident"
 Token = Annotated[str, Path(min_length=1, max_length=100)]
@@ -68,11 +73,11 @@ def open_page(request: Request, visitor: AnyVisitor, token: Token) -> Response:
 
 
 @router.post("/console/resident/open/{token}", dependencies=[CsrfChecked])
-def open_link(request: Request, visitor: AnyVisitor, rid: RequestId, token: Token) -> Response:
+def open_link(request: Request, visitor: AnyVisitor, token: Token) -> Response:
     permissions.require("resident_link.open", _VISITOR)
     ctx = context_of(request)
     with ctx.store.sessions() as session:
-        opened = resident_links.open_link(session, ctx, token, rid)
+        opened = resident_links.open_link(session, ctx, token, _rid(request))
         session.commit()  # the open, or a refused open of a known link, is logged either way
     if opened.session_token is None:
         return _with_csrf(
@@ -95,14 +100,14 @@ def open_link(request: Request, visitor: AnyVisitor, rid: RequestId, token: Toke
 
 
 @router.get("/console/resident")
-def history(request: Request, visitor: AnyVisitor, rid: RequestId) -> Response:
+def history(request: Request, visitor: AnyVisitor) -> Response:
     ctx = context_of(request)
     token = request.cookies.get(RESIDENT_COOKIE, "")
     with ctx.store.sessions() as session:
         resident = resident_links.resident_for_session(session, token)
         if resident is None:
             return _with_csrf(request, visitor, "resident/ended.html", {"state": "session"}, 401)
-        accesses, cut = resident_links.history(session, ctx, resident, rid)
+        accesses, cut = resident_links.history(session, ctx, resident, _rid(request))
     return _with_csrf(
         request,
         visitor,

@@ -13,7 +13,6 @@ from fastapi import Form, Path, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from gateway.api.dependencies import RequestId
 from gateway.auditlog import resident_links
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued
 from gateway.console.navigation import N_
@@ -23,6 +22,12 @@ from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
 
 router = console_router()
+
+
+def _rid(request: Request) -> str:
+    """The request id the middleware set (what the API's RequestId dependency reads)."""
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
 
 PAGE = "/console/department/resident-links"
 HOURS = (24, 72, 168, 720)  # the choices of the form: 1 day, 3 days, 1 week, 30 days
@@ -57,7 +62,6 @@ def links_page(request: Request, visitor: SignedIn) -> Response:
 def issue(
     request: Request,
     visitor: SignedIn,
-    rid: RequestId,
     id_number: Annotated[str, Form(max_length=64)],
     hours: Annotated[int, Form(ge=1, le=720)] = 72,
 ) -> Response:
@@ -68,7 +72,7 @@ def issue(
         return _page(request, visitor, error=N_("Not a valid resident ID number."), status=422)
     ctx = context_of(request)
     with ctx.store.sessions() as session:
-        issued = resident_links.issue(session, ctx, principal_of(visitor), body, rid)
+        issued = resident_links.issue(session, ctx, principal_of(visitor), body, _rid(request))
         session.commit()
     return _page(request, visitor, issued=issued, status=201)
 
@@ -77,11 +81,10 @@ def issue(
 def revoke(
     request: Request,
     visitor: SignedIn,
-    rid: RequestId,
     link_id: Annotated[str, Path(min_length=1, max_length=32)],
 ) -> Response:
     ctx = context_of(request)
     with ctx.store.sessions() as session:
-        resident_links.revoke(session, ctx, principal_of(visitor), link_id, rid)
+        resident_links.revoke(session, ctx, principal_of(visitor), link_id, _rid(request))
         session.commit()
     return RedirectResponse(PAGE, status_code=303)
