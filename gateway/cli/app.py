@@ -158,6 +158,12 @@ def _print_demo(summary: dict[str, object]) -> None:
     console.print(table)
     console.print(_("Approved queries and keys: %(path)s", path=f"{summary['home']}/demo.json"))
     console.print(_("API docs: %(url)s", url=f"{summary['base_url']}/docs"))
+    console.print(
+        _(
+            "Web console: %(url)s (sign in with one of the API keys above)",
+            url=f"{summary['base_url']}/console/",
+        )
+    )
 
 
 def main() -> None:
