@@ -46,7 +46,10 @@ def ensure_sources(settings: Settings, residents: int, seed: int) -> dict[str, s
     if not all(path.is_file() for path in files.values()):
         private_dir(settings.home / "sources")
         for path in files.values():  # residents' (synthetic) records: private like the store
-            private_dir(path.parent)
+            if not path.parent.exists():
+                # Only a directory made here is narrowed: CDG_SOURCE_DIRS may name a shared
+                # one (tests name the temporary directory, which MariaDB also writes to).
+                private_dir(path.parent)
             private_file(path)
         write_sources(generate_community(seed=seed, residents=residents), urls)
     return urls
