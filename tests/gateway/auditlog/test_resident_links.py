@@ -182,10 +182,18 @@ def test_bad_input_is_a_clear_422_that_does_not_echo(gw: tuple[Gateway, str]) ->
     assert gateway.get("civil-affairs", "/v1/subjects/links").json() == []
 
 
-def test_two_opens_racing_yield_one_session(tmp_path: Path) -> None:
-    gateway = open_gateway(make_settings(tmp_path / "home"))
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_two_opens_racing_yield_one_session(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(request.getfixturevalue("pg_url")) if store == "postgresql" else None
+    gateway = open_gateway(make_settings(tmp_path / "home", url))
     try:
         link = issue(gateway, "civil-affairs", "11010519491231002X")
+        with gateway.ctx.store.transaction() as session:
+            assert resident_links.link_state(session, link["token"]) == "unused"
         results: list[resident_links.Opened] = []
 
         def go() -> None:
@@ -197,6 +205,11 @@ def test_two_opens_racing_yield_one_session(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         assert sum(r.session_token is not None for r in results) == 1
+        assert sorted(r.state for r in results) == ["opened"] * 4  # the rest: already used
+        refused = gateway.get(
+            "district-auditor", "/v1/audit/entries", params={"event": "subject.link_opened"}
+        ).json()
+        assert sorted(e["entry"]["outcome"] for e in refused) == ["ok", *["refused"] * 3]
     finally:
         gateway.client.close()
         gateway.ctx.close()
