@@ -475,6 +475,7 @@ def verify_receipt(
         typer.Option(exists=True, dir_okay=False, help="File of published verifier keys"),
     ],
     origin: OriginOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Check a receipt offline: its entry is in the log under a signed checkpoint, and the
     rows beside it (in a run response) are the ones whose digest the entry records."""
@@ -501,17 +502,25 @@ def verify_receipt(
         or not verify_inclusion(leaf, index, cp.size, proof, cp.root)
     ):
         raise fail(_("the receipt's entry is not proven to be in the log"))
-    console.print(
-        _(
-            "receipt verified: entry %(index)s is in %(origin)s at size %(size)s",
-            index=index,
-            origin=cp.origin,
-            size=cp.size,
-        ),
-        markup=False,
-    )
+    result: dict[str, Any] = {
+        "verified": True, "entry_index": index, "origin": cp.origin, "tree_size": cp.size,
+        "rows_checked": False, "result_digest": None,
+    }  # fmt: skip
+    if not as_json:
+        console.print(
+            _(
+                "receipt verified: entry %(index)s is in %(origin)s at size %(size)s",
+                index=index,
+                origin=cp.origin,
+                size=cp.size,
+            ),
+            markup=False,
+        )
     if "rows" not in data or "columns" not in data:
-        console.print(_("rows not checked: the file holds the receipt only"))
+        if as_json:
+            emit(result, True)
+        else:
+            console.print(_("rows not checked: the file holds the receipt only"))
         return
     recorded = entry.get("result_digest")
     try:
@@ -519,7 +528,12 @@ def verify_receipt(
     except (TypeError, ValueError):
         raise fail(_("the rows hold values that have no canonical form")) from None
     if recorded != computed:
-        raise fail(f"the rows do not match the result digest entry {index} records")
+        raise fail(
+            _("the rows do not match the result digest entry %(index)s records", index=index)
+        )
+    if as_json:
+        emit({**result, "rows_checked": True, "result_digest": computed}, True)
+        return
     console.print(_("rows match the entry's result digest %(digest)s", digest=computed))
 
 
@@ -545,6 +559,7 @@ def consistency(
     ] = None,
     origin: OriginOption = None,
     witnesses_required: RequiredOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Show that NEW extends OLD: the log only grew between the two checkpoints."""
     trust = trust_from_file(keys, origin, witnesses_required)
@@ -567,7 +582,12 @@ def consistency(
     else:
         ok = a.size == b.size and a.root == b.root
     if not ok:
-        raise fail(f"NOT consistent: size {b.size} does not extend size {a.size}")
+        raise fail(
+            _("NOT consistent: size %(new)s does not extend size %(old)s", new=b.size, old=a.size)
+        )
+    if as_json:
+        emit({"consistent": True, "origin": b.origin, "old_size": a.size, "new_size": b.size}, True)
+        return
     console.print(
         _(
             "consistent: %(origin)s at size %(new)s extends size %(old)s",

@@ -27,7 +27,10 @@ app = typer.Typer(help="Usage-policy documents: check them, test them.", no_args
 
 
 @app.command("check")
-def check(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
+def check(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON")] = False,
+) -> None:
     """Validate policy or dataset documents; exit 1 when any has a problem.
 
     Reports schema errors with line and field, purposes missing from the purpose hierarchy,
@@ -36,23 +39,52 @@ def check(files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=Fals
     """
     hierarchy = load_hierarchy(settings().purposes_file)
     bad = 0
+    report = []
     for path in files:
         read_text(path)  # unreadable or not UTF-8: exit 2 before any check
         problems = check_document(path, hierarchy)
+        report.append(
+            {
+                "file": str(path),
+                "ok": not problems,
+                "problems": [
+                    {"line": p.line, "where": p.where, "message": p.message} for p in problems
+                ],
+            }
+        )
+        if as_json:
+            bad += bool(problems)
+            continue
         for p in problems:
             typer.echo(f"{path}:{p.line}: {p.where}: {p.message}", err=True)
         if problems:
             bad += 1
         else:
             console.print(f"{path}: ok")
+    if as_json:
+        emit(report, True)
     if bad:
         raise typer.Exit(1)
 
 
 @app.command("test")
-def test(directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)]) -> None:
+def test(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcomes as JSON")] = False,
+) -> None:
     """Run the YAML policy tests in DIR (like `opa test`); exit 1 when any fails."""
     outcomes = run_directory(directory, load_hierarchy(settings().purposes_file))
+    if as_json:
+        emit(
+            [
+                {"file": o.file.name, "case": o.case, "passed": o.passed, "detail": o.detail}
+                for o in outcomes
+            ],
+            True,
+        )
+        if any(not o.passed for o in outcomes) or not outcomes:
+            raise typer.Exit(1)
+        return
     for o in outcomes:
         mark = "[green]PASS[/green]" if o.passed else "[red]FAIL[/red]"
         line = f"{mark} {o.file.name}: {o.case}" + ("" if o.passed else f": {o.detail}")
