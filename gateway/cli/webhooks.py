@@ -47,12 +47,14 @@ def deliver(
                 if once:
                     break
                 time.sleep(s.webhook_poll_seconds)
-        with store.sessions() as session:
-            pending = WebhookRepository(session).pending_count()
-    except KeyboardInterrupt:
-        pending = -1
+    except KeyboardInterrupt:  # the way to stop the long-running form
+        pass
     finally:
         deliverer.close()
+    try:
+        with store.sessions() as session:
+            pending = WebhookRepository(session).pending_count()
+    finally:
         store.dispose()
     summary = {"attempted": attempted, "pending": pending}
     if as_json:
