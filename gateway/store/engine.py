@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the busy handler alone serialises processes there
+    fcntl = None  # type: ignore[assignment]
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -47,6 +53,14 @@ class Store:
         # SQLite has one write lock per file and its busy handler sleeps in steps of up to
         # 100 ms; short write transactions of one process take turns here instead.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # Across processes (`cdg serve --workers N` on one SQLite file) they take turns on a
+        # lock file beside the store: a waiter wakes when the holder is done instead of
+        # sleeping in the busy handler's steps.
+        self._lock_path: str | None = None
+        database = engine.url.database if self._write_lock is not None else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            self._lock_path = database + ".write-lock"
+        self._lock_file: int | None = None
 
     @classmethod
     def from_url(cls, url: str, pool_size: int = 10) -> Store:
@@ -65,8 +79,29 @@ class Store:
             with self.transaction() as session:
                 yield session
             return
-        with self._write_lock, self.transaction() as session:
+        with self._write_lock, self._file_lock(), self.transaction() as session:
             yield session
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._lock_path is None or fcntl is None:
+            yield
+            return
+        if self._lock_file is None:
+            try:
+                self._lock_file = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # a read-only directory: the busy handler still serialises
+                self._lock_path = None
+                yield
+                return
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
