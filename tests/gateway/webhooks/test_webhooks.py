@@ -379,3 +379,33 @@ def test_a_revoked_principal_receives_nothing_already_queued(gw: Gateway, visits
             sa.select(WebhookDelivery.error).where(WebhookDelivery.endpoint_id == hook["id"])
         ).all()
     assert errors == ["PrincipalRevoked"]
+
+
+def test_two_deliverers_on_one_outbox_send_each_message_once(gw: Gateway) -> None:
+    # Mechanism: a message is taken with a conditional UPDATE before it is sent, so two
+    # workers (threads here, processes or machines in production) never both send it.
+    import threading
+
+    with receiver() as rx:
+        register(gw, "heping-committee", rx.url)
+        app_id = _id(gw, "heping-committee")
+        with gw.ctx.store.writing() as session:
+            for i in range(30):
+                request_decided(
+                    session, query_request=f"qr_{i}", dataset="ds_x", app_id=app_id,
+                    status="approved",
+                )  # fmt: skip
+        workers = [Deliverer(gw.ctx.store, gw.ctx.keyring, gw.ctx.settings) for _ in range(2)]
+        counts: list[int] = []
+        threads = [
+            threading.Thread(target=lambda d=d: counts.append(d.deliver_due(100))) for d in workers
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for d in workers:
+            d.close()
+    ids = [g.headers["webhook-id"] for g in rx.got]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    assert sum(counts) == 30
