@@ -217,8 +217,9 @@ OPERATIONS: dict[str, OperationDoc] = {
         ),
     ),
     "POST /v1/principals/{principal}/reissue-key": OperationDoc(
-        "Issue a new API key for another principal (operators' administrative path, e.g. a "
-        "lost key). The new key is shown once; earlier keys are revoked.",
+        "Issue a new API key for a principal of the calling department's own domain (its "
+        "staff), e.g. after a key was lost. The new key is shown once; earlier keys stop at "
+        "once.",
         request={"expires_at": None},
         response=_json(
             {
@@ -231,8 +232,8 @@ OPERATIONS: dict[str, OperationDoc] = {
         ),
     ),
     "POST /v1/principals/{principal}/expire-keys": OperationDoc(
-        "End every API key of a principal now; the principal stays registered and can be "
-        "given a new key.",
+        "End every working API key of a principal of the calling department's own domain "
+        "now; no new key is issued, and the principal can be given one by reissue.",
         response=_json({"principal": "heping-committee", "expired": 2, "at": _T2}),
     ),
     # -- sources and datasets ----------------------------------------------------------
@@ -251,8 +252,9 @@ OPERATIONS: dict[str, OperationDoc] = {
         response=_json(_SOURCE),
     ),
     "POST /v1/sources/{source_id}/retire": OperationDoc(
-        "Retire a source (soft: it stays in the log's history). Its datasets are retired "
-        "with it and their open query requests closed with the reason, which the apps see.",
+        "Retire a source (soft: it is kept, its name stays taken, no dataset can be "
+        "registered on it). Each of its datasets is retired with it: approved queries "
+        "revoked and pending requests rejected, with a reason the apps see.",
         request={"reason": "数据库迁移 / the database moved"},
         response=_json(
             {
@@ -269,14 +271,16 @@ OPERATIONS: dict[str, OperationDoc] = {
                         "owner": "civil-affairs",
                         "retired_at": _T2,
                         "retired_by": "civil-affairs",
-                        "retire_reason": "数据库迁移 / the database moved",
+                        "retire_reason": "数据源已停用 / the source was retired: "
+                        "数据库迁移 / the database moved",
                         "closed": [
                             {
                                 "id": _QR,
                                 "app": "heping-committee",
                                 "purpose": _PURPOSE,
                                 "status": "revoked",
-                                "reason": "数据库迁移 / the database moved",
+                                "reason": "数据源已停用 / the source was retired: "
+                                "数据库迁移 / the database moved",
                             }
                         ],
                     }
@@ -319,7 +323,7 @@ OPERATIONS: dict[str, OperationDoc] = {
     "POST /v1/datasets/{dataset_id}/retire": OperationDoc(
         "Retire a dataset (soft, logged): no new requests or runs; its approved queries are "
         "revoked and pending ones rejected, with the reason the apps see.",
-        request={"reason": "数据集已停用 / replaced by residents-2027"},
+        request={"reason": "由 residents-2027 取代 / replaced by residents-2027"},
         response=_json(
             {
                 "id": _DS,
@@ -327,14 +331,15 @@ OPERATIONS: dict[str, OperationDoc] = {
                 "owner": "civil-affairs",
                 "retired_at": _T2,
                 "retired_by": "civil-affairs",
-                "retire_reason": "数据集已停用 / replaced by residents-2027",
+                "retire_reason": "由 residents-2027 取代 / replaced by residents-2027",
                 "closed": [
                     {
                         "id": _QR,
                         "app": "heping-committee",
                         "purpose": _PURPOSE,
                         "status": "revoked",
-                        "reason": "数据集已停用 / replaced by residents-2027",
+                        "reason": "数据集已停用 / the dataset was retired: "
+                        "由 residents-2027 取代 / replaced by residents-2027",
                     }
                 ],
             }
