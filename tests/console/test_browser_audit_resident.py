@@ -25,7 +25,10 @@ from tests.conftest import Gateway, make_settings, open_gateway
 from tests.gateway.auditlog.test_resident_history import PURPOSE, SPEC, register, released_ids
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("CDG_CHROMIUM", "/usr/bin/chromium")
+# The journeys' launch arguments and pages (which record console errors: CSP violations).
+from tests.console.test_browser_journeys import ARGS, CHROMIUM  # noqa: E402
+from tests.console.test_browser_journeys import new_page as journey_page  # noqa: E402
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium installed")
 
 
@@ -58,6 +61,15 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_community: Community) -
     index = int(ran.json()["receipt"]["entry_index"])
     assert gw.run("jianshe-property", query).status_code == 404  # a denial for the chart
     resident = released_ids(gw, source, index)[0]
+    with gw.ctx.store.transaction() as session:  # the names people read, as in the demo
+        for name, display in (
+            ("heping-committee", "和平社区居委会"),
+            ("civil-affairs", "区民政局"),
+        ):
+            session.execute(
+                sa.text("UPDATE principals SET display_name = :d WHERE name = :n"),
+                {"d": display, "n": name},
+            )
     server = uvicorn.Server(
         uvicorn.Config(gw.client.app, host="127.0.0.1", port=port, log_level="warning")
     )
@@ -79,16 +91,18 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_community: Community) -
 @pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[object]:
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()
 
 
 def new_page(browser: object, width: int = 1280, height: int = 900) -> object:
-    context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": width, "height": height}, locale="zh-CN"
-    )
-    return context.new_page()
+    return journey_page(browser, width, height)
+
+
+def no_console_errors(page: object) -> None:
+    errors = page.cdg_errors  # type: ignore[attr-defined]
+    assert not errors, errors
 
 
 def sign_in(page: object, site: Site, who: str) -> None:
@@ -136,6 +150,7 @@ def test_the_auditor_finds_the_run_opens_its_proof_and_sees_the_log_verified(
     expect(page.locator("main")).to_contain_text("已证明:该条目在已签名的日志中。")  # type: ignore[attr-defined]
     expect(page.locator("main")).to_contain_text("query.run")  # type: ignore[attr-defined]
     page.screenshot(path=str(site.shots / "auditor-entry-proof.png"), full_page=True)  # type: ignore[attr-defined]
+    no_console_errors(page)
 
 
 def _issue_in_the_console(site: Site, browser: object) -> str:
@@ -166,12 +181,14 @@ def test_a_resident_opens_their_link_once_and_sees_who_received_their_data(
     phone.get_by_role("button", name="查看我的记录").click()  # type: ignore[attr-defined]
     phone.wait_for_url(site.base + "/console/resident")  # type: ignore[attr-defined]
     main = phone.locator("main")  # type: ignore[attr-defined]
-    expect(main).to_contain_text("heping-committee")
+    expect(main).to_contain_text("和平社区居委会")
+    expect(main).to_contain_text("区民政局")
     expect(main).to_contain_text("获取了您的信息")
     expect(main).to_contain_text("独居老人上门探访")
     expect(main).to_contain_text("《个人信息保护法》")
     assert site.resident not in main.inner_text()
     assert fits_the_width(phone)
+    no_console_errors(phone)  # before the pages that answer 410 and 401 on purpose
     phone.screenshot(path=str(site.shots / "resident-history-phone.png"), full_page=True)  # type: ignore[attr-defined]
     # The same link a second time, in another browser: refused.
     other = new_page(browser)
