@@ -409,3 +409,34 @@ def test_two_deliverers_on_one_outbox_send_each_message_once(gw: Gateway) -> Non
     ids = [g.headers["webhook-id"] for g in rx.got]
     assert len(ids) == 30 and len(set(ids)) == 30
     assert sum(counts) == 30
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/\x00",
+        "http://127.0.0.1:0/x",
+        "http://127.0.0.1:abc/x",
+        "http://[::1/x",
+        "http://xn--fiqs8s.example/x",  # an IDN host not in the list
+        "http://数据.example/x",
+        "https://127.0.0.1.evil.example/x",
+        "//127.0.0.1/x",
+        "",
+        "h" * 3000,
+        "http://127.0.0.1@10.0.0.5/x",
+    ],
+)
+def test_odd_urls_are_a_clear_422_that_stores_nothing(gw: Gateway, url: str) -> None:
+    r = gw.post("heping-committee", "/v1/webhooks", {"url": url})
+    body = assert_error(r, 422)
+    assert "10.0.0.5" not in body["detail"] and "evil" not in body["detail"]
+    assert gw.get("heping-committee", "/v1/webhooks").json() == []
+
+
+def test_odd_webhook_ids_are_not_found(gw: Gateway) -> None:
+    for webhook_id in ("x" * 5000, "wh_' OR 1=1 --", "%F0%9F%98%80"):
+        assert_error(
+            gw.client.delete(f"/v1/webhooks/{webhook_id}", headers=gw.auth("civil-affairs")), 404
+        )
+        assert_error(gw.get("civil-affairs", f"/v1/webhooks/{webhook_id}/deliveries"), 404)
