@@ -47,6 +47,7 @@ def new_token() -> str:
 class Live:
     digest: str
     principal: AuthPrincipal
+    display_name: str = ""  # e.g. 区民政局: what the header shows
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def resolve(ctx: GatewayContext, token: str) -> Live | Ended:
                 Principal.role,
                 Principal.domain,
                 Principal.active,
+                Principal.display_name,
             )
             .join(Principal, Principal.id == ConsoleSession.principal_id)
             .where(ConsoleSession.digest == key)
@@ -108,7 +110,7 @@ def resolve(ctx: GatewayContext, token: str) -> Live | Ended:
         principal = AuthPrincipal(
             id=row.id, name=row.name, kind=row.kind, role=row.role, domain=row.domain
         )
-        return Live(digest=key, principal=principal)
+        return Live(digest=key, principal=principal, display_name=row.display_name or row.name)
 
 
 def sign_out(ctx: GatewayContext, session_digest: str) -> None:

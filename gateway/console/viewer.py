@@ -35,6 +35,7 @@ class Visitor:
     principal: AuthPrincipal | None = None
     session_digest: str | None = None
     session_expired: bool = False  # the cookie named a session that idled out
+    display_name: str = ""  # the principal's display name (区民政局), else its name
 
     @property
     def kind(self) -> str | None:
@@ -72,6 +73,7 @@ def _visitor(request: Request) -> Visitor:
             sessions.csrf_token(token),
             principal=found.principal,
             session_digest=found.digest,
+            display_name=found.display_name,
         )
     return Visitor(locale, t, zone_name, form_csrf, session_expired=True)
 

@@ -45,3 +45,23 @@ def test_wheel_package_data_holds_templates_static_and_catalogues() -> None:
     assert "locales/*/LC_MESSAGES/*.po" in data["gateway.i18n"]
     deps = " ".join(pyproject["project"]["dependencies"])
     assert "jinja2" in deps and "babel" in deps
+
+
+def test_every_asset_template_and_catalogue_is_package_data() -> None:
+    """What a wheel ships is what pyproject's package-data globs match (checked against a
+    built wheel by hand: `pip wheel .` lists every file below)."""
+    pyproject = tomllib.loads((STATIC.parents[2] / "pyproject.toml").read_text())
+    data = pyproject["tool"]["setuptools"]["package-data"]
+    for package, folders in (
+        ("gateway.console", ("static", "templates")),
+        ("gateway.i18n", ("locales",)),
+    ):
+        root = STATIC.parents[1] / package.split(".")[1]
+        matched = {p for pattern in data[package] for p in root.glob(pattern) if p.is_file()}
+        files = {
+            p
+            for folder in folders
+            for p in (root / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+        assert files and files <= matched, sorted(str(p) for p in files - matched)
