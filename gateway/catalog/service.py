@@ -35,7 +35,7 @@ from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url, with_default_driver
 from gateway.catalog.table_location import vet_table_location
 from gateway.context import GatewayContext
-from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound
+from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound, SourceError
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
 from policies import PurposeRule, UsagePolicy, check_policy, policy_version
@@ -241,6 +241,9 @@ def register_dataset(
         raise Conflict("a dataset with this name exists")
     url = decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version)
     engine = source_engine(ctx, source)
+    failure = connect_failure(engine, ctx.settings.statement_timeout_seconds)
+    if failure is not None:  # the registered source stopped answering: say why
+        raise SourceError(failure.detail, reason=failure.code)
     database = None if source.dialect == "sqlite" else make_url(url).database
     vet_table_location(engine, source.dialect, database, body.table)
     stored = table_columns(engine, body.table)

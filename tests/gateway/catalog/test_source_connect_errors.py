@@ -10,17 +10,22 @@ and fixed zh/en words; no password, user, host, port or database name is repeate
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
 from gateway.catalog.connect_errors import CONNECT_FAILURES
 from gateway.catalog.engines import execute, make_source_engine
 from gateway.catalog.source_urls import with_default_driver
+from gateway.demo.catalog import DATASETS
+from gateway.demo.community import Community
+from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import SourceError
 from tests.conftest import Gateway, admin_engine, assert_error, mariadb_base, postgres_base
 
@@ -44,10 +49,8 @@ def silent_port() -> Iterator[int]:
     for _ in range(3):
         filler = socket.socket()
         filler.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(filler)
     time.sleep(0.2)
     yield port
@@ -153,3 +156,77 @@ def test_postgres_urls_are_accepted_and_stored_with_the_installed_driver(
 )
 def test_urls_without_a_driver_get_the_installed_one(given: str, expected: str) -> None:
     assert with_default_driver(given) == expected
+
+
+class Relay:
+    """A TCP relay in front of a real database server, which the test can switch off."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                s.close()
+
+    def stop(self) -> None:
+        """The server goes away: nothing listens on the port any more."""
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+        self.listener.close()
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+@pytest.mark.postgres
+def test_a_registered_source_that_stops_listening_names_the_cause_over_http(
+    gateway: Gateway, pg_url: str, small_community: Community
+) -> None:
+    """Dataset registration and a run on a source whose server went away: 502 with the cause."""
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, pg_url))
+    real = make_url(pg_url)
+    relay = Relay(real.port or 5432)
+    try:
+        relayed = real.set(port=relay.port).render_as_string(hide_password=False)
+        dataset = gateway.register_demo_dataset("residents", relayed)
+        query = gateway.approved_query(
+            "heping-committee",
+            dataset,
+            "public-service.community-planning",
+            {"aggregates": [{"fn": "persons", "as": "people"}], "group_by": ["building"]},
+        )
+        assert gateway.run("heping-committee", query).status_code == 200
+        relay.stop()
+        gateway.ctx.engines.dispose()  # pooled connections died with the server
+        run = gateway.run("heping-committee", query)
+        body = assert_error(run, 502, echoed=(str(relay.port),))
+        assert body["reason"] == "source_refused"
+        spec = dict(next(d for d in DATASETS if d["name"] == "residents"))
+        spec.update(name="residents-again", source="src-residents")
+        r = gateway.post("civil-affairs", "/v1/datasets", spec)
+        assert assert_error(r, 502)["reason"] == "source_refused"
+    finally:
+        relay.stop()
