@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -122,10 +123,8 @@ def test_an_entry_comes_with_a_checked_proof_once_signed(
             data.entry_detail(session, gw.ctx, auditor, 10**9)
 
 
-def test_an_unsigned_entry_says_no_checkpoint_covers_it(tmp_path: object) -> None:
-    from pathlib import Path
-
-    home = Path(str(tmp_path)) / "home"
+def test_an_unsigned_entry_says_no_checkpoint_covers_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
     gw = open_gateway(
         make_settings(home, checkpoint_every_entries=1_000_000, checkpoint_every_seconds=86_400)
     )
@@ -178,3 +177,28 @@ def test_labels_follow_the_language() -> None:
     assert data.label(EVENTS, "query.run", "en").startswith("an app ran")
     assert data.label(EVENTS, "unknown", "en") == "unknown"
     assert date(2026, 12, 4).strftime("%m-%d") == "12-04"
+
+
+@pytest.mark.postgres
+def test_activity_on_a_postgresql_store(
+    tmp_path: Path, small_community: Community, pg_url: str
+) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
+    gw = open_gateway(make_settings(tmp_path / "home", pg_url))
+    try:
+        dataset = register(gw, "civil-affairs", "residents-ca", source, "resident_id")
+        query = gw.approved_query("heping-committee", dataset, PURPOSE, SPEC)
+        for _ in range(2):
+            assert gw.run("heping-committee", query).status_code == 200
+        assert gw.run("jianshe-property", query).status_code == 404
+        today = datetime.now(UTC).astimezone(SHANGHAI).date()
+        with gw.ctx.store.transaction() as session:
+            act = data.activity(
+                session, who(gw, "district-auditor"), days=3, zone=SHANGHAI, today=today
+            )
+        assert act.by_app == {"heping-committee": [0, 0, 2]}
+        assert act.by_dataset == {dataset: [0, 0, 2]} and act.denials[-1] >= 1
+    finally:
+        gw.client.close()
+        gw.ctx.close()
