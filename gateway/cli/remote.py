@@ -19,6 +19,7 @@ import typer
 from gateway.cli.common import USAGE_ERROR, fail, print_json
 from gateway.cli.text import _
 from gateway.client import DEFAULT_URL, GatewayAPIError, GatewayClient
+from gateway.client.errors import CONNECTION_FAILED
 
 UrlOption = Annotated[
     str,
@@ -62,6 +63,8 @@ def refused(exc: GatewayAPIError, as_json: bool) -> typer.Exit:
     if exc.reason:
         head += f" ({exc.reason})"
     message = f"{head}: {exc.detail}"
+    if exc.error == CONNECTION_FAILED:
+        message += " " + _("(is the gateway running there? Give --url or set CDG_URL)")
     if exc.request_id:
         message += " " + _("[request id %(rid)s]", rid=exc.request_id)
     return fail(message)

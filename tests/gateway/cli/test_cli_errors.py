@@ -217,3 +217,14 @@ def test_every_cli_message_has_a_chinese_translation_with_the_same_placeholders(
         names = sorted(re.findall(r"%\((\w+)\)s", message))
         assert sorted(re.findall(r"%\((\w+)\)s", str(entry.string))) == names, message
     assert json.dumps(sorted(messages))  # every id is plain text
+
+
+def test_a_gateway_that_does_not_answer_is_named(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    result = runner.invoke(cli, ["request", "list", "--url", url, "--key", "k"], env={"LANG": "C"})
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"cannot connect to {url}" in result.stderr and "--url" in result.stderr
