@@ -219,3 +219,30 @@ def test_an_expired_link_fails_in_the_browser(site: Site, browser: object) -> No
     playwright_api.expect(page.get_by_role("heading", name="此链接已过期")).to_be_visible()  # type: ignore[attr-defined]
     assert page.get_by_role("button", name="查看我的记录").count() == 0  # type: ignore[attr-defined]
     page.screenshot(path=str(site.shots / "resident-link-expired.png"))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_pages_fit_a_phone_and_a_desktop(site: Site, browser: object, width: int) -> None:
+    pages = {
+        "district-auditor": [
+            "/console/audit",
+            "/console/audit/entries",
+            f"/console/audit/entries/{site.run_index}",
+        ],
+        "civil-affairs": ["/console/department/resident-links"],
+    }
+    for who, paths in pages.items():
+        page = new_page(browser, width, 844)
+        sign_in(page, site, who)
+        for path in paths:
+            page.goto(site.base + path)  # type: ignore[attr-defined]
+            wide = page.evaluate(  # type: ignore[attr-defined]
+                "[...document.querySelectorAll('body *')].filter(e => "
+                "e.getBoundingClientRect().right > window.innerWidth + 1)"
+                ".map(e => e.tagName + '.' + e.className).slice(0, 8)"
+            )
+            assert fits_the_width(page), (width, path, wide)
+            if width == 390:
+                name = path.strip("/").replace("/", "-")
+                page.screenshot(path=str(site.shots / f"phone-{name}.png"), full_page=True)  # type: ignore[attr-defined]
+        no_console_errors(page)
