@@ -24,6 +24,7 @@ MESSAGES = (
     N_("the dataset offers this app no such purpose"),
     N_("the policy document does not pass the check"),
     N_("no such app"),
+    N_("no such page"),
 )
 
 

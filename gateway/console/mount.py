@@ -7,6 +7,7 @@ from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from gateway.console.pages import ROUTERS
+from gateway.console.pages.home import not_found_router
 from gateway.console.security import SecurityHeadersMiddleware
 from gateway.i18n import zone
 
@@ -30,3 +31,6 @@ def mount(app: FastAPI) -> None:
     @app.get("/console", include_in_schema=False)
     async def console_root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=307)
+
+    # Last: any other console path is a page saying so, not the API's JSON 404.
+    app.include_router(not_found_router)

@@ -93,6 +93,9 @@ def render(
         "localtime": localtime,
         "htmx": _is_htmx(request),
         "request_path": request.url.path,
+        # Where the language switch returns: this page, or for an answer to a POST (which
+        # cannot be fetched again) the page the template names as ``page_path``.
+        "page_path": request.url.path if request.method == "GET" else "/console/",
         "lang": t.lang,
         **(context or {}),
     }

@@ -228,14 +228,25 @@ def test_4_a_dp_result_warns_when_noise_dominates(demo: Demo, browser: Any) -> N
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_5_pages_fit_a_phone_and_a_desktop(demo: Demo, browser: Any, width: int) -> None:
-    page = new_page(browser, width=width, height=844)
-    sign_in(page, demo, "heping-committee")
-    for path in ("/console/", "/console/app/catalogue", "/console/app/requests"):
-        page.goto(demo.base + path)
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
-        assert page.get_attribute("html", "lang") == "zh-CN"
-    if width == 390:
-        shot(page, demo, "phone-requests")
+    pages = {
+        "heping-committee": ("/console/", "/console/app/catalogue", "/console/app/requests"),
+        "civil-affairs": (
+            "/console/department/datasets",
+            "/console/department/requests",
+            "/console/department/budgets",
+            f"/console/department/datasets/{demo.datasets['residents']}",
+        ),
+    }
+    for who, paths in pages.items():
+        page = new_page(browser, width=width, height=844)
+        sign_in(page, demo, who)
+        for path in paths:
+            page.goto(demo.base + path)
+            fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            assert fits, path
+            assert page.get_attribute("html", "lang") == "zh-CN"
+        if width == 390:
+            shot(page, demo, f"phone-{who}")
 
 
 def test_6_english_through_the_switch(demo: Demo, browser: Any) -> None:

@@ -209,3 +209,17 @@ def test_secure_cookies_when_configured(tmp_path: Path) -> None:
     finally:
         gw.client.close()
         gw.ctx.close()
+
+
+def test_unknown_console_pages_are_html_404s(gateway: Gateway) -> None:
+    r = gateway.client.get("/console/no/such/page")
+    assert r.status_code == 404 and "<html" in r.text and "页面不存在" in r.text
+    assert r.headers["content-security-policy"] == CSP
+    assert gateway.client.get("/console/static/console.css").status_code == 200
+    assert gateway.client.get("/console/static/nothing.css").status_code == 404
+
+
+def test_the_language_switch_after_a_post_returns_to_a_page(gateway: Gateway) -> None:
+    csrf = sign_in(gateway.client, gateway.keys["civil-affairs"])
+    answer = gateway.client.post("/console/language", data={"csrf": csrf})  # 422 page
+    assert 'name="next" value="/console/"' in answer.text

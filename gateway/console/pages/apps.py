@@ -241,6 +241,7 @@ def _status_page(
             "problems": problems or [],
             "form": form or FormData(),
             "filed": filed,
+            "page_path": f"/console/app/requests/{row.id}",
             **_words(request, visitor),
         },
         status_code=status_code,

@@ -9,6 +9,7 @@ from gateway.access import permissions
 from gateway.console.routing import console_router
 from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, principal_of
+from gateway.errors import NotFound
 
 router = console_router()
 
@@ -17,3 +18,11 @@ router = console_router()
 async def home(request: Request, visitor: SignedIn) -> Response:
     permissions.require("console.home", principal_of(visitor))
     return render(request, visitor, "home.html")
+
+
+not_found_router = console_router()
+
+
+@not_found_router.get("/console/{rest:path}")
+async def not_found(request: Request, rest: str) -> Response:
+    raise NotFound("no such page")
