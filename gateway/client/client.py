@@ -111,7 +111,10 @@ class GatewayClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        verify: bool | str = True,
     ) -> None:
+        """``verify``: TLS certificate checking for an https URL: True (the system's CAs),
+        a CA bundle file (an intranet's own CA), or False (never in production)."""
         headers = {"User-Agent": f"cdg-client/{_version()}", "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -119,7 +122,11 @@ class GatewayClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            verify=verify,
         )
 
     @classmethod
