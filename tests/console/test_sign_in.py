@@ -223,3 +223,24 @@ def test_the_language_switch_after_a_post_returns_to_a_page(gateway: Gateway) ->
     csrf = sign_in(gateway.client, gateway.keys["civil-affairs"])
     answer = gateway.client.post("/console/language", data={"csrf": csrf})  # 422 page
     assert 'name="next" value="/console/"' in answer.text
+
+
+def test_repeated_failures_are_throttled_per_address(gateway: Gateway) -> None:
+    from gateway.console.throttle import LIMIT, THROTTLE
+
+    THROTTLE.succeeded("testclient")  # the address TestClient reports
+    try:
+        page = gateway.client.get("/console/sign-in")
+        csrf = csrf_of(page.text)
+        for _ in range(LIMIT):
+            r = gateway.client.post("/console/sign-in", data={"api_key": "cdg_wrong", "csrf": csrf})
+            assert r.status_code == 401
+        logged = len(entries(gateway, "console.sign_in_failed"))
+        right = {"api_key": gateway.keys["civil-affairs"], "csrf": csrf}
+        r = gateway.client.post("/console/sign-in", data=right)
+        assert r.status_code == 429 and "登录失败次数过多" in r.text
+        assert len(entries(gateway, "console.sign_in_failed")) == logged  # not even checked
+    finally:
+        THROTTLE.succeeded("testclient")
+    r = gateway.client.post("/console/sign-in", data=right, follow_redirects=False)
+    assert r.status_code == 303

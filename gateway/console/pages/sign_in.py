@@ -16,6 +16,7 @@ from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE, clear_cookie, s
 from gateway.console.routing import console_router, safe_next
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
+from gateway.console.throttle import THROTTLE
 from gateway.console.viewer import AnyVisitor, Visitor, context_of
 from gateway.errors import Unauthenticated
 from gateway.i18n import LOCALE_COOKIE, LOCALES
@@ -93,8 +94,17 @@ async def sign_in(
     next_path: Annotated[str, Form(alias="next", max_length=500)] = "/console/",
 ) -> Response:
     permissions.require("console.sign_in", ANONYMOUS)
+    address = request.client.host if request.client else ""
+    wait = THROTTLE.wait_seconds(address)
+    if wait:
+        minutes = (wait + 59) // 60
+        message = visitor.t.gettext(
+            "Too many failed sign-ins from this computer. Try again in %(n)d minutes."
+        ) % {"n": minutes}
+        return _form(request, visitor, next_path, error=message, status=429)
     exchanged = await run_in_threadpool(_exchange, request, api_key)
     if exchanged is None:
+        THROTTLE.failed(address)
         return _form(
             request,
             visitor,
@@ -102,6 +112,7 @@ async def sign_in(
             error="The API key was not accepted.",
             status=401,
         )
+    THROTTLE.succeeded(address)
     token, _ = exchanged
     response = RedirectResponse(safe_next(next_path), status_code=303)
     settings = context_of(request).settings
