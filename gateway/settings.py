@@ -145,8 +145,10 @@ class Settings(BaseSettings):
         "default: none (webhook registration refused).",
     )
     webhook_max_attempts: int = Field(
-        default=8, ge=1, le=50, description="Delivery attempts of one webhook message before "
-        "giving up."
+        default=8,
+        ge=1,
+        le=50,
+        description="Delivery attempts of one webhook message before giving up.",
     )
     webhook_backoff_seconds: float = Field(
         default=5.0,
@@ -193,6 +195,18 @@ class Settings(BaseSettings):
         default=None,
         description="Mark console cookies Secure; default: when the request or the public "
         "URL is https.",
+    )
+    resident_link_hours: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="Hours a resident's one-time link stays valid when the issuer does not say.",
+    )
+    resident_session_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=120,
+        description="Minutes a resident may read their history after opening their link.",
     )
 
     @property

@@ -41,8 +41,6 @@ from gateway.store.base import new_id, utcnow
 
 # Where the resident opens a link (the console); the token follows.
 OPEN_PATH = "/console/resident/open/"
-# How long a resident's session lasts after opening the link; no renewal.
-SESSION_MINUTES = 15
 # At most this many accesses are shown (newest first); a resident with more is told so.
 MAX_SHOWN = 2000
 # What ``secrets.token_urlsafe(32)`` makes: anything else is refused before a lookup.
@@ -101,7 +99,7 @@ def issue(
         issuer_id=principal.id,
         token_digest=_digest(token),
         created_at=now,
-        expires_at=now + timedelta(hours=body.expires_in_hours),
+        expires_at=now + timedelta(hours=body.expires_in_hours or ctx.settings.resident_link_hours),
     )
     session.add(row)
     session.flush()
@@ -199,7 +197,7 @@ class Opened:
 
 
 def open_link(session: Session, ctx: GatewayContext, token: str, request_id: str) -> Opened:
-    """Exchange the link's token, once, for a session of ``SESSION_MINUTES``.
+    """Exchange the link's token, once, for a session of ``CDG_RESIDENT_SESSION_MINUTES``.
 
     The caller commits ``session`` whatever the answer: a refused open of a known link is
     logged in it too.
@@ -210,7 +208,7 @@ def open_link(session: Session, ctx: GatewayContext, token: str, request_id: str
     digest = _digest(token)
     now = utcnow()
     session_token = secrets.token_urlsafe(32)
-    ends = now + timedelta(minutes=SESSION_MINUTES)
+    ends = now + timedelta(minutes=ctx.settings.resident_session_minutes)
     result = session.execute(
         update(ResidentLink)
         .where(

@@ -96,11 +96,12 @@ class SubjectAccess(BaseModel):
 class ResidentLinkCreate(SubjectLookup):
     """Issue a resident a one-time link: their ID number and how long the link stays valid."""
 
-    expires_in_hours: int = Field(
-        default=72,
+    expires_in_hours: int | None = Field(
+        default=None,
         ge=1,
         le=720,
-        description="Hours until the link expires unused (1 hour to 30 days; default 3 days).",
+        description="Hours until the link expires unused (1 hour to 30 days; default "
+        "CDG_RESIDENT_LINK_HOURS, 72).",
     )
 
 

@@ -49,8 +49,13 @@ def link(
         ),
     ] = None,
     hours: Annotated[
-        int, typer.Option(min=1, max=720, help="Hours until the unused link expires")
-    ] = 72,
+        int | None,
+        typer.Option(
+            min=1,
+            max=720,
+            help="Hours until the unused link expires (default CDG_RESIDENT_LINK_HOURS)",
+        ),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -511,9 +511,14 @@ class GatewayClient:
                 return
             after = page[-1].index
 
-    def issue_link(self, id_number: str, expires_in_hours: int = 72) -> ResidentLinkIssued:
-        """A one-time, expiring link for a resident to read their access history (departments)."""
-        body = {"id_number": id_number, "expires_in_hours": expires_in_hours}
+    def issue_link(self, id_number: str, expires_in_hours: int | None = None) -> ResidentLinkIssued:
+        """A one-time, expiring link for a resident to read their access history (departments).
+
+        Without ``expires_in_hours`` the gateway's ``CDG_RESIDENT_LINK_HOURS`` applies.
+        """
+        body: dict[str, object] = {"id_number": id_number}
+        if expires_in_hours is not None:
+            body["expires_in_hours"] = expires_in_hours
         return self._one(ResidentLinkIssued, "POST", "/v1/subjects/links", body=body)
 
     def links(self) -> list[ResidentLinkOut]:

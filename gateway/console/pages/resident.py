@@ -68,7 +68,7 @@ def open_page(request: Request, visitor: AnyVisitor, token: Token) -> Response:
         request,
         visitor,
         "resident/open.html",
-        {"token": token, "minutes": resident_links.SESSION_MINUTES},
+        {"token": token, "minutes": context_of(request).settings.resident_session_minutes},
     )
 
 
@@ -94,7 +94,7 @@ def open_link(request: Request, visitor: AnyVisitor, token: Token) -> Response:
         ctx.settings,
         RESIDENT_COOKIE,
         opened.session_token,
-        max_age=resident_links.SESSION_MINUTES * 60,
+        max_age=ctx.settings.resident_session_minutes * 60,
     )
     return response
 

@@ -48,7 +48,13 @@ def _page(
         request,
         visitor,
         "resident/links.html",
-        {"links": links, "issued": issued, "error": error, "hours": HOURS},
+        {
+            "links": links,
+            "issued": issued,
+            "error": error,
+            "hours": sorted({*HOURS, ctx.settings.resident_link_hours}),
+            "default_hours": ctx.settings.resident_link_hours,
+        },
         status_code=status,
     )
 
@@ -63,7 +69,7 @@ def issue(
     request: Request,
     visitor: SignedIn,
     id_number: Annotated[str, Form(max_length=64)],
-    hours: Annotated[int, Form(ge=1, le=720)] = 72,
+    hours: Annotated[int | None, Form(ge=1, le=720)] = None,
 ) -> Response:
     try:
         body = ResidentLinkCreate(id_number=id_number, expires_in_hours=hours)

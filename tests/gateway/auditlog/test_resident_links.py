@@ -213,3 +213,21 @@ def test_two_opens_racing_yield_one_session(
     finally:
         gateway.client.close()
         gateway.ctx.close()
+
+
+def test_the_settings_set_the_default_validity_and_the_session(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home", resident_link_hours=2, resident_session_minutes=1)
+    gateway = open_gateway(settings)
+    try:
+        before = datetime.now(UTC)
+        link = issue(gateway, "civil-affairs", "11010519491231002X")
+        expires = datetime.fromisoformat(link["expires_at"])
+        assert timedelta(hours=2) <= expires - before < timedelta(hours=2, seconds=30)
+        chosen = issue(gateway, "civil-affairs", "11010519491231002X", expires_in_hours=5)
+        assert datetime.fromisoformat(chosen["expires_at"]) - before >= timedelta(hours=5)
+        opened = open_link(gateway, link["token"])
+        assert opened.session_expires_at is not None
+        assert opened.session_expires_at - before < timedelta(minutes=1, seconds=30)
+    finally:
+        gateway.client.close()
+        gateway.ctx.close()
