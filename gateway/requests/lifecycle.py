@@ -37,7 +37,7 @@ from gateway.context import GatewayContext
 from gateway.errors import NotFound
 from gateway.requests.impact import Impact, impacts
 from gateway.requests.repository import RequestRepository
-from gateway.requests.revocation import Cause, reject_request, revoke_query
+from gateway.requests.revocation import Cause, Closure, close_requests
 from policies import UsagePolicy, policy_version
 
 
@@ -51,18 +51,15 @@ def _close_all(
 ) -> dict[str, list[ClosedQueryOut]]:
     """Revoke the approved queries and reject the pending requests on ``datasets``."""
     closed: dict[str, list[ClosedQueryOut]] = {d.id: [] for d in datasets}
-    for row, app in RequestRepository(session).open_on([d.id for d in datasets]):
-        if row.status == "approved":
-            revoke_query(session, ctx, principal, row, app=app.name, reason=reason, cause=cause)
-        else:
-            reject_request(session, ctx, principal, row, app=app.name, reason=reason, cause=cause)
-        closed[row.dataset_id].append(
+    closures = [
+        Closure(row, app.name, reason, "revoked" if row.status == "approved" else "rejected", cause)
+        for row, app in RequestRepository(session).open_on([d.id for d in datasets])
+    ]
+    close_requests(session, ctx, principal, closures)
+    for c in closures:
+        closed[c.row.dataset_id].append(
             ClosedQueryOut(
-                id=row.id,
-                app=app.name,
-                purpose=row.purpose,
-                status="revoked" if row.status == "revoked" else "rejected",
-                reason=reason,
+                id=c.row.id, app=c.app, purpose=c.row.purpose, status=c.to_status, reason=reason
             )
         )
     return closed
@@ -207,23 +204,18 @@ def replace_policy(
     """Replace the policy and revoke the approved queries it breaks, saying how."""
     _, preview, found = _assess(session, ctx, principal, "policy.replace", dataset_id, policy)
     out = catalog.update_policy(session, ctx, principal, dataset_id, policy)
+    closures = []
     for impact in found:
         if impact.denial is None:
             continue
         denial = impact.denial
-        reason = (
+        impact.out.reason = (
             f"使用策略已替换：{denial.message_zh} / "
             f"the usage policy was replaced: {denial.message_en}"
         )
-        impact.out.reason = reason
-        revoke_query(
-            session,
-            ctx,
-            principal,
-            impact.query,
-            app=impact.out.app,
-            reason=reason,
-            cause="policy_replaced",
+        closures.append(
+            Closure(impact.query, impact.out.app, impact.out.reason, "revoked", "policy_replaced")
         )
+    close_requests(session, ctx, principal, closures)
     out.revoked_queries = preview.breaks
     return out
