@@ -1,11 +1,11 @@
 """Unknown query parameters are refused, not ignored.
 
 A misspelt filter (``?stauts=pending``) that the gateway silently dropped would answer
-with everything the filter was meant to exclude. Every route therefore compares the
-query string's names with the parameters it declares (its own and its dependencies'),
-and answers 422 naming what it does not know, with the closest declared name as a
-hint. Values are never repeated; a name that does not look like a parameter name is
-shown as ``<parameter>``.
+with everything the filter was meant to exclude. Every API operation (every route in
+/openapi.json) therefore compares the query string's names with the parameters it
+declares (its own and its dependencies'), and answers 422 naming what it does not know,
+with the closest declared name as a hint. Values are never repeated; a name that does
+not look like a parameter name is shown as ``<parameter>``.
 """
 
 from __future__ import annotations
