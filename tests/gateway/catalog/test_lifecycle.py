@@ -25,6 +25,8 @@ from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import Conflict
 from gateway.requests.lifecycle import retire_dataset
+from gateway.requests.models import QueryRequest
+from gateway.store.base import new_id, utcnow
 from tests.conftest import Gateway, assert_error, leaves_unchanged, make_settings, open_gateway
 
 HOME_VISIT = "public-service.elderly-care.home-visit"
@@ -280,3 +282,36 @@ def test_of_two_concurrent_retirements_one_wins(gw: Gateway) -> None:
     kept = gw.get("civil-affairs", f"/v1/datasets/{ds}").json()
     assert kept["retire_reason"] == "first"
     assert len(entries(gw, "dataset.retired")) == 1
+
+
+def test_retiring_closes_many_requests_in_one_batch_of_entries(gw: Gateway) -> None:
+    ds = register(gw, residents())
+    first = gw.approved_query("heping-committee", ds, HOME_VISIT, WITHOUT_MOBILE)
+    with gw.ctx.store.transaction() as session:
+        template = session.get(QueryRequest, first)
+        assert template is not None
+        for _ in range(199):
+            session.add(
+                QueryRequest(
+                    id=new_id("qr"),
+                    app_id=template.app_id,
+                    dataset_id=ds,
+                    purpose=HOME_VISIT,
+                    justification="t",
+                    kind="rows",
+                    spec=WITHOUT_MOBILE,
+                    example_params={},
+                    status="approved",
+                    decided_by="civil-affairs",
+                    decided_at=utcnow(),
+                )
+            )
+    r = gw.post("civil-affairs", f"/v1/datasets/{ds}/retire", {"reason": "merged"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["closed"]) == 200
+    logged = gw.get("district-auditor", "/v1/audit/entries", params={"limit": 1000}).json()
+    revoked = [e for e in logged if e["entry"]["event"] == "request.revoked"]
+    assert len(revoked) == 200 and {e["entry"]["cause"] for e in revoked} == {"dataset_retired"}
+    indexes = [e["index"] for e in logged]
+    assert indexes == list(range(indexes[0], indexes[0] + len(indexes)))  # one chain, no gap
+    assert gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
