@@ -4,13 +4,15 @@ Rules are derived from the usage-policy documents (p: role, domain, dataset,
 purpose) and the principals' role assignments (g: principal, role, domain), and
 kept in the gateway store; the purpose hierarchy (g2: purpose, parent) is
 configuration each process loads. The model file (``model.conf``, package
-data) is RBAC with domains plus purpose inheritance. An engine is immutable: a
-change builds a new one, so its decision cache never goes stale.
+data) is RBAC with domains plus purpose inheritance. ``PolicyEngine`` answers as
+casbin does for that model, from indexes built once per set of rules (a decision,
+the first on a dataset included, is a few set look-ups); ``casbin_enforcer`` is the
+plain casbin reference it is tested against. An engine is immutable: a change builds
+a new one, so nothing in it goes stale.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -68,59 +70,74 @@ class _RulesAdapter(casbin.persist.Adapter):  # type: ignore[misc]
             sections[rule[0][0]][rule[0]].policy.append(list(rule[1:]))
 
 
-class PolicyEngine:
-    """casbin over stored rules (p, g) plus this process's purpose hierarchy (g2).
+def casbin_enforcer(rules: Iterable[Rule], hierarchy: PurposeHierarchy) -> Any:
+    """A plain casbin enforcer over ``model.conf``: the reference ``PolicyEngine`` agrees with.
 
-    Indexed by dataset: each dataset gets its own enforcer holding only its grants
-    and the role assignments of the roles those grants name, built on first use.
-    A decision then scans a dataset's few rules, not every rule of the gateway;
-    results are cached per request key. Engines are immutable, so neither the
-    index nor the cache can go stale: a change builds a new engine.
+    Tests compare the two key by key; the gateway decides with ``PolicyEngine``.
+    """
+    model = Model()
+    model.load_model_from_text(model_text())
+    edges: list[Rule] = [("g2", child, parent) for child, parent in hierarchy.edges()]
+    return casbin.Enforcer(model, _RulesAdapter([*rules, *edges]))
+
+
+class PolicyEngine:
+    """The answer casbin gives for ``model.conf``, from indexes instead of a scan.
+
+    ``model.conf`` matches a request (principal, domain, dataset, purpose) against a
+    grant (role, domain or "*", dataset, purpose) when the datasets are equal, the grant's
+    domain is "*" or the request's, the principal has the role in the request's domain
+    (g, transitively, or is named like it) and the grant's purpose is the requested one or
+    one of its ancestors (g2); the first matching grant in rule order is reported. Here the
+    grants are indexed by dataset in rule order, each (principal, domain)'s roles and each
+    purpose's ancestors are computed once, so a decision (the first one on a dataset
+    included) is a few set look-ups, not an enforcer built and scanned. Immutable: a
+    change builds a new engine. tests/policies/test_engine_agrees_with_casbin.py checks
+    it against ``casbin_enforcer`` key by key.
     """
 
     def __init__(self, rules: Iterable[Rule], hierarchy: PurposeHierarchy) -> None:
-        self._text = model_text()
-        self._grants: dict[str, list[Rule]] = {}
-        self._assignments: dict[str, list[Rule]] = {}
+        self._grants: dict[str, list[tuple[str, str, str, str]]] = {}
+        links: dict[tuple[str, str], set[str]] = {}
         for rule in rules:
             if rule[0] == "p":
-                self._grants.setdefault(rule[3], []).append(rule)
+                role, domain, dataset, purpose = rule[1:5]
+                self._grants.setdefault(dataset, []).append((role, domain, dataset, purpose))
             elif rule[0] == "g":
-                self._assignments.setdefault(rule[2], []).append(rule)
-        self._edges: list[Rule] = [("g2", child, parent) for child, parent in hierarchy.edges()]
-        self._enforcers: dict[str, Any] = {}
-        self._cache: dict[tuple[str, str, str, str], tuple[str, ...] | None] = {}
-        self._lock = threading.Lock()
-
-    def _enforcer(self, dataset_id: str) -> Any:
-        enforcer = self._enforcers.get(dataset_id)
-        if enforcer is None:
-            grants = self._grants.get(dataset_id, [])
-            roles = sorted({g[1] for g in grants})
-            assignments = [a for role in roles for a in self._assignments.get(role, [])]
-            model = Model()
-            model.load_model_from_text(self._text)
-            enforcer = casbin.Enforcer(model, _RulesAdapter([*grants, *assignments, *self._edges]))
-            self._enforcers[dataset_id] = enforcer
-        return enforcer
+                name, role, domain = rule[1:4]
+                links.setdefault((name, domain), set()).add(role)
+        self._roles: dict[tuple[str, str], frozenset[str]] = {}
+        for (name, domain), direct in links.items():
+            closure, todo = set(direct), list(direct)
+            while todo:  # a role may itself hold roles in the same domain
+                for parent in links.get((todo.pop(), domain), ()):
+                    if parent not in closure:
+                        closure.add(parent)
+                        todo.append(parent)
+            self._roles[(name, domain)] = frozenset(closure)
+        parents = dict(hierarchy.edges())
+        self._covering: dict[str, frozenset[str]] = {}
+        for path in hierarchy.nodes:
+            chain, node = {path}, path
+            while node in parents:
+                node = parents[node]
+                chain.add(node)
+            self._covering[path] = frozenset(chain)
 
     def matched_rule(
         self, principal: str, domain: str, dataset_id: str, purpose: str
     ) -> tuple[str, ...] | None:
         """The p rule (role, domain, dataset, purpose) that grants this request, or None."""
-        key = (principal, domain, dataset_id, purpose)
-        if key in self._cache:
-            return self._cache[key]
-        result: tuple[str, ...] | None = None
-        if dataset_id in self._grants:
-            with self._lock:  # casbin enforcers are not thread-safe
-                allowed, explain = self._enforcer(dataset_id).enforce_ex(
-                    principal, domain, dataset_id, purpose
-                )
-            result = tuple(str(v) for v in explain) if allowed and explain else None
-        if len(self._cache) < _CACHE_LIMIT:
-            self._cache[key] = result
-        return result
+        grants = self._grants.get(dataset_id)
+        if not grants:
+            return None
+        # casbin's has_link(a, b) also holds when a == b (a principal named like a role).
+        roles = self._roles.get((principal, domain), frozenset()) | {principal}
+        covering = self._covering.get(purpose) or frozenset((purpose,))
+        for grant in grants:
+            if grant[0] in roles and grant[1] in ("*", domain) and grant[3] in covering:
+                return grant
+        return None
 
     def granted_purpose(
         self, principal: str, domain: str, dataset_id: str, purpose: str
@@ -128,6 +145,3 @@ class PolicyEngine:
         """The purpose node of the grant that lets this request through, or None."""
         rule = self.matched_rule(principal, domain, dataset_id, purpose)
         return rule[3] if rule else None
-
-
-_CACHE_LIMIT = 100_000  # decisions remembered per engine (bounded: keys come from requests)
