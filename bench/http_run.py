@@ -647,6 +647,12 @@ def render(result: dict[str, Any]) -> str:
         f"{result['audited']} entries appended (each run audited)"
     )
     scaling, postgres = result.get("scaling"), result.get("postgres")
+    failed = {k: v["error"] for k, v in (("scaling", scaling), ("postgres", postgres))
+              if v is not None and "error" in v}
+    if "scaling" in failed:
+        scaling = None
+    if "postgres" in failed:
+        postgres = None
     if scaling is not None:
         out += ["", "scaling: `cdg serve --workers N` against the one-worker gateway, same store:"]
         out += _phase_lines(scaling)
@@ -674,11 +680,15 @@ def render(result: dict[str, Any]) -> str:
     if scaling is not None:
         out.append(f"  {'PASS' if scaling['target_met'] else 'FAIL'}  {scaling['names'][0]}/1 "
                    f"worker {scaling['ratio']:.2f} >= {scaling['target']:.2f}")
+    elif "scaling" in failed:
+        out.append(f"  FAIL  scaling not measured: {failed['scaling']}")
     else:
         out.append("  ----  scaling not measured (--workers 1)")
     if postgres is not None:
         out.append(f"  {'PASS' if postgres['target_met'] else 'FAIL'}  PostgreSQL store/bare "
                    f"{postgres['ratio']:.3f} >= {postgres['target']:.2f}")
+    elif "postgres" in failed:
+        out.append(f"  FAIL  PostgreSQL store not measured: {failed['postgres']}")
     else:
         out.append("  ----  PostgreSQL store not measured (--postgres '')")
     return "\n".join(out)
@@ -731,8 +741,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--keep-home", action="store_true",
                    help="keep the temporary CDG_HOME (store, sources, server logs) and print it")
-    p.add_argument("--startup-timeout", type=float, default=60.0,
-                   help="seconds to wait for /healthz (default 60)")
+    p.add_argument("--startup-timeout", type=float, default=120.0,
+                   help="seconds to wait for /healthz (default 120)")
     args = p.parse_args(argv)
     if args.workers < 1 or args.pg_workers < 1:
         p.error("--workers and --pg-workers must be at least 1")
@@ -858,11 +868,55 @@ def check_audited(
     return ran
 
 
+def _postgres_phase(
+    runner: asyncio.Runner,
+    args: argparse.Namespace,
+    bare: Target,
+    bare_answer: dict[str, Any],
+    runs: int,
+    servers: list[Server],
+    scratch: dict[str, Any],
+) -> dict[str, Any]:
+    """A fresh database on ``--postgres``, the demo seeded into it, ``cdg serve --workers
+    N`` on it, and the same query against the bare endpoint."""
+    database = f"cdg_bench_{os.getpid()}_{int(time.time())}"
+    try:
+        postgres_database(args.postgres, database, create=True)
+    except Exception as exc:  # no server there, or no right to create a database
+        raise BenchError(f"cannot create a database on --postgres: {type(exc).__name__}") from None
+    scratch["database"] = database
+    store_url = (
+        "postgresql+psycopg://" + args.postgres.split("://", 1)[1].rsplit("/", 1)[0]
+        + f"/{database}"
+    )
+    home = scratch["home"] = Path(tempfile.mkdtemp(prefix="cdg-bench-pg-")).resolve()
+    env = {**clean_env(home), "CDG_DATABASE_URL": store_url}
+    log(f"seeding the demo into a PostgreSQL store ({database}) ...")
+    summary = seed(home, env, args.residents)
+    server = start_cdg("gateway-pg", env, home, args.pg_workers)
+    servers.append(server)
+    wait_ready(server, args.startup_timeout)
+    query, key, _ = file_and_approve(server, summary, runs)
+    path = f"/v1/queries/{query}/run"
+    status, answer = http_call(server.port, "POST", path, bare.body, key)
+    expect(status, answer, 200, "gateway run on the PostgreSQL store")
+    check_answers(answer, bare_answer)
+    first = int(answer["receipt"]["entry_index"])
+    name = f"pg x{args.pg_workers}"
+    log(f"{name}: cdg serve --workers {args.pg_workers} on :{server.port}")
+    target = Target(name, server.port, path, bare.body, key, server.proc.pid)
+    phase = compare(runner, args, target, bare)
+    check_audited(server.port, path, bare.body, key, first, phase["runs"][name])
+    return {
+        **_summarised(phase, args.target), "workers": args.pg_workers,
+        "audited": phase["runs"][name],
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = load_average()
     home = Path(tempfile.mkdtemp(prefix="cdg-bench-")).resolve()
-    pg_home: Path | None = None
-    pg_database: str | None = None
+    scratch: dict[str, Any] = {}  # the PostgreSQL phase's database and home, removed at the end
     servers: list[Server] = []
     try:
         env = clean_env(home)
@@ -915,52 +969,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # The same store and query, served by `cdg serve --workers N`.
                 multi = start_cdg(f"gateway-{args.workers}w", env, home, args.workers)
                 servers.append(multi)
-                wait_ready(multi, args.startup_timeout)
-                log(f"cdg serve --workers {args.workers} on :{multi.port}")
-                many = Target(
-                    f"{args.workers} workers", multi.port, path, body, app_key, multi.proc.pid
-                )
-                one = Target("1 worker", gateway.port, path, body, app_key, gateway.proc.pid)
-                phase = compare(runner, args, many, one)
-                sqlite_runs += sum(phase["runs"].values())
-                scaling = _summarised(phase, args.scaling_target)
+                try:
+                    wait_ready(multi, args.startup_timeout)
+                    log(f"cdg serve --workers {args.workers} on :{multi.port}")
+                    many = Target(
+                        f"{args.workers} workers", multi.port, path, body, app_key,
+                        multi.proc.pid,
+                    )
+                    one = Target("1 worker", gateway.port, path, body, app_key, gateway.proc.pid)
+                    phase = compare(runner, args, many, one)
+                    sqlite_runs += sum(phase["runs"].values())
+                    scaling = _summarised(phase, args.scaling_target)
+                except BenchError as exc:  # the other figures still stand
+                    log(f"scaling not measured: {exc}")
+                    scaling = {"error": str(exc).splitlines()[0]}
+                    # Runs a failed phase made are unknown: the access-log check then
+                    # counts only what was timed before it.
+                    sqlite_runs = -1
                 multi.stop()
 
             if args.postgres:
-                pg_database = f"cdg_bench_{os.getpid()}_{int(time.time())}"
-                postgres_database(args.postgres, pg_database, create=True)
-                store_url = (
-                    "postgresql+psycopg://" + args.postgres.split("://", 1)[1].rsplit("/", 1)[0]
-                    + f"/{pg_database}"
-                )
-                pg_home = Path(tempfile.mkdtemp(prefix="cdg-bench-pg-")).resolve()
-                pg_env = {**clean_env(pg_home), "CDG_DATABASE_URL": store_url}
-                log(f"seeding the demo into a PostgreSQL store ({pg_database}) ...")
-                pg_summary = seed(pg_home, pg_env, args.residents)
-                pg = start_cdg("gateway-pg", pg_env, pg_home, args.pg_workers)
-                servers.append(pg)
-                wait_ready(pg, args.startup_timeout)
-                pg_query, pg_key, _ = file_and_approve(pg, pg_summary, runs)
-                pg_path = f"/v1/queries/{pg_query}/run"
-                status, p_answer = http_call(pg.port, "POST", pg_path, body, pg_key)
-                expect(status, p_answer, 200, "gateway run on the PostgreSQL store")
-                check_answers(p_answer, b_answer)
-                pg_first = int(p_answer["receipt"]["entry_index"])
-                name = f"pg x{args.pg_workers}"
-                log(f"{name}: cdg serve --workers {args.pg_workers} on :{pg.port}")
-                phase = compare(
-                    runner, args, Target(name, pg.port, pg_path, body, pg_key, pg.proc.pid),
-                    targets["bare"],
-                )
-                check_audited(pg.port, pg_path, body, pg_key, pg_first, phase["runs"][name])
-                postgres = {**_summarised(phase, args.target), "workers": args.pg_workers,
-                            "audited": phase["runs"][name]}
+                try:
+                    postgres = _postgres_phase(
+                        runner, args, targets["bare"], b_answer, runs, servers, scratch
+                    )
+                except BenchError as exc:
+                    log(f"PostgreSQL store not measured: {exc}")
+                    postgres = {"error": str(exc).splitlines()[0]}
 
-        audited = check_audited(gateway.port, path, body, app_key, first_index, sqlite_runs)
+        audited = (
+            check_audited(gateway.port, path, body, app_key, first_index, sqlite_runs)
+            if sqlite_runs >= 0
+            else 0
+        )
         for s in servers:
             if s.proc.poll() is not None and s.name in ("gateway", "bare"):
                 raise BenchError(f"{s.name} died during the bench:\n{s.tail()}")
-
         summary_main = _summarised(main_phase, args.target)
         result: dict[str, Any] = {
             "config": {
@@ -990,15 +1034,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for s in reversed(servers):
             s.stop()
-        if pg_database is not None:
+        if "database" in scratch:
             with contextlib.suppress(Exception):
-                postgres_database(args.postgres, pg_database, create=False)
+                postgres_database(args.postgres, scratch["database"], create=False)
         if args.keep_home:
             log(f"kept {home} (server logs: gateway.log, bare.log)")
         else:
             shutil.rmtree(home, ignore_errors=True)
-        if pg_home is not None:
-            shutil.rmtree(pg_home, ignore_errors=True)
+        if "home" in scratch:
+            shutil.rmtree(scratch["home"], ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1014,7 +1058,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         print(render(result))
     met = [result["target_met"]] + [
-        result[k]["target_met"] for k in ("scaling", "postgres") if result.get(k) is not None
+        result[k].get("target_met", False)
+        for k in ("scaling", "postgres")
+        if result.get(k) is not None
     ]
     if args.check and not all(met):
         return 3
