@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from audit import CheckpointError, open_checkpoint, verify_inclusion
+from audit import CheckpointError, canonical_json, leaf_hash, open_checkpoint, verify_inclusion
 from gateway.access.permissions import require
 from gateway.auditlog import service
 from gateway.auditlog.events import EVENTS, OUTCOMES, REASONS, Kind
@@ -199,12 +199,28 @@ def latest_checkpoint(
 class EntryDetail:
     line: EntryLine
     entry_json: str  # the entry, indented for reading (the hashed text is canonical JSON)
+    entry_text: str  # the canonical text whose hash is the leaf
     leaf_hash: str
     checkpoint: CheckpointInfo | None
     proof: list[str] = field(default_factory=list)  # base64 hashes, RFC 9162 order
     # True: the proof leads from this entry's leaf to the signed checkpoint's root;
     # None: no signed checkpoint covers the entry yet.
     included: bool | None = None
+
+
+def receipt(detail: EntryDetail) -> dict[str, Any] | None:
+    """The entry's proof bundle, as a run's ``receipt`` (``cdg audit verify-receipt``):
+    None until a signed checkpoint covers the entry."""
+    if not detail.included or detail.checkpoint is None:
+        return None
+    return {
+        "entry_index": detail.line.index,
+        "leaf_hash": detail.leaf_hash,
+        "tree_size": detail.checkpoint.size,
+        "inclusion_proof": detail.proof,
+        "checkpoint": detail.checkpoint.note,
+        "entry": detail.entry_text,
+    }
 
 
 def entry_detail(
@@ -217,9 +233,10 @@ def entry_detail(
     out = found[0]
     line = _line(out.index, out.recorded_at, out.entry)
     pretty = json.dumps(out.entry, ensure_ascii=False, indent=2, sort_keys=True)
+    text = canonical_json(out.entry).decode("utf-8")
     checkpoint = latest_checkpoint(session, ctx, principal)
     if checkpoint is None or index >= checkpoint.size:
-        return EntryDetail(line, pretty, out.leaf_hash, checkpoint)
+        return EntryDetail(line, pretty, text, out.leaf_hash, checkpoint)
     require("proof.read", principal)
     proof = service.inclusion_proof(session, index, checkpoint.size)
     included = checkpoint.signature_ok and verify_inclusion(
@@ -229,9 +246,9 @@ def entry_detail(
         [base64.b64decode(p) for p in proof.proof],
         base64.b64decode(checkpoint.root),
     )
-    # The leaf must also be this entry's text: the stored hash is compared, not trusted.
-    included = included and proof.leaf_hash == out.leaf_hash
-    return EntryDetail(line, pretty, out.leaf_hash, checkpoint, proof.proof, included)
+    # The leaf must also be this entry's text: hashed here, not taken from the store.
+    included = included and proof.leaf_hash == leaf_hash(text.encode("utf-8")).hex()
+    return EntryDetail(line, pretty, text, out.leaf_hash, checkpoint, proof.proof, included)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def test_an_unsigned_entry_says_no_checkpoint_covers_it(tmp_path: Path) -> None:
         # The first entry is signed at once; later ones wait for the next checkpoint.
         assert cp is not None and cp.size < 3
         assert newest.included is None and newest.proof == []
+        assert data.receipt(newest) is None  # no receipt without a signed checkpoint
     finally:
         gw.client.close()
         gw.ctx.close()

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from gateway.auditlog.export import read_export, verify_export
 from gateway.auditlog.signing import verifier_keys
+from gateway.cli.app import cli
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from tests.conftest import Gateway, make_settings, open_gateway
@@ -79,6 +81,27 @@ def test_the_auditor_finds_the_run_and_its_proof(world: tuple[Gateway, int, str]
     entry = auditor.get(f"/console/audit/entries/{index}")
     assert entry.status_code == 200
     assert "已证明" in entry.text and "query.run" in entry.text
+    # The entry's proof downloads as a receipt that `cdg audit verify-receipt` accepts.
+    bundle = auditor.get(f"/console/audit/entries/{index}/receipt")
+    assert bundle.status_code == 200 and bundle.json()["entry_index"] == index
+    tmp = gw.ctx.settings.home / "receipt-check"
+    tmp.mkdir(exist_ok=True)
+    (tmp / "receipt.json").write_text(bundle.text, encoding="utf-8")
+    (tmp / "keys.txt").write_text(gw.client.get("/.well-known/cdg-audit-keys").text)
+    checked = CliRunner().invoke(
+        cli,
+        [
+            "audit",
+            "verify-receipt",
+            str(tmp / "receipt.json"),
+            "--keys",
+            str(tmp / "keys.txt"),
+            "--json",
+        ],
+        env={"CDG_HOME": str(gw.ctx.settings.home)},
+    )
+    assert checked.exit_code == 0, checked.output
+    assert '"verified": true' in checked.stdout
     # The export verifies offline, as the API's does.
     export = auditor.get(
         "/console/audit/export", params={"format": "jsonl", "app": "heping-committee"}

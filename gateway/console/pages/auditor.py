@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import Form, Path, Query, Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from gateway.access import permissions
 from gateway.auditlog import service
@@ -31,7 +31,7 @@ from gateway.console.routing import console_router
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
-from gateway.errors import InvalidRequest
+from gateway.errors import Conflict, InvalidRequest
 from gateway.i18n import zone
 
 router = console_router()
@@ -43,6 +43,7 @@ def _rid(request: Request) -> str:
 
 
 # An address names a resident only by SubjectRef; an ID number goes through the form.
+NOT_YET_SIGNED = N_("no signed checkpoint covers this entry yet")
 NO_ID_IN_ADDRESS = N_("search for a resident with the form: an ID number never goes in an address")
 
 Days = Literal[7, 30, 90]
@@ -260,6 +261,24 @@ def entry(
             "may_sign": permissions.allowed("checkpoint.create", who),
             **_labels(visitor),
         },
+    )
+
+
+@router.get("/console/audit/entries/{index}/receipt")
+def entry_receipt(
+    request: Request,
+    visitor: SignedIn,
+    index: Annotated[int, Path(ge=0, le=INT64_MAX)],
+) -> Response:
+    """The entry's proof bundle as a file, for ``cdg audit verify-receipt FILE --keys``."""
+    ctx = context_of(request)
+    with ctx.store.sessions() as session:
+        bundle = data.receipt(data.entry_detail(session, ctx, principal_of(visitor), index))
+    if bundle is None:
+        raise Conflict(NOT_YET_SIGNED)
+    return JSONResponse(
+        bundle,
+        headers={"Content-Disposition": f'attachment; filename="cdg-receipt-{index}.json"'},
     )
 
 
