@@ -25,7 +25,7 @@ from typing import Protocol
 from audit.errors import ProofError, StoreError
 from audit.hashing import EMPTY_ROOT, HASH_SIZE, node_hash
 
-__all__ = ["MemoryNodeStore", "MerkleTree", "NodeStore"]
+__all__ = ["MemoryNodeStore", "MerkleTree", "NodeStore", "proof_nodes"]
 
 NodeKey = tuple[int, int]
 """``(level, index)`` of a perfect subtree."""
@@ -156,20 +156,7 @@ class MerkleTree:
                 f"no inclusion proof for index {index} at size {size}: "
                 f"need 0 <= index < size <= {tree_size}"
             )
-        # Walk from the root towards the leaf, noting the sibling range at each
-        # split; the proof lists them from the leaf upwards.
-        ranges: list[tuple[int, int]] = []
-        lo, hi = 0, size
-        while hi - lo > 1:
-            k = _split(hi - lo)
-            if index < lo + k:
-                ranges.append((lo + k, hi))
-                hi = lo + k
-            else:
-                ranges.append((lo, lo + k))
-                lo += k
-        ranges.reverse()
-        return self._hash_ranges(ranges, tree_size)
+        return self._hash_ranges(_inclusion_ranges(index, size), tree_size)
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """Return PROOF(old_size, D[new_size]) per RFC 9162 §2.1.4.1.
@@ -185,24 +172,7 @@ class MerkleTree:
             )
         if old_size in (0, new_size):
             return []
-        # SUBPROOF(m, D[lo:hi], b) unrolled; ``known`` is the flag b: the
-        # verifier already holds MTH(D[0:old_size]) only while we have not
-        # stepped into a right subtree.
-        ranges: list[tuple[int, int]] = []
-        lo, hi, known = 0, new_size, True
-        while old_size != hi:
-            k = _split(hi - lo)
-            if old_size <= lo + k:
-                ranges.append((lo + k, hi))
-                hi = lo + k
-            else:
-                ranges.append((lo, lo + k))
-                lo += k
-                known = False
-        if not known:
-            ranges.append((lo, hi))
-        ranges.reverse()
-        return self._hash_ranges(ranges, tree_size)
+        return self._hash_ranges(_consistency_ranges(old_size, new_size), tree_size)
 
     def _hash_ranges(self, ranges: Sequence[tuple[int, int]], tree_size: int) -> list[bytes]:
         """Return MTH(D[lo:hi]) for each range, reading all nodes in one call."""
@@ -218,6 +188,57 @@ class MerkleTree:
             if key not in found:
                 raise StoreError(f"node store at size {tree_size} is missing node {key}")
         return found
+
+
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The subtree ranges whose hashes make PATH(index, D[size]), leaf side first."""
+    # Walk from the root towards the leaf, noting the sibling range at each
+    # split; the proof lists them from the leaf upwards.
+    ranges: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+    ranges.reverse()
+    return ranges
+
+
+def _consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The subtree ranges whose hashes make PROOF(old_size, D[new_size]) (0 < old < new)."""
+    # SUBPROOF(m, D[lo:hi], b) unrolled; ``known`` is the flag b: the
+    # verifier already holds MTH(D[0:old_size]) only while we have not
+    # stepped into a right subtree.
+    ranges: list[tuple[int, int]] = []
+    lo, hi, known = 0, new_size, True
+    while old_size != hi:
+        k = _split(hi - lo)
+        if old_size <= lo + k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+            known = False
+    if not known:
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
+
+
+def proof_nodes(index: int, size: int, *, consistency: bool = False) -> list[NodeKey]:
+    """The stored nodes an inclusion proof of ``index`` in ``size`` leaves reads (or, with
+    ``consistency``, a consistency proof from ``index`` leaves to ``size``): a node store
+    over a database can fetch them in one query before the proof is made."""
+    if consistency:
+        ranges = [] if index in (0, size) else _consistency_ranges(index, size)
+    else:
+        ranges = _inclusion_ranges(index, size) if 0 <= index < size else []
+    return [key for lo, hi in ranges for key in _decompose(lo, hi)]
 
 
 def _split(n: int) -> int:

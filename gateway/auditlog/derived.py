@@ -76,18 +76,25 @@ def recorded_at(entry: Mapping[str, Any]) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def indexed_values(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values of ``INDEXED_COLUMNS`` for this entry, in that order (the one definition
+    of them; verification calls it once per entry, so it builds no dict)."""
+    get = entry.get
+    return (
+        recorded_at(entry),
+        _text(get("principal")) or "",
+        _text(get("dataset")),
+        _text(get("purpose")),
+        _text(get("event")) or "",
+        _decision(entry),
+        _count(get("row_count")),
+        _cost(get("privacy_cost")),
+    )
+
+
 def indexed_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The values of ``INDEXED_COLUMNS`` for this entry (the one definition of them)."""
-    return {
-        "recorded_at": recorded_at(entry),
-        "principal": _text(entry.get("principal")) or "",
-        "dataset": _text(entry.get("dataset")),
-        "purpose": _text(entry.get("purpose")),
-        "event": _text(entry.get("event")) or "",
-        "decision": _decision(entry),
-        "row_count": _count(entry.get("row_count")),
-        "privacy_cost": _cost(entry.get("privacy_cost")),
-    }
+    """The values of ``INDEXED_COLUMNS`` for this entry, by name."""
+    return dict(zip(INDEXED_COLUMNS, indexed_values(entry), strict=True))
 
 
 def stored_text(instant: datetime) -> str:

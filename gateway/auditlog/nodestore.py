@@ -81,6 +81,33 @@ class SqlNodeStore:
                 known[key] = self._nodes[key]
         return known
 
+    def prefetch(self, keys: Sequence[NodeKey]) -> None:
+        """Read these nodes and the tree size in one round trip (a proof's whole need)."""
+        conn = self.session.connection()
+        fetch = list(dict.fromkeys(keys))
+        size = "SELECT -1, MAX(idx), NULL FROM audit_nodes WHERE level = 0"
+        if not fetch:
+            rows = conn.exec_driver_sql(size)
+        elif self._postgres:
+            rows = conn.exec_driver_sql(
+                f"{_PG_NODES} UNION ALL {size}", ([lv for lv, _ in fetch], [ix for _, ix in fetch])
+            )
+        else:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            pair = f"(level = {mark} AND idx = {mark})"
+            rows = conn.exec_driver_sql(
+                # Only placeholders are joined in; the values travel as parameters.
+                "SELECT level, idx, hash FROM audit_nodes WHERE "  # noqa: S608
+                + " OR ".join([pair] * len(fetch))
+                + f" UNION ALL {size}",
+                tuple(value for key in fetch for value in key),
+            )
+        for level, idx, digest in rows:
+            if int(level) == -1:
+                self._size = 0 if idx is None else int(idx) + 1
+            else:
+                self._nodes[(int(level), int(idx))] = bytes(digest)
+
     def put_many(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         if not nodes:
             return

@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from audit import MerkleTree, StoreError
+from audit.tree import proof_nodes
 from gateway.access.permissions import listing_scope, require
-from gateway.auditlog.derived_checks import DerivedChecks
 from gateway.auditlog.events import check
 from gateway.auditlog.export import export_records
 from gateway.auditlog.models import AuditEntryRow
@@ -39,8 +39,9 @@ from gateway.auditlog.schemas import (
     SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
+from gateway.auditlog.store_verify import verify_stored, workers_for
 from gateway.auditlog.tail import UnauthenticatedEntry
-from gateway.auditlog.verify import Report, StoredCheckpoint, WitnessPolicy, verify
+from gateway.auditlog.verify import Report, WitnessPolicy
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import AuditUnavailable, Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
@@ -273,8 +274,14 @@ def _tree_damaged(proof: str) -> Unavailable:
     )
 
 
+_MAX_SIZE = 1 << 62  # past any log: such a request is answered 404 without a read of nodes
+
+
 def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionProofOut:
     store = SqlNodeStore(session)
+    # The size, the path's nodes and the leaf in one query; the checks below still apply.
+    if 0 <= index < tree_size < _MAX_SIZE:
+        store.prefetch([*proof_nodes(index, tree_size), (0, index)])
     tree = MerkleTree(store)
     if not 0 <= index < tree_size <= tree.size():
         raise NotFound("no such entry in a tree of that size")
@@ -292,7 +299,10 @@ def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionPr
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> ConsistencyProofOut:
-    tree = MerkleTree(SqlNodeStore(session))
+    store = SqlNodeStore(session)
+    if 0 <= old_size <= new_size < _MAX_SIZE:
+        store.prefetch(proof_nodes(old_size, new_size, consistency=True))
+    tree = MerkleTree(store)
     if not 0 < old_size <= new_size <= tree.size():
         raise NotFound("no tree of those sizes")
     try:
@@ -318,28 +328,29 @@ def verify_store(
     since: str | None = None,
     progress: Callable[[int], None] | None = None,
     trust: tuple[Sequence[str], str, WitnessPolicy] | None = None,
+    workers: int | None = None,
 ) -> Report:
     """The log as stored: entries, checkpoints, and everything derived from the entries.
 
     ``trust`` (log verifier keys, origin, witness policy) replaces the gateway's own
     configuration: an auditor's keys file counts online exactly as it does offline.
+    ``workers`` processes check ranges of the log side by side (default: the setting
+    ``audit_verify_workers``; 1 checks in this process).
     """
     if trust is None:
         origin = ctx.settings.log_origin
         trust = (verifier_keys(ctx.keyring, origin), origin, witness_policy(ctx.settings))
     keys, origin, witnesses = trust
     repo = AuditRepository(session)
-    checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
-    derived = DerivedChecks(repo, ctx.audit.appender.macs)
-    report = verify(
-        derived.entries(),
-        checkpoints,
+    report, derived = verify_stored(
+        session,
+        ctx.audit.appender.macs,
         keys,
         origin,
-        expected_size=repo.sequencer_size(),
+        witnesses,
         since=since,
         progress=progress,
-        witnesses=witnesses,
+        workers=workers_for(ctx.settings.audit_verify_workers if workers is None else workers),
     )
     derived.finish(report.entries, report.signed_size)
     report.problems.extend(derived.problems)

@@ -175,21 +175,7 @@ def verify(
     witnesses: WitnessPolicy | None = None,
 ) -> Report:
     report = Report()
-    policy = witnesses or WitnessPolicy()
-    signed = _check_checkpoints(checkpoints, verifier_keys, origin, report, policy)
-    saved = None
-    if since is not None:
-        try:
-            saved = open_checkpoint(since, verifier_keys, origin=origin)
-        except CheckpointError as exc:
-            report.problems.append(Problem(0, note_problem(exc), f"saved checkpoint: {exc}"))
-        else:
-            # An auditor's own copy needs no quorum, but a cosignature on it must be genuine.
-            check_cosignatures(since, saved.size, WitnessPolicy(policy.keys), report, newest=False)
-    targets = dict(signed)
-    if saved is not None:
-        targets.setdefault(saved.size, saved.root)
-
+    targets = checkpoint_targets(checkpoints, verifier_keys, origin, report, since, witnesses)
     acc = RootAccumulator()
     prev = ""
     position = 0
@@ -254,6 +240,42 @@ def verify(
             progress(position)
         if report.problems and len(report.problems) > 100:
             break
+    close_report(report, position, targets, expected_size)
+    return report
+
+
+def checkpoint_targets(
+    checkpoints: Sequence[StoredCheckpoint],
+    verifier_keys: Sequence[str],
+    origin: str,
+    report: Report,
+    since: str | None = None,
+    witnesses: WitnessPolicy | None = None,
+) -> dict[int, bytes]:
+    """Checks the checkpoints (and an auditor's saved one) into ``report``; returns
+    size -> root for every genuine one: the roots the entries must hash to."""
+    policy = witnesses or WitnessPolicy()
+    signed = _check_checkpoints(checkpoints, verifier_keys, origin, report, policy)
+    saved = None
+    if since is not None:
+        try:
+            saved = open_checkpoint(since, verifier_keys, origin=origin)
+        except CheckpointError as exc:
+            report.problems.append(Problem(0, note_problem(exc), f"saved checkpoint: {exc}"))
+        else:
+            # An auditor's own copy needs no quorum, but a cosignature on it must be genuine.
+            check_cosignatures(since, saved.size, WitnessPolicy(policy.keys), report, newest=False)
+    targets = dict(signed)
+    if saved is not None:
+        targets.setdefault(saved.size, saved.root)
+    return targets
+
+
+def close_report(
+    report: Report, position: int, targets: dict[int, bytes], expected_size: int | None
+) -> None:
+    """After the entries (``position`` of them in order): what the checkpoints and the
+    sequencer say should be there."""
     report.entries = position
     report.signed_size = max((s for s in targets if s <= position), default=0)
     for size in sorted(targets):
@@ -274,4 +296,3 @@ def verify(
                 f"the log's sequencer counts {expected_size} entries but {position} are stored",
             )
         )
-    return report

@@ -132,3 +132,40 @@ def test_output_is_compact_utf8(entry: dict[str, Any]) -> None:
     assert text == json.dumps(
         json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
+
+
+def _reference(entry: dict[str, Any]) -> bytes:
+    """What canonical JSON is defined as: json.dumps with these options, UTF-8."""
+    return json.dumps(
+        entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def test_every_character_below_u3000_and_the_edges_encode_as_json_dumps_does() -> None:
+    # The fast encoder must escape exactly what json.dumps escapes (control characters,
+    # quote, backslash) and nothing else (U+007F, U+2028, U+2029, astral characters).
+    extra = ["\u2028", "\u2029", "\ufeff", "\ue000", "\uffff", "\U0001f600", "\U0010ffff"]
+    for char in [chr(i) for i in range(0x3000)] + extra:
+        entry = {"k" + char: "v" + char + '\\"', char: [char, 1, True, None, -5]}
+        assert canonical_json(entry) == _reference(entry), repr(char)
+
+
+@pytest.mark.parametrize("value", [2**63 - 1, 2**63, 2**64, -(2**63), -(2**63) - 1, 10**40])
+def test_integers_past_64_bits_encode_as_json_dumps_does(value: int) -> None:
+    assert canonical_json({"n": value}) == _reference({"n": value})
+
+
+def test_keys_sort_by_code_point_like_python() -> None:
+    entry = dict.fromkeys(["\ue000", "\U0001f600", "a", "Z", "é", "\uffff"], 1)
+    assert canonical_json(entry) == _reference(entry)
+
+
+@given(ENTRIES)
+def test_any_entry_encodes_as_json_dumps_does(entry: dict[str, Any]) -> None:
+    try:
+        expected = _reference(entry)
+    except UnicodeEncodeError:
+        with pytest.raises(ValueError, match="not valid Unicode"):
+            canonical_json(entry)
+        return
+    assert canonical_json(entry) == expected
