@@ -109,6 +109,12 @@ def trust_from_file(keys: Path, origin: str | None, required: int | None) -> Tru
     lines = [line for line in lines if line and not line.startswith("#")]
     witness_keys = [line for line in lines if is_cosigner_key(line)]
     log_keys = [line for line in lines if not is_cosigner_key(line)]
+    if not log_keys:
+        raise fail(
+            _("%(path)s: no log verifier key in it (save them with `cdg audit keys --out`)",
+              path=keys),
+            USAGE_ERROR,
+        )  # fmt: skip
     try:
         names = {parse_verifier_key(k)[0] for k in log_keys}
     except CheckpointError as exc:
