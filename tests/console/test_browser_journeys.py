@@ -175,7 +175,7 @@ def test_2_the_department_registers_a_dataset_and_approves(demo: Demo, browser: 
     page.get_by_role("navigation").get_by_role("link", name="查询申请").click()
     card = page.locator("section.request", has_text="每月走访独居高龄老人")
     expect(card).to_contain_text("允许")  # the policy's explanation
-    expect(card).to_contain_text("heping-committee")
+    expect(card).to_contain_text("和平社区居委会 (heping-committee)")  # its display name
     card.get_by_label("给应用的意见（可选）").fill("同意，每月一次")
     shot(page, demo, "department-queue")
     card.get_by_role("button", name="批准").click()

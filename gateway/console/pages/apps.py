@@ -57,11 +57,17 @@ def catalogue(request: Request, visitor: SignedIn) -> Response:
     who = principal_of(visitor)
     permissions.require_caller("request.file", who)  # the catalogue is the apps' page
     datasets = _catalogue(request, visitor)
+    with context_of(request).store.sessions() as session:
+        people = wording.display_names(session)
     return render(
         request,
         visitor,
         "app/catalogue.html",
-        {"datasets": datasets, **_words(request, visitor)},
+        {
+            "datasets": datasets,
+            "who": lambda name: wording.who_label(people, name),
+            **_words(request, visitor),
+        },
     )
 
 

@@ -335,6 +335,7 @@ def queue(request: Request, visitor: SignedIn, done: str = "") -> Response:
     with ctx.store.sessions() as session:
         rows = requests.list_requests(session, who, None, 500)
         names = {d.id: d.name for d in catalog.list_datasets(session, who)}
+        people = wording.display_names(session)
     pending = [r for r in rows if r.status == "pending"]
     approved = [r for r in rows if r.status == "approved"]
     closed = [r for r in rows if r.status not in ("pending", "approved")]
@@ -348,6 +349,7 @@ def queue(request: Request, visitor: SignedIn, done: str = "") -> Response:
             "closed": closed[:50],
             "done": done if done in ("approved", "rejected", "revoked") else "",
             "dataset_names": names,
+            "who": lambda name: wording.who_label(people, name),
             "spec_json": lambda spec: json.dumps(spec, ensure_ascii=False, indent=2),
             **_words(request, visitor),
         },
@@ -416,6 +418,7 @@ def budgets(request: Request, visitor: SignedIn) -> Response:
     ctx = context_of(request)
     with ctx.store.sessions() as session:
         rows = list_budgets(session, who)
+        people = wording.display_names(session)
     per_dataset: dict[str, float] = {}
     for b in rows:
         per_dataset[b.dataset] = max(per_dataset.get(b.dataset, 0.0), b.dataset_spent)
@@ -423,5 +426,9 @@ def budgets(request: Request, visitor: SignedIn) -> Response:
         request,
         visitor,
         "department/budgets.html",
-        {"rows": rows, "per_dataset": per_dataset},
+        {
+            "rows": rows,
+            "per_dataset": per_dataset,
+            "who": lambda name: wording.who_label(people, name),
+        },
     )
