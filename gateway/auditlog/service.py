@@ -48,6 +48,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, NotFound, Unavailable
+from gateway.metrics import count_entry
 from gateway.store.base import utcnow
 
 log = logging.getLogger("cdg.audit")
@@ -57,6 +58,7 @@ def _pending(
     event: str, principal: AuthPrincipal, subjects: list[str] | None, fields: dict[str, Any]
 ) -> Pending:
     check(event, fields.get("outcome"))
+    count_entry(event, fields.get("outcome"), fields.get("decision"))
     entry: dict[str, Any] = {
         "event": event,
         "time": utcnow().isoformat(timespec="microseconds"),
