@@ -27,6 +27,8 @@ from gateway.errors import Conflict
 from gateway.requests.lifecycle import retire_dataset
 from gateway.requests.models import QueryRequest
 from gateway.store.base import new_id, utcnow
+from tests.attacks.test_token_linkage import RULE as TOKEN_RULE
+from tests.attacks.test_token_linkage import SELECT as TOKEN_SELECT
 from tests.conftest import Gateway, assert_error, leaves_unchanged, make_settings, open_gateway
 
 HOME_VISIT = "public-service.elderly-care.home-visit"
@@ -315,3 +317,24 @@ def test_retiring_closes_many_requests_in_one_batch_of_entries(gw: Gateway) -> N
     indexes = [e["index"] for e in logged]
     assert indexes == list(range(indexes[0], indexes[0] + len(indexes)))  # one chain, no gap
     assert gw.post("district-auditor", "/v1/audit/checkpoint").status_code == 200
+
+
+def test_a_retired_datasets_department_still_reverses_tokens_it_released(gw: Gateway) -> None:
+    spec = residents()
+    spec["policy"]["purposes"] = [TOKEN_RULE]
+    ds = register(gw, spec)
+    qid = gw.approved_query("heping-committee", ds, TOKEN_RULE["purpose"], {"select": TOKEN_SELECT})
+    ran = gw.run("heping-committee", qid)
+    assert ran.status_code == 200, ran.text
+    token = str(ran.json()["rows"][0][1])  # the mobile column, tokenised
+    assert gw.post("civil-affairs", f"/v1/datasets/{ds}/retire", {"reason": "x"}).status_code == 200
+    body = {
+        "dataset": ds,
+        "column": "mobile",
+        "recipient": "heping-committee",
+        "token": token,
+        "justification": "核实 / verify",
+    }
+    r = gw.post("civil-affairs", "/v1/tokens/reverse", body)
+    assert r.status_code == 200, r.text
+    assert_error(gw.post("health-commission", "/v1/tokens/reverse", body), 404)
