@@ -244,3 +244,29 @@ def test_repeated_failures_are_throttled_per_address(gateway: Gateway) -> None:
         THROTTLE.succeeded("testclient")
     r = gateway.client.post("/console/sign-in", data=right, follow_redirects=False)
     assert r.status_code == 303
+
+
+def test_cookies_are_secure_over_https(gateway: Gateway) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(gateway.client.app, base_url="https://testserver")
+    page = client.get("/console/sign-in")
+    assert "Secure" in page.headers["set-cookie"]
+    r = client.post(
+        "/console/sign-in",
+        data={"api_key": gateway.keys["civil-affairs"], "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    session_cookie = next(c for c in r.headers.get_list("set-cookie") if "cdg_session=" in c)
+    assert "Secure" in session_cookie
+
+
+def test_a_session_ends_after_twelve_hours_whatever_its_use(gateway: Gateway) -> None:
+    sign_in(gateway.client, gateway.keys["civil-affairs"])
+    with gateway.ctx.store.transaction() as session:
+        session.execute(
+            update(ConsoleSession).values(
+                created_at=utcnow() - timedelta(hours=12, minutes=1), last_seen_at=utcnow()
+            )
+        )
+    assert gateway.client.get("/console/", follow_redirects=False).status_code == 303
