@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.runs.context import Loaded, RunContext, deny
-from gateway.runs.repository import RunRepository
+from gateway.runs.repository import RunCounts
 from gateway.store.base import utcnow
 from policies import Decision
 
@@ -29,8 +29,8 @@ def take_quota(
     a refusal uses up nothing. Raises the logged refusal.
     """
     try:
-        with ctx.store.writing() as session:
-            repo = RunRepository(session)
+        with ctx.store.writing_connection() as conn:
+            repo = RunCounts(conn)
             counted = repo.take_run(loaded.query.id)
             if counted:
                 day = utcnow().date().isoformat()

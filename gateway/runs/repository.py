@@ -14,7 +14,18 @@ import json
 import threading
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, ColumnElement, Executable, Table, Text, bindparam, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Executable,
+    Table,
+    Text,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -164,11 +175,16 @@ class RunRepository:
         source: Source = _SOURCES.get(values[q + d :])
         return query, dataset, source
 
+
+class RunCounts:
+    """The run counts, Core statements on a connection in a write transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
     def take_run(self, query_request_id: str) -> bool:
         """Count one run of the query if its quota allows; atomic across gateway processes."""
-        result: Any = self.session.connection().execute(
-            _TAKE_RUN, {"query_request_id": query_request_id}
-        )
+        result: Any = self.conn.execute(_TAKE_RUN, {"query_request_id": query_request_id})
         return bool(result.rowcount == 1)
 
     def take_daily_run(
@@ -179,29 +195,30 @@ class RunRepository:
         Runs are counted even without a quota, so a quota added later in the day counts
         the runs already made. One upsert where the store has one (SQLite, PostgreSQL):
         the row is created at 1 or moved on while under the quota; a full day matches nothing.
+        Elsewhere the row is created at 0 (a concurrent creation is fine) and moved on by a
+        conditional UPDATE.
         """
         if quota is not None and quota <= 0:
             return False
-        conn = self.session.connection()
         key = {"app": app, "dataset_id": dataset_id, "purpose": purpose, "day": day}
-        upsert = _DAILY_UPSERTS.get((conn.dialect.name, quota is not None))
+        upsert = _DAILY_UPSERTS.get((self.conn.dialect.name, quota is not None))
         if upsert is not None:
-            return conn.execute(upsert, {**key, "quota": quota}).first() is not None
-        if self.session.get(DailyRuns, (app, dataset_id, purpose, day)) is None:
+            return self.conn.execute(upsert, {**key, "quota": quota}).first() is not None
+        table = _DAILY.c
+        match = (
+            table.app == app,
+            table.dataset_id == dataset_id,
+            table.purpose == purpose,
+            table.day == day,
+        )
+        if self.conn.scalar(select(table.runs).where(*match)) is None:
             try:
-                with self.session.begin_nested():
-                    self.session.add(DailyRuns(**key, runs=0))
+                with self.conn.begin_nested():
+                    self.conn.execute(insert(_DAILY).values(**key, runs=0))
             except IntegrityError:
                 pass  # created by a concurrent run
-        result: Any = self.session.execute(
-            update(DailyRuns)
-            .where(
-                DailyRuns.app == app,
-                DailyRuns.dataset_id == dataset_id,
-                DailyRuns.purpose == purpose,
-                DailyRuns.day == day,
-                *([] if quota is None else [DailyRuns.runs < quota]),
-            )
-            .values(runs=DailyRuns.runs + 1)
+        capped = () if quota is None else (table.runs < quota,)
+        result: Any = self.conn.execute(
+            update(_DAILY).where(*match, *capped).values(runs=table.runs + 1)
         )
         return bool(result.rowcount == 1)

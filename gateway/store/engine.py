@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 try:
     import fcntl
@@ -81,6 +81,17 @@ class Store:
             return
         with self._write_lock, self._file_lock(), self.transaction() as session:
             yield session
+
+    @contextmanager
+    def writing_connection(self) -> Iterator[Connection]:
+        """``writing`` without an ORM session, for Core statements on a hot path: a
+        connection in a transaction, committed on success and rolled back on any error."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self._file_lock(), self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
