@@ -1161,7 +1161,7 @@ def print_report(res: dict[str, Any], target_us: float, clock: str) -> None:
     print()
     print("policy change")
     print(f"  derive_rules {wc(c['derive_rules'])}")
-    print(f"  PolicyEngine build {wc(e['engine_build'])} (add_policies: duplicate scan, O(n^2))")
+    print(f"  PolicyEngine build {wc(e['engine_build'])} (its indexes)")
     print(f"  same enforcer loaded through an adapter {wc(e['adapter_build'])}")
     print(f"  indexed prototype build {wc(e['indexed_build'])}")
     print(f"  store path: replace {w['rules']} rules + bump {wc(c['store_replace_rules'])}; "
