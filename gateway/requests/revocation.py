@@ -20,6 +20,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.requests.models import QueryRequest
 from gateway.store.base import utcnow
+from gateway.webhooks import notify
 
 # Why a query was revoked: its department said so, or the catalogue changed under it.
 Cause = Literal["department", "dataset_retired", "source_retired", "policy_replaced"]
@@ -60,6 +61,15 @@ def close_requests(
         entries.append((f"request.{c.to_status}", principal, fields))
     session.flush()
     record_all_in(session, ctx, entries)
+    for c in closures:
+        # Queued in the outbox in this transaction: the app hears of it once it commits.
+        notify.request_decided(
+            session,
+            query_request=c.row.id,
+            dataset=c.row.dataset_id,
+            app_id=c.row.app_id,
+            status=c.to_status,
+        )
 
 
 def revoke_query(
