@@ -60,35 +60,35 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"cdg {gateway.__version__}"
 
 
-@pytest.mark.parametrize(
-    ("kind", "words"),
-    [
-        ("missing", ["no such file"]),
-        ("yaml", ["bad.yaml:3", "invalid YAML/JSON"]),
-        ("json", ["bad.json:1", "invalid YAML/JSON"]),
-        ("binary", ["not UTF-8"]),
-        ("folder", ["is a folder"]),
-    ],
-)
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["dataset", "register", "{}", "--department", "civil-affairs"],
-        ["dataset", "register", "{}", "--key", "k"],
-        ["policy", "replace", "{}", "--dataset", "d", "--key", "k"],
-        ["request", "file", "{}", "--dataset", "d", "--purpose", "p", "--justification", "j",
-         "--key", "k"],
-        ["query", "run", "q", "--params", "{}", "--key", "k"],
-        ["pii", "scan", "{}"],
-    ],
-)  # fmt: skip
+BAD_FILES = [
+    ("missing", ["no such file"]),
+    ("yaml", ["bad.yaml:3", "invalid YAML/JSON"]),
+    ("json", ["bad.json:1", "invalid YAML/JSON"]),
+    ("binary", ["not UTF-8"]),
+    ("folder", ["is a folder"]),
+]
+DOCUMENT_COMMANDS = [
+    ["dataset", "register", "{}", "--department", "civil-affairs"],
+    ["dataset", "register", "{}", "--key", "k"],
+    ["policy", "replace", "{}", "--dataset", "d", "--key", "k"],
+    ["request", "file", "{}", "--dataset", "d", "--purpose", "p", "--justification", "j",
+     "--key", "k"],
+    ["query", "run", "q", "--params", "{}", "--key", "k"],
+    ["decision", "explain", "{}", "--dataset", "d", "--purpose", "p", "--key", "k"],
+]  # fmt: skip
+# pii scan reads JSON Lines and answers each unreadable line in its output: only the file
+# itself can be bad.
+CASES = [(kind, words, command) for kind, words in BAD_FILES for command in DOCUMENT_COMMANDS]
+CASES += [(kind, words, ["pii", "scan", "{}"]) for kind, words in BAD_FILES
+          if kind not in ("yaml", "json")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "words", "command"), CASES)
 def test_bad_files_exit_2(
     home: Path, files: dict[str, Path], kind: str, words: list[str], command: list[str]
 ) -> None:
     path = str(files[kind])
     args = [path if a == "{}" else a for a in command]
-    if command[0] == "pii" and kind in ("yaml", "json"):
-        pytest.skip("pii scan reads JSON Lines and answers each bad line in its output")
     assert_usage_error(cdg(home, *args), *words)
 
 
