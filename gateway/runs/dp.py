@@ -29,7 +29,8 @@ from gateway.budget.models import StoredRelease
 from gateway.budget.repository import BudgetRepository
 from gateway.budget.service import budget_view
 from gateway.budget.windows import charge_micro, from_micro, window_start
-from gateway.catalog.engines import execute, unit_is_unique
+from gateway.catalog.engines import execute
+from gateway.catalog.schema_cache import unit_is_unique_cached
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, GatewayError, SourceTimeout, Unavailable
@@ -80,7 +81,13 @@ def run_dp(
     try:
         view = DatasetView.of(loaded.dataset)
         measures_for(view, loaded.spec, decision)  # an ε the noise cannot take: refused here
-        unique = unit_is_unique(source_engine(ctx, loaded.source), view.table, view.privacy_unit)
+        unique = unit_is_unique_cached(
+            source_engine(ctx, loaded.source),
+            loaded.source.id,
+            view.table,
+            view.privacy_unit,
+            f"{loaded.dataset.id}@{loaded.dataset.updated_at.isoformat()}",
+        )
         plan = plan_dp(view, loaded.spec, decision, bound, unique)
     except Forbidden as exc:
         raise deny(ctx, principal, run, loaded, exc.reason or "refused", exc.detail) from None
