@@ -440,3 +440,21 @@ def test_odd_webhook_ids_are_not_found(gw: Gateway) -> None:
             gw.client.delete(f"/v1/webhooks/{webhook_id}", headers=gw.auth("civil-affairs")), 404
         )
         assert_error(gw.get("civil-affairs", f"/v1/webhooks/{webhook_id}/deliveries"), 404)
+
+
+def test_a_rejected_request_tells_its_app(gw: Gateway, visits: str) -> None:
+    dataset = setup(gw, visits, dp_policy())
+    with receiver() as rx:
+        hook = register(gw, "heping-committee", rx.url)
+        r = gw.post(
+            "heping-committee",
+            "/v1/query-requests",
+            {"dataset": dataset, "purpose": PURPOSE, "justification": "t", "spec": SUM_BY_GROUP},
+        )
+        qid = r.json()["id"]
+        rejected = gw.post("civil-affairs", f"/v1/query-requests/{qid}/reject", {"reason": "no"})
+        assert rejected.status_code == 200, rejected.text
+        drain(gw)
+    assert [verified(hook["secret"], g)["data"] for g in rx.got] == [
+        {"query_request": qid, "dataset": dataset, "status": "rejected"}
+    ]
