@@ -255,7 +255,8 @@ def table(
     out = Table(title=title)
     for i, name in enumerate(names):
         widest = max((len(_cell(r.get(name))) for r in rows), default=0) if i == 0 else 0
-        out.add_column(name, overflow="fold", min_width=min(max(widest, len(name)), 40) or None)
+        # no_wrap, not min_width: rich crops a table whose minimum widths overflow the line.
+        out.add_column(name, overflow="fold", no_wrap=i == 0 and 0 < widest <= 40)
     for row in rows:
         out.add_row(*(_cell(row.get(name)) for name in names))
     return out

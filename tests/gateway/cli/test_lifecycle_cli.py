@@ -97,3 +97,16 @@ def test_rotate_reissue_and_expire_keys(live: LiveGateway) -> None:
     assert expired["expired"] == 1
     gone = cdg(live, "civil-affairs", "principal", "me", "--json")
     assert gone.exit_code == 1 and json.loads(gone.stderr)["status"] == 401
+
+
+def test_dataset_tables_are_never_cropped(
+    live: LiveGateway, small_community: Community, tmp_path: Path
+) -> None:
+    approved_home_visit(live, small_community, tmp_path)
+    for width in ("70", "85", "100", "120"):
+        shown = cdg(live, "heping-committee", "dataset", "show", "residents",
+                    env={"COLUMNS": width})  # fmt: skip
+        lines = [line for line in shown.stdout.splitlines() if line.strip()]
+        assert shown.exit_code == 0 and lines
+        assert all(line[-1] in "┓┃┩│┘┐┤" for line in lines), (width, shown.stdout)
+        assert HOME_VISIT_PURPOSE in shown.stdout

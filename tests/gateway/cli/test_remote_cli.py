@@ -139,3 +139,9 @@ def test_tables_wrap_instead_of_cutting(live: LiveGateway, small_community: Comm
     assert name in letters
     wide = cdg(live, "civil-affairs", "source", "list", env={"COLUMNS": "200"})
     assert name in wide.stdout
+    for width in ("40", "60", "90", "120"):
+        shown = cdg(live, "civil-affairs", "source", "list", env={"COLUMNS": width})
+        lines = [line for line in shown.stdout.splitlines() if line.strip()]
+        # Every line ends with the table's right border: nothing was cropped.
+        assert all(line[-1] in "┓┃┩│┘┐┤" for line in lines), shown.stdout
+        assert all(len(line) <= int(width) for line in lines)
