@@ -41,12 +41,15 @@ class ConsoleSession(Base):
     """A web-console sign-in (gateway/console/sessions.py): only the session id's digest.
 
     The cookie holds 256 random bits; the store keeps their SHA-256, so a copy of the
-    table signs nobody in. ``last_seen_at`` drives the idle expiry.
+    table signs nobody in. ``last_seen_at`` drives the idle expiry. ``key_id`` is the API
+    key that signed in: the session lives only as long as that key does (revoked, rotated
+    past its grace or expired ends it).
     """
 
     __tablename__ = "console_sessions"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"), index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,9 @@ The browser holds the id in an HttpOnly cookie; the store keeps only its SHA-256
 (``console_sessions``), the principal and when the session was last used. A session
 unused for ``CDG_CONSOLE_IDLE_MINUTES`` is ended at its next use; one older than
 ``MAX_AGE`` is ended whatever its use. A principal made inactive (``cdg principal
-revoke``) ends every session of it at the next request.
+revoke``) ends every session of it at the next request, and so does the end of the API key
+that signed in (revoked, rotated past its grace, expired): a session never outlives the
+credential it was exchanged for.
 
 The CSRF token of a session is derived from its id (HMAC-free: the id is 256 random bits
 and never leaves the cookie), so it needs no storage and dies with the session.
@@ -18,12 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.auth.models import ConsoleSession, Principal
+from gateway.auth.models import ApiKey, ConsoleSession, Principal
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
+from gateway.auth.service import digest as key_digest
 from gateway.context import GatewayContext
 from gateway.store.base import utcnow
 
@@ -58,11 +61,18 @@ class Ended:
 def sign_in(session: Session, ctx: GatewayContext, api_key: str) -> tuple[str, AuthPrincipal]:
     """A new session for the holder of ``api_key`` (raises ``Unauthenticated`` otherwise)."""
     principal = authenticate(session, api_key)
+    key_id = session.execute(
+        select(ApiKey.id).where(ApiKey.digest == key_digest(api_key))
+    ).scalar_one()
     token = new_token()
     now = utcnow()
     session.add(
         ConsoleSession(
-            digest=digest(token), principal_id=principal.id, created_at=now, last_seen_at=now
+            digest=digest(token),
+            principal_id=principal.id,
+            key_id=key_id,
+            created_at=now,
+            last_seen_at=now,
         )
     )
     session.flush()
@@ -91,13 +101,24 @@ def resolve(ctx: GatewayContext, token: str) -> Live | Ended:
                 Principal.domain,
                 Principal.active,
                 Principal.display_name,
+                ApiKey.id.label("key_live"),
             )
             .join(Principal, Principal.id == ConsoleSession.principal_id)
+            .outerjoin(
+                ApiKey,
+                (ApiKey.id == ConsoleSession.key_id)
+                & ApiKey.revoked_at.is_(None)
+                & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+            )
             .where(ConsoleSession.digest == key)
         ).first()
-        if row is None:
-            return Ended()
         now = utcnow()
+        if row is None or row.key_live is None:
+            # Unknown, or the key that signed in was revoked or expired since: end it.
+            if row is not None:
+                session.execute(delete(ConsoleSession).where(ConsoleSession.digest == key))
+                session.commit()
+            return Ended()
         if not row.active or _expired(row.created_at, row.last_seen_at, now, idle):
             session.execute(delete(ConsoleSession).where(ConsoleSession.digest == key))
             session.commit()

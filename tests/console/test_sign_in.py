@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from gateway.auditlog.models import AuditEntryRow
-from gateway.auth.models import ConsoleSession
+from gateway.auth.models import ApiKey, ConsoleSession
 from gateway.auth.service import revoke_principal
 from gateway.console.security import CSP
 from gateway.store.base import utcnow
@@ -161,6 +161,34 @@ def test_revoked_principal_loses_its_session(gateway: Gateway) -> None:
     with gateway.ctx.store.transaction() as session:
         revoke_principal(session, "jianshe-property")
     assert gateway.client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_with_the_key_that_signed_in(gateway: Gateway) -> None:
+    """A key rotated past its grace, expired or revoked ends the console sessions made with it."""
+    old_key = gateway.keys["jianshe-property"]
+    sign_in(gateway.client, old_key)
+    rotated = gateway.client.post(
+        "/v1/principals/me/rotate-key", headers={"Authorization": f"Bearer {old_key}"}, json={}
+    )
+    assert rotated.status_code == 200, rotated.text
+    # Within the grace the old key, and so its session, still works.
+    assert gateway.client.get("/console/", follow_redirects=False).status_code == 200
+    old_digest = hashlib.sha256(old_key.encode()).hexdigest()
+    with gateway.ctx.store.transaction() as session:
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.digest == old_digest)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert gateway.client.get("/console/", follow_redirects=False).status_code == 303
+    # A session made with the new key lives on until that key is revoked.
+    sign_in(gateway.client, rotated.json()["api_key"])
+    assert gateway.client.get("/console/", follow_redirects=False).status_code == 200
+    with gateway.ctx.store.transaction() as session:
+        session.execute(update(ApiKey).values(revoked_at=utcnow()))
+    assert gateway.client.get("/console/", follow_redirects=False).status_code == 303
+    with gateway.ctx.store.sessions() as session:
+        assert session.scalars(select(ConsoleSession.digest)).all() == []
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/v1/datasets"])
