@@ -20,7 +20,9 @@ from gateway.context import GatewayContext
 
 def verify_report(session: Session, ctx: GatewayContext, principal: AuthPrincipal) -> VerifyOut:
     require("log.verify", principal)
-    report = verify_store(session, ctx)
+    # In the serving process: no worker pool per web request (each would cost processes
+    # and seconds of start-up for any auditor's click); `cdg audit verify` runs in parallel.
+    report = verify_store(session, ctx, workers=1)
     first = report.first
     return VerifyOut(
         intact=report.intact,
