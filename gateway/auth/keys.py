@@ -26,8 +26,9 @@ from gateway.auth.models import Principal
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut
+from gateway.auth.service import digest as key_digest
 from gateway.auth.service import issue_key
-from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from gateway.store.base import utcnow
 
 
@@ -118,6 +119,34 @@ def _target(session: Session, principal: AuthPrincipal, action: str, name: str) 
     if row is None:
         raise NotFound("no such principal")
     require(action, principal, Resource(owner=row.domain, app_id=row.id))
+    # Within a domain only the department itself (the principal named like its domain)
+    # acts on keys, and only on its staff: otherwise a clerk could lock out or take over
+    # the department, and a department the app or auditor that happens to share its
+    # domain code. Apps, auditors and the department's own key are the operator's.
+    if principal.name != principal.domain:
+        raise Forbidden(
+            "只有部门本身可以管理其工作人员的密钥 / only the department itself manages its "
+            "staff's keys",
+            reason="not_domain_head",
+        )
+    if row.kind != "department" or row.name == row.domain:
+        raise Forbidden(
+            "应用、审计方和部门本身的密钥由运维人员管理 / keys of apps, auditors and the "
+            "department itself are managed by the operator (cdg principal)",
+            reason="operator_only",
+        )
+
+
+def _require_newest_key(session: Session, principal: AuthPrincipal, api_key: str) -> None:
+    """Only the principal's newest working key rotates: a key in its grace period (or any
+    older key) that leaked must not mint a fresh, non-expiring key for whoever holds it."""
+    newest = AuthRepository(session).live_keys(principal.id, utcnow())
+    if not newest or newest[-1].digest != key_digest(api_key):
+        raise Forbidden(
+            "此密钥已被更新的密钥取代，请使用最新密钥轮换 / a newer key replaced this one; "
+            "rotate with the newest key",
+            reason="key_superseded",
+        )
 
 
 def rotate_own_key_http(
@@ -126,8 +155,10 @@ def rotate_own_key_http(
     principal: AuthPrincipal,
     grace: timedelta,
     expires_at: datetime | None,
+    api_key: str,
 ) -> KeyIssuedOut:
     require("principal.rotate_key", principal)
+    _require_newest_key(session, principal, api_key)
     issued = rotate_key(session, principal.name, grace, expires_at)
     record(
         session,

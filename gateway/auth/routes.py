@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from gateway.access.permissions import require
@@ -34,6 +34,7 @@ def me(who: CurrentPrincipal) -> PrincipalOut:
     summary="A new API key for the caller; earlier keys work for the grace period",
 )
 def rotate_key(
+    request: Request,
     body: KeyRequest,
     session: DbSession,
     ctx: Context,
@@ -41,7 +42,8 @@ def rotate_key(
     who: CurrentPrincipal,
 ) -> KeyIssuedOut:
     grace = timedelta(seconds=ctx.settings.key_rotation_grace_seconds)
-    return keys.rotate_own_key_http(session, record, who, grace, body.expires_at)
+    api_key = request.headers.get("authorization", "").partition(" ")[2].strip()
+    return keys.rotate_own_key_http(session, record, who, grace, body.expires_at, api_key)
 
 
 @router.post(
@@ -60,7 +62,7 @@ def reissue_key(
 
 @router.post(
     "/principals/{principal}/expire-keys",
-    summary="Every working API key of a principal stops now (its department, or the app itself)",
+    summary="Every working API key of a principal stops now (its department, for its staff)",
 )
 def expire_keys(
     principal: str, session: DbSession, record: AuditRecorder, who: CurrentPrincipal

@@ -111,7 +111,7 @@ def rotate_key(
 
 @app.command("reissue-key")
 def reissue_key(
-    name: Annotated[str, typer.Argument(help="The principal (an app of your department)")],
+    name: Annotated[str, typer.Argument(help="A staff principal of your department (the department itself acts)")],
     expires_at: ExpiresAt = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,
@@ -129,7 +129,7 @@ def expire(
     key: KeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every working API key of a principal stops now (its department, or the app itself)."""
+    """Every working API key of a staff principal stops now (its department acts)."""
     with connected(url, key, as_json) as gw:
         show(gw.expire_keys(name), as_json)
 

@@ -179,3 +179,61 @@ def test_without_a_grace_period_rotation_ends_the_old_key_at_once(no_grace: Gate
     new = no_grace.post("civil-affairs", "/v1/principals/me/rotate-key", {}).json()["api_key"]
     expired(me(no_grace, old))
     assert me(no_grace, new).status_code == 200
+
+
+def test_only_the_newest_key_rotates(gw: Gateway) -> None:
+    """A key in its grace period that leaked cannot mint a fresh key for its holder."""
+    old = gw.keys["heping-committee"]
+    first = gw.post("heping-committee", "/v1/principals/me/rotate-key", {})
+    assert first.status_code == 200, first.text
+    with leaves_unchanged(gw, None):
+        body = assert_error(
+            gw.client.post(
+                "/v1/principals/me/rotate-key",
+                json={},
+                headers={"Authorization": f"Bearer {old}"},
+            ),
+            403,
+        )
+    assert body["reason"] == "key_superseded"
+    newest = first.json()["api_key"]
+    again = gw.client.post(
+        "/v1/principals/me/rotate-key", json={}, headers={"Authorization": f"Bearer {newest}"}
+    )
+    assert again.status_code == 200, again.text
+
+
+@pytest.mark.parametrize(
+    ("caller", "target", "reason"),
+    [
+        ("civil-affairs", "civil-affairs", "operator_only"),  # its own key: the operator's
+        (CLERK, "civil-affairs", "not_domain_head"),  # staff taking over the department
+        (CLERK, CLERK, "not_domain_head"),
+    ],
+)
+@pytest.mark.parametrize("action", ["reissue-key", "expire-keys"])
+def test_keys_of_a_domain_are_the_department_s_for_its_staff_only(
+    gw: Gateway, caller: str, target: str, reason: str, action: str
+) -> None:
+    with leaves_unchanged(gw, None):
+        body = assert_error(gw.post(caller, f"/v1/principals/{target}/{action}", {}), 403)
+    assert body["reason"] == reason
+    assert me(gw, gw.keys[target]).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["app", "auditor"])
+def test_a_department_cannot_take_over_an_app_or_auditor_of_its_domain(
+    gw: Gateway, kind: str
+) -> None:
+    name = f"civil-affairs-{kind}"
+    with gw.ctx.store.transaction() as session:
+        _, gw.keys[name] = add_principal(
+            session, name=name, kind=kind, domain="civil-affairs", role=kind
+        )
+    for action in ("reissue-key", "expire-keys"):
+        with leaves_unchanged(gw, None):
+            body = assert_error(
+                gw.post("civil-affairs", f"/v1/principals/{name}/{action}", {}), 403
+            )
+        assert body["reason"] == "operator_only"
+    assert me(gw, gw.keys[name]).status_code == 200

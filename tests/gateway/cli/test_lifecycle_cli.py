@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.auth.service import add_principal
 from gateway.demo.catalog import DATASETS
 from gateway.demo.community import Community
 from tests.gateway.cli.test_remote_cli import cdg, ok_json, write
@@ -75,6 +76,9 @@ def test_retire_a_dataset_then_its_source(
     assert all(s["retired_at"] for s in listed if s["name"] == "residents-db")
 
 
+CLERK = "civil-affairs-clerk"
+
+
 def test_rotate_reissue_and_expire_keys(live: LiveGateway) -> None:
     rotated = ok_json(cdg(live, "heping-committee", "principal", "rotate-key", "--json"))
     new_key = rotated["api_key"]
@@ -83,19 +87,25 @@ def test_rotate_reissue_and_expire_keys(live: LiveGateway) -> None:
     me = ok_json(cdg(live, "heping-app-new", "principal", "me", "--json"))
     assert me["name"] == "heping-committee"
 
-    reissued = ok_json(cdg(live, "civil-affairs", "principal", "reissue-key", "civil-affairs",
+    own = cdg(live, "civil-affairs", "principal", "reissue-key", "civil-affairs", "--json")
+    assert own.exit_code == 1 and json.loads(own.stderr)["reason"] == "operator_only"
+    with live.gw.ctx.store.transaction() as session:  # a clerk of the department
+        _, live.keys[CLERK] = add_principal(
+            session, name=CLERK, kind="department", domain="civil-affairs", role="department"
+        )
+    reissued = ok_json(cdg(live, "civil-affairs", "principal", "reissue-key", CLERK,
                            "--expires-at", "2999-01-01T00:00:00+08:00", "--json"))  # fmt: skip
     assert reissued["expires_at"].startswith("2998-12-31T16:00:00")
-    old = cdg(live, "civil-affairs", "principal", "me")
+    old = cdg(live, CLERK, "principal", "me")
     assert old.exit_code == 1 and "401" in old.stderr  # earlier keys stop at once
-    live.keys["civil-affairs"] = reissued["api_key"]
-    assert cdg(live, "civil-affairs", "principal", "me").exit_code == 0
+    live.keys[CLERK] = reissued["api_key"]
+    assert cdg(live, CLERK, "principal", "me").exit_code == 0
 
     apps = cdg(live, "heping-app-new", "principal", "expire", "heping-committee", "--json")
     assert apps.exit_code == 1 and json.loads(apps.stderr)["reason"] == "not_a_department"
-    expired = ok_json(cdg(live, "civil-affairs", "principal", "expire", "civil-affairs", "--json"))
+    expired = ok_json(cdg(live, "civil-affairs", "principal", "expire", CLERK, "--json"))
     assert expired["expired"] == 1
-    gone = cdg(live, "civil-affairs", "principal", "me", "--json")
+    gone = cdg(live, CLERK, "principal", "me", "--json")
     assert gone.exit_code == 1 and json.loads(gone.stderr)["status"] == 401
 
 
