@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, inspect, make_url
+from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gateway.catalog.connect_errors import OTHER, ConnectFailure, classify
@@ -41,14 +41,42 @@ def make_source_engine(url: str, pool_size: int) -> Engine:
             pool_size=pool_size * 2,
             max_overflow=pool_size * 2,
         )
-    args = (
-        {}
-        if "connect_timeout" in make_url(url).query
-        else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    parsed = make_url(url)
+    args: dict[str, Any] = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     )
-    return create_engine(
+    mysql = parsed.get_backend_name() in ("mysql", "mariadb")
+    if mysql:
+        # PyMySQL's connect_timeout covers only the TCP connect: a listener that accepts and
+        # never sends its handshake would hold the request (and a worker thread) forever.
+        # Reads time out like the connect until the handshake is done, then the limit is
+        # lifted to a backstop: the server enforces the statement timeout itself.
+        handshake = _seconds(parsed.query.get("connect_timeout"), CONNECT_TIMEOUT_SECONDS)
+        args |= {"read_timeout": handshake, "write_timeout": handshake}
+    engine = create_engine(
         url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, connect_args=args
     )
+    if mysql:
+        event.listen(engine, "connect", _lift_mysql_read_timeout)
+    return engine
+
+
+def _seconds(value: object, default: float) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return seconds if 0 < seconds <= 600 else default
+
+
+# Longer than the longest statement timeout a setting allows (600 s): only a server that
+# stopped answering mid-result reaches it.
+MYSQL_READ_BACKSTOP_SECONDS = 660.0
+
+
+def _lift_mysql_read_timeout(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection._read_timeout = MYSQL_READ_BACKSTOP_SECONDS
+    dbapi_connection._write_timeout = MYSQL_READ_BACKSTOP_SECONDS
 
 
 def _arm_timeout(conn: Connection, seconds: float) -> Callable[[], None]:

@@ -230,3 +230,41 @@ def test_a_registered_source_that_stops_listening_names_the_cause_over_http(
         assert assert_error(r, 502)["reason"] == "source_refused"
     finally:
         relay.stop()
+
+
+@pytest.fixture
+def mute_port() -> Iterator[int]:
+    """A listener that accepts every connection and never says a word (no handshake)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join()
+    for s in (*held, listener):
+        s.close()
+
+
+@pytest.mark.mariadb
+def test_a_mysql_listener_that_never_sends_its_handshake_times_out(
+    gateway: Gateway, mute_port: int
+) -> None:
+    """PyMySQL's connect_timeout covers only the TCP connect; the handshake read must not
+    hold a request (and a worker thread) for ever."""
+    url = f"mysql+pymysql://root:{SECRET}@127.0.0.1:{mute_port}/test?connect_timeout=2"
+    started = time.monotonic()
+    r = gateway.post("civil-affairs", "/v1/sources", {"name": "mute-db", "url": url})
+    assert time.monotonic() - started < 10
+    body = assert_error(r, 422, echoed=(SECRET, url, str(mute_port)))
+    assert body["reason"] in CONNECT_FAILURES, body
