@@ -137,9 +137,12 @@ def _target(session: Session, principal: AuthPrincipal, action: str, name: str) 
         )
 
 
-def _require_newest_key(session: Session, principal: AuthPrincipal, api_key: str) -> None:
-    """Only the principal's newest working key rotates: a key in its grace period (or any
-    older key) that leaked must not mint a fresh, non-expiring key for whoever holds it."""
+def _newest_key_expiry(session: Session, principal: AuthPrincipal, api_key: str) -> datetime | None:
+    """The calling key's expiry, if it is the principal's newest working key.
+
+    Only that key rotates: a key in its grace period (or any older key) that leaked must
+    not mint a fresh key for whoever holds it.
+    """
     newest = AuthRepository(session).live_keys(principal.id, utcnow())
     if not newest or newest[-1].digest != key_digest(api_key):
         raise Forbidden(
@@ -147,6 +150,7 @@ def _require_newest_key(session: Session, principal: AuthPrincipal, api_key: str
             "rotate with the newest key",
             reason="key_superseded",
         )
+    return newest[-1].expires_at
 
 
 def rotate_own_key_http(
@@ -158,7 +162,11 @@ def rotate_own_key_http(
     api_key: str,
 ) -> KeyIssuedOut:
     require("principal.rotate_key", principal)
-    _require_newest_key(session, principal, api_key)
+    limit = _newest_key_expiry(session, principal, api_key)
+    if limit is not None:
+        # A key its department gave an end keeps that end through rotation.
+        expires_at = limit if expires_at is None else min(expires_at, limit)
+        grace = min(grace, max(limit - utcnow(), timedelta(0)))
     issued = rotate_key(session, principal.name, grace, expires_at)
     record(
         session,

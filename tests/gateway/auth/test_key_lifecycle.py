@@ -237,3 +237,27 @@ def test_a_department_cannot_take_over_an_app_or_auditor_of_its_domain(
             )
         assert body["reason"] == "operator_only"
     assert me(gw, gw.keys[name]).status_code == 200
+
+
+def test_rotation_keeps_the_end_a_department_gave_a_key(gw: Gateway) -> None:
+    end = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    given = gw.post(
+        "civil-affairs", f"/v1/principals/{CLERK}/reissue-key", {"expires_at": end.isoformat()}
+    )
+    assert given.status_code == 200, given.text
+    limited = given.json()["api_key"]
+    r = gw.client.post(
+        "/v1/principals/me/rotate-key", json={}, headers={"Authorization": f"Bearer {limited}"}
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert datetime.fromisoformat(out["expires_at"]) == end  # not a key that never expires
+    assert datetime.fromisoformat(out["previous_keys_valid_until"]) <= end
+    later = (end + timedelta(days=30)).isoformat()
+    r2 = gw.client.post(
+        "/v1/principals/me/rotate-key",
+        json={"expires_at": later},
+        headers={"Authorization": f"Bearer {out['api_key']}"},
+    )
+    assert r2.status_code == 200, r2.text
+    assert datetime.fromisoformat(r2.json()["expires_at"]) == end
