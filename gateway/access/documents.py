@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
+from gateway import yaml_documents
 from gateway.catalog.schemas import DatasetCreate
 from policies import PurposeHierarchy, UsagePolicy, check_policy
 
@@ -53,11 +54,16 @@ def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int:
 def check_document(path: Path, hierarchy: PurposeHierarchy) -> list[Problem]:
     text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = yaml_documents.compose(text)
+        data = yaml_documents.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [Problem(mark.line + 1 if mark else 1, "", "not valid YAML or JSON")]
+        message = (
+            f"nested deeper than {yaml_documents.MAX_NESTING} levels"
+            if isinstance(exc, yaml_documents.TooDeep)
+            else "not valid YAML or JSON"
+        )
+        return [Problem(mark.line + 1 if mark else 1, "", message)]
     is_dataset = isinstance(data, dict) and "columns" in data and "policy" in data
     prefix: tuple[Any, ...] = ()
     try:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from gateway import yaml_documents
 from gateway.access.service import rebuild_rules
 from gateway.cli.text import _
 from gateway.context import GatewayContext
@@ -164,7 +165,7 @@ def read_document(path: Path) -> Any:
     """A YAML or JSON document (JSON is YAML), or exit 2 naming the file and the line."""
     text = read_text(path)
     try:
-        return yaml.safe_load(text)
+        return yaml_documents.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 
+from gateway import yaml_documents
 from gateway.access.documents import check_document
 from gateway.access.policy_tests import run_directory
 from gateway.cli.common import (
@@ -41,7 +43,16 @@ def check(
     bad = 0
     report = []
     for path in files:
-        read_text(path)  # unreadable or not UTF-8: exit 2 before any check
+        text = read_text(path)  # unreadable or not UTF-8: exit 2 before any check
+        try:
+            yaml_documents.check_nesting(text)
+        except yaml_documents.TooDeep as exc:  # cannot be checked at all, like an unreadable file
+            raise fail(
+                _("%(where)s: invalid YAML/JSON: %(problem)s", where=path, problem=exc.problem),
+                USAGE_ERROR,
+            ) from None
+        except yaml.YAMLError:
+            pass  # a syntax error: check_document reports it with its line
         problems = check_document(path, hierarchy)
         report.append(
             {

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from gateway import yaml_documents
 from gateway.access.documents import Problem, check_document
 from gateway.access.policy_tests import Case, _run_case
 from gateway.catalog.schemas import DatasetCreate
@@ -40,11 +41,11 @@ class TestOutcome:
 def run_tests(dataset_text: str, tests_text: str, hierarchy: PurposeHierarchy) -> list[TestOutcome]:
     """Run the ``cases`` of a policy-test document against the dataset document."""
     try:
-        dataset = DatasetCreate.model_validate(yaml.safe_load(dataset_text))
+        dataset = DatasetCreate.model_validate(yaml_documents.load(dataset_text))
     except (yaml.YAMLError, ValidationError):
         return [TestOutcome("(dataset)", False, "the dataset document does not pass the check")]
     try:
-        raw: Any = yaml.safe_load(tests_text) or {}
+        raw: Any = yaml_documents.load(tests_text) or {}
         items = raw.get("cases", []) if isinstance(raw, dict) else raw
         cases = [Case.model_validate(c) for c in items or []]
     except (yaml.YAMLError, ValidationError, AttributeError):

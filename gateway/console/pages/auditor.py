@@ -10,7 +10,7 @@ narrowed to the caller's part of the log, and an entry outside it is a 404.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from gateway.auditlog.events import EVENTS, OUTCOMES, REASONS
 from gateway.auditlog.export import as_csv, as_jsonl
 from gateway.auditlog.residents import is_subject_ref
 from gateway.auditlog.verify_report import verify_report
-from gateway.bounds import INT64_MAX
+from gateway.bounds import EARLIEST, INT64_MAX, LATEST
 from gateway.console import auditor_data as data
 from gateway.console.charts import Series, stacked_bars, top_series
 from gateway.console.navigation import N_
@@ -142,13 +142,22 @@ def sign_checkpoint(request: Request, visitor: SignedIn) -> Response:
     return RedirectResponse("/console/audit?signed=1#checkpoint", status_code=303)
 
 
+# The dates the search takes: the log holds nothing outside them, and a date near year 1
+# or 9999 cannot be turned into a UTC instant at all (the bounds of every API instant).
+FIRST_DAY = EARLIEST.date()
+LAST_DAY = LATEST.date() - timedelta(days=2)  # its end, in any zone, stays before LATEST
+
+
 def _day(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidRequest("not a date (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidRequest("the date lies outside 1970-01-01 .. 2999-12-30")
+    return day
 
 
 def _query(
@@ -325,6 +334,7 @@ MESSAGES = (
     N_("unknown event"),
     N_("unknown outcome"),
     N_("the end date is before the start date"),
+    N_("the date lies outside 1970-01-01 .. 2999-12-30"),
     N_("not a valid resident ID number (18 characters or 15 digits)"),
     N_("no such resident link"),
     N_("the log is empty"),

@@ -17,6 +17,7 @@ from fastapi import Form, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from gateway import yaml_documents
 from gateway.access import permissions
 from gateway.access.explain import explain
 from gateway.access.schemas import ExplainRequest
@@ -195,7 +196,7 @@ def register_dataset(
     problems = policy_editor.check_text(document, ctx.access.hierarchy)
     if problems:
         return _editor(request, visitor, document, tests, problems, status_code=422)
-    body = DatasetCreate.model_validate(yaml.safe_load(document))
+    body = DatasetCreate.model_validate(yaml_documents.load(document))
     try:
         with ctx.store.sessions() as session:
             out = catalog.register_dataset(session, ctx, who, body)
@@ -253,7 +254,7 @@ def scan(request: Request, visitor: SignedIn, dataset_id: str) -> Response:
 
 def _policy(text: str) -> UsagePolicy:
     try:
-        data = yaml.safe_load(text)
+        data = yaml_documents.load(text)
         if isinstance(data, dict) and "policy" in data and "purposes" not in data:
             data = data["policy"]
         return UsagePolicy.model_validate(data)
