@@ -19,6 +19,13 @@ class WebhookRepository:
 
     # -- endpoints ---------------------------------------------------------------------
 
+    def lock_principal(self, principal_id: str) -> None:
+        """Take the principal's row lock (PostgreSQL, MariaDB): its registrations take turns,
+        so the per-principal limit holds under concurrent requests."""
+        self.session.execute(
+            select(Principal.id).where(Principal.id == principal_id).with_for_update()
+        )
+
     def add(self, row: WebhookEndpoint) -> None:
         self.session.add(row)
         self.session.flush()

@@ -37,6 +37,7 @@ def register(
     require("webhook.register", principal)
     check_url(body.url, allowed_hosts(ctx.settings.webhook_hosts))
     repo = WebhookRepository(session)
+    repo.lock_principal(principal.id)
     if len(repo.endpoints_of(principal.id)) >= MAX_ENDPOINTS:
         raise Conflict(f"a principal may register at most {MAX_ENDPOINTS} webhook endpoints")
     secret = new_secret()
@@ -51,6 +52,10 @@ def register(
         created_at=utcnow(),
     )
     repo.add(row)
+    # Counted again with the new row written: on SQLite the count above ran before this
+    # transaction held the write lock, so concurrent registrations are caught here.
+    if len(repo.endpoints_of(principal.id)) > MAX_ENDPOINTS:
+        raise Conflict(f"a principal may register at most {MAX_ENDPOINTS} webhook endpoints")
     record_in(
         session,
         ctx,

@@ -5,7 +5,10 @@ asks: without limits, registering ``http://10.0.0.5:8080/admin`` and reading the
 delivery log's status codes and timings would let any API key probe the intranet (SSRF).
 So: only ``http``/``https``; no user name or password in the URL (it would be shown back
 in listings); and the host must be one the operator listed in ``CDG_WEBHOOK_HOSTS``
-(exact names or address literals, compared case-insensitively). The default list is
+(exact names or address literals, compared case-insensitively), on the ports the entry
+names: ``host`` alone allows only 80 and 443, ``host:8443`` that port, ``host:*`` any
+port (otherwise a listed host could be port-scanned through the delivery log). The
+default list is
 empty, so webhooks are off until an operator names the receivers. The check is repeated
 before every delivery (the list may have shrunk since registration), and redirects are
 never followed, so a listed host cannot bounce a delivery elsewhere.
@@ -23,11 +26,38 @@ from gateway.errors import InvalidRequest
 MAX_URL_LENGTH = 2048
 
 
-def allowed_hosts(setting: str) -> frozenset[str]:
-    return frozenset(h.strip().lower().strip("[]") for h in setting.split(",") if h.strip())
+DEFAULT_PORTS = frozenset({80, 443})
+ANY_PORT = -1
 
 
-def refusal(url: str, hosts: frozenset[str]) -> str | None:
+def _entry(text: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``host:*``, ``[v6]:port`` or a bare IPv6 literal."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if port_text == "*":
+        return host, ANY_PORT
+    return host, int(port_text) if port_text.isdigit() else None
+
+
+def allowed_hosts(setting: str) -> frozenset[tuple[str, int | None]]:
+    return frozenset(_entry(h) for h in setting.split(",") if h.strip())
+
+
+def _allowed(host: str, port: int, hosts: frozenset[tuple[str, int | None]]) -> bool:
+    return (
+        (host, ANY_PORT) in hosts
+        or (host, port) in hosts
+        or ((host, None) in hosts and port in DEFAULT_PORTS)
+    )
+
+
+def refusal(url: str, hosts: frozenset[tuple[str, int | None]]) -> str | None:
     """Why ``url`` may not receive webhooks (a fixed text that never echoes it), or None."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
         return "the webhook URL is too long or contains spaces or control characters"
@@ -45,12 +75,16 @@ def refusal(url: str, hosts: frozenset[str]) -> str | None:
         return "the webhook URL names no host"
     if port == 0:
         return "the webhook URL's port is invalid"
-    if host not in hosts:
-        return "the webhook URL's host is not in the operator's allow-list (CDG_WEBHOOK_HOSTS)"
+    effective = port if port is not None else (443 if parts.scheme == "https" else 80)
+    if not _allowed(host, effective, hosts):
+        return (
+            "the webhook URL's host and port are not in the operator's allow-list "
+            "(CDG_WEBHOOK_HOSTS)"
+        )
     return None
 
 
-def check_url(url: str, hosts: frozenset[str]) -> None:
+def check_url(url: str, hosts: frozenset[tuple[str, int | None]]) -> None:
     reason = refusal(url, hosts)
     if reason is not None:
         raise InvalidRequest(reason)

@@ -73,7 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_community: Community) 
     home = tmp_path_factory.mktemp("permissions")
     source = f"sqlite:///{home / 'source.db'}"
     write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
-    gw = open_gateway(make_settings(home / "gateway", webhook_hosts="127.0.0.1"))
+    gw = open_gateway(make_settings(home / "gateway", webhook_hosts="127.0.0.1:*"))
     residents = gw.register_demo_dataset("residents", source)
     # A second dataset on the same source whose policy tokenises: a real token to reverse.
     spec = copy.deepcopy(RESIDENTS)

@@ -104,7 +104,7 @@ def test_resident_commands_through_the_gateway(live: LiveGateway) -> None:
 
 @pytest.fixture
 def webhook_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
-    gw = open_gateway(make_settings(tmp_path / "home", webhook_hosts="127.0.0.1"))
+    gw = open_gateway(make_settings(tmp_path / "home", webhook_hosts="127.0.0.1:*"))
     try:
         with live_gateway(gw) as served:
             yield served

@@ -29,7 +29,7 @@ from tests.gateway.webhooks.receiver import Receiver, receiver
 __all__ = ["visits"]  # the fixture, shared with the budget tests
 
 FAST = {
-    "webhook_hosts": "127.0.0.1",
+    "webhook_hosts": "127.0.0.1:*",
     "webhook_backoff_seconds": 0.2,
     "webhook_backoff_max_seconds": 5.0,
     "webhook_max_attempts": 4,
@@ -458,3 +458,48 @@ def test_a_rejected_request_tells_its_app(gw: Gateway, visits: str) -> None:
     assert [verified(hook["secret"], g)["data"] for g in rx.got] == [
         {"query_request": qid, "dataset": dataset, "status": "rejected"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("listed", "url", "ok"),
+    [
+        ("hooks.example", "https://hooks.example/in", True),
+        ("hooks.example", "http://hooks.example:80/in", True),
+        ("hooks.example", "http://hooks.example:22/", False),  # a listed host is not port-scanned
+        ("hooks.example", "http://hooks.example:5432/", False),
+        ("hooks.example:8443", "https://hooks.example:8443/in", True),
+        ("hooks.example:8443", "https://hooks.example/in", False),
+        ("hooks.example:*", "http://hooks.example:9/", True),
+        ("[::1]:9000", "http://[::1]:9000/", True),
+        ("[::1]:9000", "http://[::1]:9001/", False),
+        ("::1", "http://[::1]/", True),
+    ],
+)
+def test_listed_hosts_allow_only_their_ports(
+    tmp_path: Path, listed: str, url: str, ok: bool
+) -> None:
+    g = open_gateway(make_settings(tmp_path / "home", webhook_hosts=listed))
+    try:
+        r = g.post("jianshe-property", "/v1/webhooks", {"url": url})
+        if ok:
+            assert r.status_code == 201, r.text
+        else:
+            assert "CDG_WEBHOOK_HOSTS" in assert_error(r, 422)["detail"]
+    finally:
+        g.client.close()
+        g.ctx.close()
+
+
+def test_the_endpoint_limit_holds_under_concurrent_registrations(gw: Gateway) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i: int) -> int:
+        r = gw.post("jianshe-property", "/v1/webhooks", {"url": f"http://127.0.0.1:9/{i}"})
+        return int(r.status_code)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(one, range(30)))
+    assert set(codes) <= {201, 409}, codes
+    assert codes.count(201) <= 10
+    listed = gw.get("jianshe-property", "/v1/webhooks").json()
+    assert len(listed) == codes.count(201) <= 10
