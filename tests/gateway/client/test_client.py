@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from gateway.auth.service import add_principal
 from gateway.cli.app import cli
 from gateway.client import GatewayAPIError, GatewayClient, RetryPolicy
 from gateway.client.errors import CONNECTION_FAILED
@@ -176,11 +177,18 @@ def test_lifecycle_calls(live: LiveGateway, small_community: Community) -> None:
         assert issued.principal == "heping-committee" and issued.api_key
         with GatewayClient(live.url, issued.api_key) as rotated:
             assert rotated.me().name == "heping-committee"
-        reissued = dept.reissue_key("civil-affairs")
-        with pytest.raises(GatewayAPIError) as old:
-            dept.me()
-        assert old.value.status == 401
-    with GatewayClient(live.url, reissued.api_key) as fresh:
-        assert fresh.expire_keys("civil-affairs").expired == 1
-        with pytest.raises(GatewayAPIError):
-            fresh.me()
+        # A department reissues and expires the keys of its staff (principals of its domain).
+        with live.gw.ctx.store.transaction() as session:
+            _, clerk_key = add_principal(
+                session, name="civil-affairs-clerk", kind="department",
+                domain="civil-affairs", role="department",
+            )  # fmt: skip
+        reissued = dept.reissue_key("civil-affairs-clerk")
+        with GatewayClient(live.url, clerk_key) as old, pytest.raises(GatewayAPIError) as gone:
+            old.me()
+        assert gone.value.status == 401
+        with GatewayClient(live.url, reissued.api_key) as fresh:
+            assert fresh.me().name == "civil-affairs-clerk"
+            assert dept.expire_keys("civil-affairs-clerk").expired == 1
+            with pytest.raises(GatewayAPIError):
+                fresh.me()
