@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,14 +96,25 @@ def test_validity_windows_and_daily_quotas(gateway: Gateway, residents: str) -> 
     )
     assert [gateway.run("heping-committee", qid).status_code for _ in range(3)] == [200, 200, 403]
     assert gateway.run("heping-committee", qid).json()["reason"] == "daily_quota_used"
+    # A window that closes a few seconds from now: the replacement breaks nothing, and the
+    # run after the window is refused by the decision itself.
     policy["purposes"][0]["max_runs_per_day"] = None
-    policy["purposes"][0]["not_after"] = "2020-01-01T00:00:00+08:00"
-    gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    closes = datetime.now(UTC) + timedelta(seconds=3)
+    policy["purposes"][0]["not_after"] = closes.isoformat()
+    put = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    assert put.status_code == 200 and not put.json()["revoked_queries"], put.text
+    time.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.5)
     assert gateway.run("heping-committee", qid).json()["reason"] == "grant_expired"
+    # A window that opens later breaks the query now: the replacement revokes it, saying why.
     policy["purposes"][0]["not_after"] = None
-    policy["purposes"][0]["not_before"] = "2999-01-01T00:00:00+08:00"
     gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
-    assert gateway.run("heping-committee", qid).json()["reason"] == "not_yet_valid"
+    other = gateway.approved_query("heping-committee", residents, HOME_VISIT, {"select": ["age"]})
+    policy["purposes"][0]["not_before"] = "2999-01-01T00:00:00+08:00"
+    put = gateway.put("civil-affairs", f"/v1/datasets/{residents}/policy", {"policy": policy})
+    assert put.status_code == 200, put.text
+    broken = {q["id"]: q["reason_code"] for q in put.json()["revoked_queries"]}
+    assert broken.get(other) == "not_yet_valid", broken
+    assert gateway.run("heping-committee", other).json()["reason"] == "query_revoked"
 
 
 def test_a_daily_quota_added_later_counts_the_runs_already_made(
@@ -238,22 +250,22 @@ def test_a_policy_change_reaches_every_gateway_process_at_the_next_run(
             )
 
         assert [run(p).status_code for p in ports] == [200, 200]
+        # Each process caches the rules per policy epoch: a window that closes in a few
+        # seconds (which breaks nothing now) must be known to both once it has closed.
         narrowed = copy.deepcopy(DATASETS[0]["policy"])
-        del narrowed["purposes"][0]["columns"]["mobile"]
-        assert (
-            gw.put(
-                "civil-affairs", f"/v1/datasets/{dataset}/policy", {"policy": narrowed}
-            ).status_code
-            == 200
-        )
+        closes = datetime.now(UTC) + timedelta(seconds=3)
+        narrowed["purposes"][0]["not_after"] = closes.isoformat()
+        put = gw.put("civil-affairs", f"/v1/datasets/{dataset}/policy", {"policy": narrowed})
+        assert put.status_code == 200 and not put.json()["revoked_queries"], put.text
+        time.sleep(max((closes - datetime.now(UTC)).total_seconds(), 0) + 0.5)
         for p in ports:
             r = run(p)
-            assert r.status_code == 403 and r.json()["reason"] == "column_withheld"
-        # Revoking the committee's role grant entirely is seen by both too.
-        narrowed["purposes"][0]["grantees"] = [{"role": "elder-care"}]
-        del narrowed["purposes"][0]["columns"]["age"]
+            assert r.status_code == 403 and r.json()["reason"] == "grant_expired", r.text
+        # A replacement that breaks the query revokes it: both processes refuse it at once.
+        narrowed["purposes"][0]["not_after"] = None
+        del narrowed["purposes"][0]["columns"]["mobile"]
         gw.put("civil-affairs", f"/v1/datasets/{dataset}/policy", {"policy": narrowed})
-        assert {run(p).json()["reason"] for p in ports} == {"role_not_granted"}
+        assert {run(p).json()["reason"] for p in ports} == {"query_revoked"}
     finally:
         for s in servers:
             s.kill()
