@@ -31,7 +31,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `cdg serve` listens on.")
     public_url: str | None = Field(
         default=None,
-        description="Base URL shown to clients (demo summary); default http://HOST:PORT.",
+        description="Base URL of the gateway in links it makes (resident links, demo summary); "
+        "default http://HOST:PORT.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        max_length=2000,
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto `cdg serve` "
+        "trusts; empty: none (the connecting address is the client).",
     )
     master_key: str | None = Field(
         default=None,
@@ -217,7 +224,10 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"http://{host}:{self.port}"
 
 
 def _read_config_file(path: Path) -> dict[str, str]:

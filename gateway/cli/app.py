@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -86,16 +87,32 @@ def init(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     emit(initialise(settings()), as_json)
 
 
+def _listen_on(host: str | None, port: int | None) -> None:
+    """--host/--port as settings: the workers rebuild settings from the environment, so the
+    links they make (resident links) name the address served when CDG_PUBLIC_URL is unset."""
+    if host is not None:
+        os.environ["CDG_HOST"] = host
+    if port is not None:
+        os.environ["CDG_PORT"] = str(port)
+
+
 def _serve(host: str | None, port: int | None, workers: int) -> None:
+    _listen_on(host, port)
     s = settings()
     export_settings_to_env(s)
+    # Proxy headers only from listed proxies: uvicorn's default trusts X-Forwarded-For from
+    # loopback, so anyone on the host (or a proxy that passes the header on) could pick the
+    # client address the sign-in throttle and the access log see.
+    trusted = [a.strip() for a in s.forwarded_allow_ips.split(",") if a.strip()]
     clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: the workers report one set
     uvicorn.run(
         "gateway.api.asgi:app_factory",
         factory=True,
-        host=host or s.host,
-        port=port or s.port,
+        host=s.host,
+        port=s.port,
         workers=workers,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         log_level=s.log_level.lower(),
         # uvicorn's access log writes raw paths; the gateway logs route templates instead.
         access_log=False,
@@ -106,7 +123,7 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Listen port")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API (docs at /docs)."""
@@ -124,11 +141,12 @@ def demo(
     ] = False,
     residents: Annotated[int, typer.Option(min=100, max=1_000_000)] = 10_000,
     host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
 ) -> None:
     """Seed a synthetic community (sources, datasets, policies, principals, queries); serve it."""
     from gateway.demo.seed import seed_demo
 
+    _listen_on(host, port)  # the summary's base_url names the address served
     s = settings()
     initialise(s)
     ctx = GatewayContext.open(s)

@@ -3,6 +3,8 @@ that address is refused without checking the key until the oldest refusal ages o
 
 Keys carry 256 bits, so guessing is hopeless anyway; this keeps a script from filling the
 access log with refused sign-ins. It is per process (each worker counts on its own).
+A successful sign-in does not clear the count: otherwise whoever holds one key could
+interleave it with nine guesses at a time and never be slowed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
 LIMIT: Final = 10
 WINDOW: Final = 600.0  # seconds
@@ -48,9 +50,15 @@ class SignInThrottle:
             times.append(now)
             self._failures[address] = times
 
-    def succeeded(self, address: str) -> None:
+    def forget(self, address: str) -> None:
+        """Drop ``address``'s refusals (tests start from a clean count)."""
         with self._lock:
             self._failures.pop(address, None)
 
 
-THROTTLE = SignInThrottle()
+def throttle_of(app: Any) -> SignInThrottle:
+    """The application's count: one per app, so apps in one process (tests) do not share it."""
+    found: SignInThrottle | None = getattr(app.state, "sign_in_throttle", None)
+    if found is None:
+        found = app.state.sign_in_throttle = SignInThrottle()
+    return found

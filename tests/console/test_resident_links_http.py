@@ -180,3 +180,28 @@ def test_a_bad_number_is_refused_without_echo(world: tuple[Gateway, str]) -> Non
         data={"csrf": csrf_of(page.text), "id_number": bad, "hours": "24"},
     )
     assert r.status_code == 422 and bad not in r.text and 'aria-invalid="true"' in r.text
+
+
+def test_the_form_and_the_api_take_the_same_validity_hours(world: tuple[Gateway, str]) -> None:
+    gw, resident = world
+    clerk = browser(gw)
+    sign_in(clerk, gw.keys["civil-affairs"])
+    csrf = csrf_of(clerk.get("/console/department/resident-links").text)
+    for hours, status in [("1", 201), ("5", 201), ("720", 201), ("0", 422), ("721", 422)]:
+        r = clerk.post(
+            "/console/department/resident-links",
+            data={"csrf": csrf, "id_number": resident, "hours": hours},
+        )
+        assert r.status_code == status, (hours, r.status_code)
+        assert resident not in r.text
+        api = gw.post(
+            "civil-affairs",
+            "/v1/subjects/links",
+            {"id_number": resident, "expires_in_hours": int(hours)},
+        )
+        assert api.status_code == status, (hours, api.text)
+    r = clerk.post(
+        "/console/department/resident-links",
+        data={"csrf": csrf, "id_number": resident, "hours": "9" * 30},
+    )
+    assert r.status_code == 422

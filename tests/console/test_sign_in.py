@@ -254,9 +254,9 @@ def test_the_language_switch_after_a_post_returns_to_a_page(gateway: Gateway) ->
 
 
 def test_repeated_failures_are_throttled_per_address(gateway: Gateway) -> None:
-    from gateway.console.throttle import LIMIT, THROTTLE
+    from gateway.console.throttle import LIMIT, throttle_of
 
-    THROTTLE.succeeded("testclient")  # the address TestClient reports
+    throttle = throttle_of(gateway.client.app)
     try:
         page = gateway.client.get("/console/sign-in")
         csrf = csrf_of(page.text)
@@ -269,7 +269,7 @@ def test_repeated_failures_are_throttled_per_address(gateway: Gateway) -> None:
         assert r.status_code == 429 and "登录失败次数过多" in r.text
         assert len(entries(gateway, "console.sign_in_failed")) == logged  # not even checked
     finally:
-        THROTTLE.succeeded("testclient")
+        throttle.forget("testclient")  # the address TestClient reports
     r = gateway.client.post("/console/sign-in", data=right, follow_redirects=False)
     assert r.status_code == 303
 
@@ -298,3 +298,28 @@ def test_a_session_ends_after_twelve_hours_whatever_its_use(gateway: Gateway) ->
             )
         )
     assert gateway.client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_a_successful_sign_in_does_not_clear_the_refusals(gateway: Gateway) -> None:
+    from fastapi.testclient import TestClient
+
+    from gateway.console.throttle import LIMIT
+
+    client = TestClient(gateway.client.app)
+    csrf = csrf_of(client.get("/console/sign-in").text)
+    right = {"api_key": gateway.keys["civil-affairs"], "csrf": csrf}
+    wrong = {"api_key": "cdg_wrong", "csrf": csrf}
+    for _ in range(LIMIT - 1):
+        assert client.post("/console/sign-in", data=wrong).status_code == 401
+    r = client.post("/console/sign-in", data=right, follow_redirects=False)
+    assert r.status_code == 303  # still under the limit
+    fresh = TestClient(gateway.client.app)  # same address, no session
+    csrf = csrf_of(fresh.get("/console/sign-in").text)
+    r = fresh.post("/console/sign-in", data={"api_key": "cdg_wrong", "csrf": csrf})
+    assert r.status_code == 401  # the tenth refusal since the first
+    r = fresh.post(
+        "/console/sign-in",
+        data={"api_key": gateway.keys["civil-affairs"], "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 429 and "登录失败次数过多" in r.text

@@ -16,7 +16,7 @@ from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE, clear_cookie, s
 from gateway.console.routing import console_router, safe_next
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
-from gateway.console.throttle import THROTTLE
+from gateway.console.throttle import throttle_of
 from gateway.console.viewer import AnyVisitor, Visitor, context_of
 from gateway.errors import Unauthenticated
 from gateway.i18n import LOCALE_COOKIE, LOCALES
@@ -95,7 +95,9 @@ async def sign_in(
 ) -> Response:
     permissions.require("console.sign_in", ANONYMOUS)
     address = request.client.host if request.client else ""
-    wait = THROTTLE.wait_seconds(address)
+    # One per app; sign_in runs on the event loop, so the first request creates it alone.
+    throttle = throttle_of(request.app)
+    wait = throttle.wait_seconds(address)
     if wait:
         minutes = (wait + 59) // 60
         message = visitor.t.gettext(
@@ -104,7 +106,7 @@ async def sign_in(
         return _form(request, visitor, next_path, error=message, status=429)
     exchanged = await run_in_threadpool(_exchange, request, api_key)
     if exchanged is None:
-        THROTTLE.failed(address)
+        throttle.failed(address)
         return _form(
             request,
             visitor,
@@ -112,7 +114,6 @@ async def sign_in(
             error="The API key was not accepted.",
             status=401,
         )
-    THROTTLE.succeeded(address)
     token, _ = exchanged
     response = RedirectResponse(safe_next(next_path), status_code=303)
     settings = context_of(request).settings
