@@ -6,8 +6,10 @@ show personal data and must not stay in a shared computer's cache.
 
 Every POST (a form, or htmx) must carry the CSRF token: as the form field ``csrf`` or
 the header ``X-CSRF-Token`` (the base template sets it for htmx through ``hx-headers``).
-Before sign-in the token is the ``cdg_csrf`` cookie's value (double submit); after, it is
-derived from the session id, so a token from an ended session is refused.
+Before sign-in the token is the ``cdg_csrf`` cookie's value (double submit), signed by the
+gateway (``form_tokens``) so a value planted by someone else is refused; after, it is
+derived from the session id, so a token from an ended session is refused. A request whose
+``Sec-Fetch-Site`` says it came from another site is refused as well.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ class CsrfRefused(Exception):
 async def _csrf_checked(
     request: Request, visitor: Annotated[Visitor, Depends(any_visitor)]
 ) -> None:
+    # A browser says where a request comes from: a form posted from another site (or a
+    # sibling subdomain that may also plant cookies) is refused whatever token it carries.
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise CsrfRefused()
     sent = request.headers.get("x-csrf-token")
     if sent is None:
         content_type = request.headers.get("content-type", "")

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.auth.principal import AuthPrincipal
-from gateway.console import sessions
+from gateway.console import form_tokens, sessions
 from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE
 from gateway.context import GatewayContext
 from gateway.i18n import LOCALE_COOKIE, Translator, negotiate, translator
@@ -61,7 +61,9 @@ def _visitor(request: Request) -> Visitor:
     t = translator(locale)
     zone_name = ctx.settings.time_zone
     token = request.cookies.get(SESSION_COOKIE)
-    form_csrf = request.cookies.get(CSRF_COOKIE, "")
+    # Before a session, only a token this gateway signed counts (never one a page planted).
+    planted = request.cookies.get(CSRF_COOKIE, "")
+    form_csrf = planted if form_tokens.valid(ctx, planted) else ""
     if not token:
         return Visitor(locale, t, zone_name, form_csrf)
     found = sessions.resolve(ctx, token)

@@ -205,3 +205,24 @@ def test_the_form_and_the_api_take_the_same_validity_hours(world: tuple[Gateway,
         data={"csrf": csrf, "id_number": resident, "hours": "9" * 30},
     )
     assert r.status_code == 422
+
+
+def test_a_planted_csrf_cookie_does_not_open_a_link(world: tuple[Gateway, str]) -> None:
+    gw, resident = world
+    _, path = issue_in_console(gw, "civil-affairs", resident)
+    person = browser(gw)
+    chosen = "a" * 106  # the shape of a real token, not signed by the gateway
+    person.cookies.set("cdg_csrf", chosen)
+    r = person.post(path, data={"csrf": chosen}, follow_redirects=False)
+    assert r.status_code == 403
+    page = person.get(path)  # the page replaces the planted cookie with a signed token
+    assert csrf_of(page.text) != chosen
+    r = person.post(
+        path,
+        data={"csrf": csrf_of(page.text)},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403  # a form posted from another site
+    _, ok = open_as_resident(gw, path)
+    assert ok.status_code == 303  # type: ignore[attr-defined]

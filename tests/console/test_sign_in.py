@@ -323,3 +323,47 @@ def test_a_successful_sign_in_does_not_clear_the_refusals(gateway: Gateway) -> N
         follow_redirects=False,
     )
     assert r.status_code == 429 and "登录失败次数过多" in r.text
+
+
+def test_a_planted_csrf_cookie_cannot_sign_a_browser_in(gateway: Gateway) -> None:
+    """Login CSRF: a cookie set by someone else (a sibling subdomain, an http page) with a
+    value they chose, or a signed one used from another site, is refused."""
+    import time as clock
+
+    from fastapi.testclient import TestClient
+
+    from gateway.console import form_tokens
+
+    key = gateway.keys["civil-affairs"]
+    victim = TestClient(gateway.client.app)
+    for chosen in ("attacker-chosen", "0" * form_tokens.LENGTH):
+        victim.cookies.set("cdg_csrf", chosen)
+        r = victim.post(
+            "/console/sign-in", data={"api_key": key, "csrf": chosen}, follow_redirects=False
+        )
+        assert r.status_code == 403 and "cdg_session" not in r.headers.get("set-cookie", "")
+    # A token the gateway signed, but too old, is refused as well.
+    old = form_tokens.issue(gateway.ctx, now=clock.time() - form_tokens.MAX_AGE - 10)
+    assert not form_tokens.valid(gateway.ctx, old)
+    victim.cookies.set("cdg_csrf", old)
+    r = victim.post("/console/sign-in", data={"api_key": key, "csrf": old}, follow_redirects=False)
+    assert r.status_code == 403
+    # A fresh signed token works from the page itself, not from another site.
+    attacker = TestClient(gateway.client.app)
+    token = csrf_of(attacker.get("/console/sign-in").text)
+    assert form_tokens.valid(gateway.ctx, token)
+    victim.cookies.set("cdg_csrf", token)
+    r = victim.post(
+        "/console/sign-in",
+        data={"api_key": key, "csrf": token},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    r = victim.post(
+        "/console/sign-in",
+        data={"api_key": key, "csrf": token},
+        headers={"Sec-Fetch-Site": "same-origin"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303

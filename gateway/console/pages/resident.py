@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from gateway.access import permissions
 from gateway.auditlog import resident_links
 from gateway.auth.principal import AuthPrincipal
-from gateway.console import sessions
+from gateway.console import form_tokens
 from gateway.console.cookies import CSRF_COOKIE, clear_cookie, set_cookie
 from gateway.console.routing import console_router
 from gateway.console.security import CsrfChecked
@@ -47,7 +47,7 @@ def _with_csrf(
     request: Request, visitor: Visitor, template: str, context: dict[str, object], status: int = 200
 ) -> Response:
     """A page whose form posts before any session exists: a double-submit CSRF cookie."""
-    csrf = visitor.csrf or sessions.new_token()
+    csrf = visitor.csrf or form_tokens.issue(context_of(request))
     shown = Visitor(locale=visitor.locale, t=visitor.t, time_zone=visitor.time_zone, csrf=csrf)
     response = render(request, shown, template, context, status_code=status)
     if csrf != request.cookies.get(CSRF_COOKIE):

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from gateway.access import permissions
 from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
-from gateway.console import sessions
+from gateway.console import form_tokens, sessions
 from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from gateway.console.routing import console_router, safe_next
 from gateway.console.security import CsrfChecked
@@ -37,7 +37,7 @@ def _form(
     status: int = 200,
     expired: bool = False,
 ) -> Response:
-    csrf = visitor.csrf or sessions.new_token()
+    csrf = visitor.csrf or form_tokens.issue(context_of(request))
     shown = Visitor(
         locale=visitor.locale, t=visitor.t, time_zone=visitor.time_zone, csrf=csrf
     )  # the form is for signing in anew, whoever the cookie named
