@@ -7,10 +7,17 @@
 * ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) load their scripts and styles from
   ``/docs/static``: copies shipped inside the package (gateway/api/static/, see its
   README.md for versions and licences), since a department's intranet may not reach a CDN.
+  Both pages carry a Content-Security-Policy: scripts from this origin plus the one inline
+  script Swagger UI starts with (allowed by its SHA-256, computed from the page itself),
+  styles from this origin and inline (both libraries set style attributes and ReDoc
+  injects <style> elements), no framing (``frame-ancestors 'none'``, ``X-Frame-Options``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -49,6 +56,27 @@ _ERROR_EXAMPLES: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def protected(page: HTMLResponse) -> HTMLResponse:
+    """``page`` with a CSP allowing its own inline scripts by hash, and no framing."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(bytes(page.body))
+    )
+    page.headers["content-security-policy"] = (
+        f"default-src 'none'; script-src 'self' {hashes}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+        "connect-src 'self'; worker-src 'self' blob:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ).replace(" ;", ";")
+    page.headers["x-frame-options"] = "DENY"
+    page.headers["x-content-type-options"] = "nosniff"
+    page.headers["referrer-policy"] = "no-referrer"
+    return page
+
+
 def install(app: FastAPI) -> None:
     """Serve the enriched document and the two documentation pages on ``app``."""
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="docs-static")
@@ -57,24 +85,28 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} — API",
-            swagger_js_url=f"{ASSETS}/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/swagger-ui/favicon-32x32.png",
-            # No validator badge: it would send the document to validator.swagger.io.
-            swagger_ui_parameters={"validatorUrl": None},
+        return protected(
+            get_swagger_ui_html(
+                openapi_url=openapi_url,
+                title=f"{title} — API",
+                swagger_js_url=f"{ASSETS}/swagger-ui/swagger-ui-bundle.js",
+                swagger_css_url=f"{ASSETS}/swagger-ui/swagger-ui.css",
+                swagger_favicon_url=f"{ASSETS}/swagger-ui/favicon-32x32.png",
+                # No validator badge: it would send the document to validator.swagger.io.
+                swagger_ui_parameters={"validatorUrl": None},
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{title} — API",
-            redoc_js_url=f"{ASSETS}/redoc/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS}/swagger-ui/favicon-32x32.png",
-            with_google_fonts=False,
+        return protected(
+            get_redoc_html(
+                openapi_url=openapi_url,
+                title=f"{title} — API",
+                redoc_js_url=f"{ASSETS}/redoc/redoc.standalone.js",
+                redoc_favicon_url=f"{ASSETS}/swagger-ui/favicon-32x32.png",
+                with_google_fonts=False,
+            )
         )
 
     generate = app.openapi
