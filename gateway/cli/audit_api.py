@@ -14,7 +14,7 @@ import typer
 from gateway.cli.common import USAGE_ERROR, console, emit, fail, instant, output_file
 from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected, show
 from gateway.cli.text import _
-from gateway.client import GatewayAPIError, GatewayClient
+from gateway.client import GatewayAPIError
 
 proof_app = typer.Typer(help="RFC 6962 proofs from the running gateway.", no_args_is_help=True)
 
@@ -108,7 +108,9 @@ def keys(
     """The log's published verifier keys (no API key needed): what offline checks trust."""
     if out is not None:
         output_file(out)
-    client = GatewayClient(url)
+    from gateway.cli.remote import open_client
+
+    client = open_client(url, None, as_json)
     try:
         published = client.published_keys()
     except GatewayAPIError as exc:

@@ -111,7 +111,10 @@ def rotate_key(
 
 @app.command("reissue-key")
 def reissue_key(
-    name: Annotated[str, typer.Argument(help="A staff principal of your department (the department itself acts)")],
+    name: Annotated[
+        str,
+        typer.Argument(help="A staff principal of your department (the department itself acts)"),
+    ],
     expires_at: ExpiresAt = None,
     url: UrlOption = DEFAULT_URL,
     key: KeyOption = None,

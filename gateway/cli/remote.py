@@ -44,7 +44,7 @@ def connected(url: str, key: str | None, as_json: bool = False) -> Iterator[Gate
     """A client for ``url`` acting with ``key``; a GatewayAPIError becomes exit 1."""
     if not key:
         raise fail(_("no API key: give --key or set CDG_API_KEY"), USAGE_ERROR)
-    client = GatewayClient(url or DEFAULT_URL, key)
+    client = open_client(url, key, as_json)
     try:
         yield client
     except GatewayAPIError as exc:
@@ -53,12 +53,20 @@ def connected(url: str, key: str | None, as_json: bool = False) -> Iterator[Gate
         client.close()
 
 
-def refused(exc: GatewayAPIError, as_json: bool) -> typer.Exit:
-    """Print what the gateway said (JSON on stderr with ``--json``); exit 1."""
+def open_client(url: str, key: str | None, as_json: bool) -> GatewayClient:
+    """A client, or exit 2 with a message for a URL or key it cannot use."""
+    try:
+        return GatewayClient(url or DEFAULT_URL, key)
+    except GatewayAPIError as exc:
+        raise refused(exc, as_json, USAGE_ERROR) from None
+
+
+def refused(exc: GatewayAPIError, as_json: bool, code: int = 1) -> typer.Exit:
+    """Print what the gateway said (JSON on stderr with ``--json``); exit 1 (``code``)."""
     if as_json:
         # Plain echo: a console would wrap long lines inside the JSON strings.
         typer.echo(json.dumps(exc.as_dict(), ensure_ascii=False, indent=2), err=True)
-        return typer.Exit(1)
+        return typer.Exit(code)
     head = exc.error if exc.status is None else f"{exc.status} {exc.error}"
     if exc.reason:
         head += f" ({exc.reason})"
@@ -67,7 +75,7 @@ def refused(exc: GatewayAPIError, as_json: bool) -> typer.Exit:
         message += " " + _("(is the gateway running there? Give --url or set CDG_URL)")
     if exc.request_id:
         message += " " + _("[request id %(rid)s]", rid=exc.request_id)
-    return fail(message)
+    return fail(message, code)
 
 
 def show(data: object, as_json: bool, columns: list[str] | None = None) -> None:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, refused, show
-from gateway.client import GatewayAPIError, GatewayClient
+from gateway.cli.remote import (
+    DEFAULT_URL,
+    JsonOption,
+    KeyOption,
+    UrlOption,
+    open_client,
+    refused,
+    show,
+)
+from gateway.client import GatewayAPIError
 
 
 def status(
     url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False
 ) -> None:
     """The gateway answers and reaches its store (/healthz); with a key, whose key it is."""
-    client = GatewayClient(url, key)
+    client = open_client(url, key, as_json)
     try:
-        out: dict[str, Any] = {"url": client.base_url, **client.health()}
+        out: dict[str, Any] = {"url": client.shown_url, **client.health()}
         if key:
             out["principal"] = client.me().name
     except GatewayAPIError as exc:

@@ -23,7 +23,13 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from gateway.client.errors import BAD_RESPONSE, CONNECTION_FAILED, TIMED_OUT, GatewayAPIError
+from gateway.client.errors import (
+    BAD_RESPONSE,
+    CONNECTION_FAILED,
+    INVALID_ARGUMENT,
+    TIMED_OUT,
+    GatewayAPIError,
+)
 from gateway.client.models import (
     AuditEntryOut,
     BudgetOut,
@@ -99,6 +105,21 @@ def _query(params: Params | None) -> dict[str, str | int]:
     return out
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` as messages may show it: user info dropped; refused when it cannot be parsed."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise GatewayAPIError(
+            None, INVALID_ARGUMENT, "the gateway URL cannot be parsed (e.g. http://127.0.0.1:8000)"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise GatewayAPIError(
+            None, INVALID_ARGUMENT, "the gateway URL must be http:// or https:// with a host"
+        )
+    return str(parsed.copy_with(username=None, password=None)).rstrip("/")
+
+
 class GatewayClient:
     """A connection to one gateway, acting as the principal whose API key it holds."""
 
@@ -117,8 +138,15 @@ class GatewayClient:
         a CA bundle file (an intranet's own CA), or False (never in production)."""
         headers = {"User-Agent": f"cdg-client/{_version()}", "Accept": "application/json"}
         if api_key:
+            if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
+                # Never echoed: it may be a real key with a typo.
+                raise GatewayAPIError(
+                    None, INVALID_ARGUMENT, "the API key has characters an API key never has"
+                )
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = url.rstrip("/")
+        # What messages show: the URL without any user name or password in it.
+        self.shown_url = _without_credentials(self.base_url)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._http = httpx.Client(
@@ -171,17 +199,17 @@ class GatewayClient:
                 wait = self.retry.delay(attempt, None)
                 if wait is None:
                     raise GatewayAPIError(
-                        None, CONNECTION_FAILED, f"cannot connect to {self.base_url}: {exc}"
+                        None, CONNECTION_FAILED, f"cannot connect to {self.shown_url}: {exc}"
                     ) from None
                 self._sleep(wait)
                 continue
             except httpx.TimeoutException:
                 raise GatewayAPIError(
-                    None, TIMED_OUT, f"{self.base_url} did not answer {method} {path} in time"
+                    None, TIMED_OUT, f"{self.shown_url} did not answer {method} {path} in time"
                 ) from None
             except httpx.TransportError as exc:
                 raise GatewayAPIError(
-                    None, CONNECTION_FAILED, f"the connection to {self.base_url} failed: {exc}"
+                    None, CONNECTION_FAILED, f"the connection to {self.shown_url} failed: {exc}"
                 ) from None
             if response.status_code < 400:
                 return response

@@ -16,6 +16,7 @@ from typing import Any
 CONNECTION_FAILED = "ConnectionFailed"
 TIMED_OUT = "TimedOut"
 BAD_RESPONSE = "BadResponse"
+INVALID_ARGUMENT = "InvalidArgument"  # the URL or key given to the client cannot be used
 
 
 class GatewayAPIError(Exception):

@@ -145,3 +145,30 @@ def test_tables_wrap_instead_of_cutting(live: LiveGateway, small_community: Comm
         # Every line ends with the table's right border: nothing was cropped.
         assert all(line[-1] in "┓┃┩│┘┐┤" for line in lines), shown.stdout
         assert all(len(line) <= int(width) for line in lines)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bad_urls_and_keys_are_clear_messages_that_echo_no_secret() -> None:
+    port = _closed_port()
+    down = runner.invoke(
+        cli,
+        ["principal", "me", "--url", f"http://user:PASSW0RD@127.0.0.1:{port}/", "--key", "cdg_x"],
+    )
+    assert down.exit_code == 1, down.output
+    assert "PASSW0RD" not in down.output and "user:" not in down.output
+    assert f"127.0.0.1:{port}" in down.output
+    for url, key in (("http://[::1", "cdg_x"), ("ftp://127.0.0.1/", "cdg_x"),
+                     ("http://127.0.0.1:1/", "cdg_üSECRET")):  # fmt: skip
+        r = runner.invoke(cli, ["principal", "me", "--url", url, "--key", key])
+        assert r.exit_code == 2, (url, r.output, r.exception)
+        assert "Traceback" not in r.output and "SECRET" not in r.output
+        assert isinstance(r.exception, SystemExit)
+    status = runner.invoke(cli, ["status", "--url", "http://[::1", "--json"])
+    assert status.exit_code == 2 and "InvalidArgument" in status.output
