@@ -28,7 +28,7 @@ from typing import Any, cast
 
 import msgspec
 import orjson
-from sqlalchemy import Connection, String, Table, and_, or_, select, type_coerce
+from sqlalchemy import Connection, String, Table, and_, case, or_, select, type_coerce
 
 from audit import node_hash
 from gateway.auditlog.derived import (
@@ -46,6 +46,7 @@ from gateway.auditlog.derived_checks import (
 )
 from gateway.auditlog.entry_macs import EntryMacs
 from gateway.auditlog.models import AuditEntryRow, AuditNode, AuditSubject
+from gateway.auditlog.repository import readable_time
 from gateway.auditlog.time_order import TIME_REVERSED, TimeOrder
 from gateway.auditlog.verify import Problem
 
@@ -54,6 +55,7 @@ _NODES = cast(Table, AuditNode.__table__)
 _SUBJECTS = cast(Table, AuditSubject.__table__)
 _PROBLEM_CAP = 101  # as the one-stream verifier: past 100 problems the rest is noise
 _FETCH = 10_000
+_UNREADABLE_TIME = "(a time that does not read back)"  # equals no entry's time
 _NO_SUBJECTS = subjects_digest([])  # most entries: a commitment to no residents
 
 
@@ -165,9 +167,10 @@ def _columns_ok(values: tuple[Any, ...], stored: tuple[Any, ...]) -> bool:
     return isinstance(have, str) and have == stored_text(when)
 
 
-def _entries_query(job: RangeJob) -> Any:
+def _entries_query(job: RangeJob, dialect: str) -> Any:
     leaf = _NODES.alias("leaf")
     e = _ENTRIES.c
+    readable = readable_time(dialect)
     stmt = (
         select(
             e.index,
@@ -175,7 +178,9 @@ def _entries_query(job: RangeJob) -> Any:
             e.leaf_hash,
             leaf.c.hash,
             # As stored: SQLite keeps text, and only its exact form is the derived value.
-            type_coerce(e.recorded_at, String),
+            # A PostgreSQL time no datetime holds (infinity) would fail the whole read:
+            # it is read as null and flagged (the last column) instead.
+            type_coerce(case((readable, e.recorded_at), else_=None), String),
             e.principal,
             e.dataset,
             e.purpose,
@@ -184,6 +189,7 @@ def _entries_query(job: RangeJob) -> Any:
             e.row_count,
             e.privacy_cost,
             e.mac,
+            case((readable, False), (e.recorded_at.is_(None), False), else_=True),
         )
         .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.index))
         .order_by(e.index)
@@ -227,7 +233,7 @@ def check_range(conn: Connection, job: RangeJob, macs: EntryMacs | None) -> Rang
     """Read and check the entries of ``job`` on ``conn`` (one pass, streamed)."""
     subjects = _subjects(conn, job)
     stored_nodes = _nodes(conn, job)
-    stmt = _entries_query(job)
+    stmt = _entries_query(job, conn.dialect.name)
     raw = conn.connection.driver_connection
     if conn.dialect.name == "postgresql" and raw is not None:
         # The driver's own server-side cursor: plain tuples, no per-row result processing
@@ -278,10 +284,15 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
             )
             break
         text = row[1]
-        data = text.encode("utf-8")
+        if type(text) is str:
+            data = text.encode("utf-8")
+            entry = _read(text, data)
+        else:
+            # Not the text the writer stores (a blob, invalid UTF-8): hashed as the bytes
+            # it holds, so the leaf hash locates it, and changed whatever it hashes to.
+            data, entry = _blob(text), None
         digest = sha256(leaf_prefix + data).digest()
         hexed = digest.hex()
-        entry = _read(text, data)
         if entry is None:
             claimed_index, claimed_prev = None, None
         else:
@@ -293,12 +304,14 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         if node is not None and type(node) is not bytes:
             node = _blob(node)
         # The entry itself (the checks of ``verify``, first failing one reported).
-        if hexed != row[2]:
+        if hexed != row[2] or type(text) is not str:
             problem(
                 core,
                 position,
                 "changed_entry",
-                f"entry {position}: content does not match its leaf hash",
+                f"entry {position}: content does not match its leaf hash"
+                if type(text) is str
+                else f"entry {position}: content is not stored as text",
             )
         elif claimed_index != position:
             problem(
@@ -327,7 +340,7 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         # What the store keeps beside the entry.
         if entry is not None:
             stored = (
-                row[4],
+                _UNREADABLE_TIME if row[13] else row[4],
                 row[5],
                 row[6],
                 row[7],
@@ -375,7 +388,7 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
                     runs[-1][1] = index
                 else:
                     runs.append([index, index])
-            elif not mac_valid(index, digest, mac):
+            elif type(mac) is not str or not mac_valid(index, digest, mac):
                 problem(
                     derived,
                     index,

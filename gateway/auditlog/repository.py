@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import String, and_, case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
@@ -221,11 +221,20 @@ class AuditRepository:
     def misspelt_times(self) -> int:
         """Entries whose stored time is not in the one form the writer stores.
 
-        Only SQLite keeps the time as text (any other store has a typed column); there a
-        value in another form would be compared as text by every time filter, or fail to
-        read at all.
+        SQLite keeps the time as text: there a value in another form would be compared as
+        text by every time filter, or fail to read at all. PostgreSQL's typed column holds
+        times no Python datetime holds (infinity, years before 1 or past 9999), which fail
+        to read; MariaDB's refuses them.
         """
-        if self.session.get_bind().dialect.name != "sqlite":
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            count = self.session.scalar(
+                select(func.count())
+                .select_from(AuditEntryRow)
+                .where(AuditEntryRow.recorded_at.is_not(None), ~readable_time(dialect))
+            )
+            return int(count or 0)
+        if dialect != "sqlite":
             return 0
         digit = "[0-9]"
         form = (
@@ -238,8 +247,12 @@ class AuditRepository:
         return int(count or 0)
 
     def first_entry_time(self, index: int) -> datetime | None:
+        """The entry's stored time; None when there is none or it does not read back."""
+        dialect = self.session.get_bind().dialect.name
         return self.session.scalar(
-            select(AuditEntryRow.recorded_at).where(AuditEntryRow.index == index)
+            select(AuditEntryRow.recorded_at).where(
+                AuditEntryRow.index == index, readable_time(dialect)
+            )
         )
 
     def missing_nodes(self, size: int) -> int:
@@ -319,3 +332,16 @@ class AuditRepository:
             (k, int(r or 0), int(d or 0), int(n or 0), float(c or 0.0))
             for k, r, d, n, c in self.session.execute(stmt).all()
         ]
+
+
+def readable_time(dialect: str) -> Any:
+    """True for entries whose stored time reads back as a Python datetime.
+
+    Only PostgreSQL's typed column holds others (``infinity``, BC dates, years past 9999:
+    the driver refuses the row); everywhere else every stored time is read (SQLite's text
+    is checked as text).
+    """
+    if dialect != "postgresql":
+        return true()
+    at = AuditEntryRow.recorded_at
+    return and_(func.isfinite(at), func.extract("year", at).between(1, 9999))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from audit import MerkleTree, StoreError
@@ -158,7 +159,7 @@ def list_entries(
     try:
         rows = AuditRepository(session).entries(after=after, limit=limit, **query)
         return [entry_out(r) for r in rows]
-    except ValueError:  # a stored time that does not read back
+    except (ValueError, DataError):  # a stored time that does not read back (PG: infinity)
         raise columns_damaged("listing") from None
 
 
