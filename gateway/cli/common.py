@@ -104,7 +104,9 @@ def existing_home(s: Settings | None = None) -> Settings:
         raise fail(
             _(
                 "no gateway home at %(home)s (from %(source)s). Create one with `cdg init` "
-                "(or `cdg demo`), or set CDG_HOME to an existing home.",
+                "(or `cdg demo`), or set CDG_HOME to an existing home. To act on a running "
+                "gateway instead, give --key (or set CDG_API_KEY); an offline check of an "
+                "export or receipt needs --keys.",
                 home=where,
                 source="CDG_HOME" if os.environ.get("CDG_HOME") else _("the default, .cdg"),
             ),
