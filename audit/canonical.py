@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
-__all__ = ["canonical_json"]
+__all__ = ["DuplicateKey", "canonical_json", "loads_strict"]
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
 
@@ -106,3 +107,29 @@ def _check(value: object, path: str) -> object:
     if isinstance(value, list):
         return [_check(item, f"{path}[{i}]") for i, item in enumerate(value)]
     raise TypeError(f"{path}: {type(value).__name__} is not allowed in audit entries")
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice."""
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                break
+            seen.add(key)
+        raise DuplicateKey(f"the key {json.dumps(key)} appears twice in one object")
+    return out
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` refusing an object with a key given twice (``DuplicateKey``).
+
+    Python keeps the last of two equal keys, another reader may keep the first: a checker
+    reading files it did not write (exports, receipts, proofs) must not pick one silently,
+    or a line could say one thing to it and another to a spreadsheet.
+    """
+    return json.loads(text, object_pairs_hook=_no_duplicates)

@@ -32,6 +32,7 @@ from audit import (
     root_from_leaves,
     verify_inclusion,
 )
+from audit.canonical import DuplicateKey, loads_strict
 from audit.checkpoints import parse_verifier_key, split_note
 from gateway.auditlog.derived import indexed_columns
 from gateway.auditlog.nodestore import SqlNodeStore
@@ -207,7 +208,9 @@ def read_export_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = loads_strict(line)
+        except DuplicateKey as exc:
+            raise MalformedExport(f"line {number}: {exc}") from None
         except ValueError:
             raise MalformedExport(f"line {number} is not JSON") from None
         if not isinstance(record, dict):
@@ -229,7 +232,7 @@ def _outer_problems(
     index = record["index"]
     where = f"line {line}: entry {index}" if line is not None else f"entry {index}"
     try:
-        entry = json.loads(str(record["entry"]))
+        entry = loads_strict(str(record["entry"]))
     except ValueError:
         entry = None
     if not isinstance(entry, dict):

@@ -27,6 +27,7 @@ from audit import (
     verify_consistency,
     verify_inclusion,
 )
+from audit.canonical import DuplicateKey, loads_strict
 from audit.checkpoints import normalise_saved_note
 from audit.cosignatures import is_cosigner_key
 from audit.digest import result_digest
@@ -487,12 +488,14 @@ def verify_receipt(
     rows beside it (in a run response) are the ones whose digest the entry records."""
     trust = trust_from_file(keys, origin, 0)
     try:
-        data = json.loads(read_text(receipt))
+        data = loads_strict(read_text(receipt))
         bundle = data.get("receipt", data)
         note, text = str(bundle["checkpoint"]), str(bundle["entry"])
         index, size = int(bundle["entry_index"]), int(bundle["tree_size"])
         proof = [base64.b64decode(h, validate=True) for h in bundle["inclusion_proof"]]
-        entry = json.loads(text)
+        entry = loads_strict(text)
+    except DuplicateKey as exc:
+        raise fail(f"not a receipt: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
         raise fail(_("not a receipt: expected a run response or its receipt (JSON)")) from None
     try:
@@ -512,35 +515,34 @@ def verify_receipt(
         "verified": True, "entry_index": index, "origin": cp.origin, "tree_size": cp.size,
         "rows_checked": False, "result_digest": None,
     }  # fmt: skip
-    if not as_json:
-        console.print(
-            _(
-                "receipt verified: entry %(index)s is in %(origin)s at size %(size)s",
-                index=index,
-                origin=cp.origin,
-                size=cp.size,
-            ),
-            markup=False,
-        )
-    if "rows" not in data or "columns" not in data:
-        if as_json:
-            emit(result, True)
-        else:
-            console.print(_("rows not checked: the file holds the receipt only"))
-        return
-    recorded = entry.get("result_digest")
-    try:
-        computed = result_digest(data["columns"], data["rows"])
-    except (TypeError, ValueError):
-        raise fail(_("the rows hold values that have no canonical form")) from None
-    if recorded != computed:
-        raise fail(
-            _("the rows do not match the result digest entry %(index)s records", index=index)
-        )
+    computed: str | None = None
+    if "rows" in data and "columns" in data:
+        # Rows first: a receipt whose rows were changed is refused before anything is
+        # said to verify.
+        try:
+            computed = result_digest(data["columns"], data["rows"])
+        except (TypeError, ValueError):
+            raise fail(_("the rows hold values that have no canonical form")) from None
+        if entry.get("result_digest") != computed:
+            raise fail(
+                _("the rows do not match the result digest entry %(index)s records", index=index)
+            )
     if as_json:
-        emit({**result, "rows_checked": True, "result_digest": computed}, True)
+        emit({**result, "rows_checked": computed is not None, "result_digest": computed}, True)
         return
-    console.print(_("rows match the entry's result digest %(digest)s", digest=computed))
+    console.print(
+        _(
+            "receipt verified: entry %(index)s is in %(origin)s at size %(size)s",
+            index=index,
+            origin=cp.origin,
+            size=cp.size,
+        ),
+        markup=False,
+    )
+    if computed is None:
+        console.print(_("rows not checked: the file holds the receipt only"))
+    else:
+        console.print(_("rows match the entry's result digest %(digest)s", digest=computed))
 
 
 @app.command("consistency")
@@ -607,7 +609,7 @@ def consistency(
 
 def _proof_file_agrees(path: Path, old: int, old_root: bytes, new: int, new_root: bytes) -> bool:
     try:
-        data: dict[str, Any] = json.loads(read_text(path))
+        data: dict[str, Any] = loads_strict(read_text(path))
         hashes = [base64.b64decode(h, validate=True) for h in data["proof"]]
         sizes = (int(data["old_size"]), int(data["new_size"]))
     except (ValueError, KeyError, TypeError):
