@@ -172,6 +172,8 @@ def read_export_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
     if text.startswith("type,"):
         records: list[dict[str, Any]] = []
         reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames != CSV_FIELDS:  # a column twice would be read as its last
+            raise MalformedExport("line 1 is not the header of an export")
         start = 2
         for row in reader:
             number, start = start, reader.line_num + 1
@@ -183,11 +185,17 @@ def read_export_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
                             "type": "checkpoint",
                             "tree_size": int(row["tree_size"]),
                             "note": row["entry"],
+                            **_stray_cells(row, "type", "tree_size", "entry"),
                         }
                     )
                 elif row["type"] == "end":
                     records.append(
-                        {"type": "end", "entries": int(row["index"]), "note": row["entry"]}
+                        {
+                            "type": "end",
+                            "entries": int(row["index"]),
+                            "note": row["entry"],
+                            **_stray_cells(row, "type", "index", "entry"),
+                        }
                     )
                 else:
                     records.append(
@@ -218,6 +226,43 @@ def read_export_lines(text: str) -> tuple[list[dict[str, Any]], list[int]]:
         out.append(record)
         lines.append(number)
     return out, lines
+
+
+def _stray_cells(row: dict[Any, Any], *used: str) -> dict[str, Any]:
+    """Cells of a checkpoint or seal row that the row does not use, when not empty: the
+    check refuses them as fields of the record (free text beside a signed note)."""
+    return {
+        str(name): value
+        for name, value in row.items()
+        if name not in used and value not in ("", None, [])
+    }
+
+
+# The fields of a checkpoint and a seal record: each stands for its signed note.
+_CHECKPOINT_FIELDS = {"type", "tree_size", "note"}
+_SEAL_FIELDS = {"type", "entries", "note"}
+
+
+def _record_problems(
+    record: dict[str, Any],
+    fields: set[str],
+    count: str,
+    want: int,
+    at: int,
+    what: str,
+    line: int | None,
+) -> list[Problem]:
+    """A checkpoint or seal record's fields beside its note must say what the note signs."""
+    where = f"line {line}: the {what}" if line is not None else f"the {what}"
+    wrong = sorted(str(name) for name in record if name not in fields)
+    have = record.get(count)
+    if not isinstance(have, int) or isinstance(have, bool) or have != want:
+        wrong.insert(0, count)
+    if not wrong:
+        return []
+    return [
+        Problem(at, "malformed_export", f"{where}: field {', '.join(wrong)} is not what it signs")
+    ]
 
 
 # The fields of an entry record beside the entry that copy something of it.
@@ -337,6 +382,25 @@ def verify_export(
         return report
     report.checkpoints = 1
     report.signed_size = cp.size
+    report.problems += _record_problems(
+        records[0],
+        _CHECKPOINT_FIELDS,
+        "tree_size",
+        cp.size,
+        0,
+        "checkpoint",
+        line_of.get(id(records[0])),
+    )
+    for record in records[1:-1]:
+        if record.get("type") != "entry":
+            report.problems.append(
+                Problem(
+                    0,
+                    "malformed_export",
+                    f"line {line_of.get(id(record), '?')}: a record of type "
+                    f"{str(record.get('type'))[:40]!r} between the entries",
+                )
+            )
     check_cosignatures(str(records[0]["note"]), cp.size, policy, report, newest=True)
     entries = [r for r in records[1:] if r.get("type") == "entry"]
     chain, last = chain_start(), -1
@@ -369,6 +433,17 @@ def verify_export(
         last = max(last, index)
     report.entries = len(entries)
     seal = _check_seal(records, entries, verifier_keys, origin, cp.size, chain, report)
+    if seal is not None:
+        end = len(entries) and entries[-1].get("index", 0) + 1
+        report.problems += _record_problems(
+            records[-1],
+            _SEAL_FIELDS,
+            "entries",
+            seal.count,
+            end,
+            "seal",
+            line_of.get(id(records[-1])),
+        )
     complete = seal is not None and seal.complete
     if complete:
         present = {r["index"] for r in entries}
