@@ -8,6 +8,8 @@ department or app sees in full.
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import require
@@ -16,13 +18,29 @@ from gateway.auditlog.schemas import VerifyOut
 from gateway.auditlog.service import verify_store
 from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
+from gateway.errors import Unavailable
+
+# One verification at a time per serving process (API and console alike): each reads the
+# whole log and holds a worker thread and a connection for as long as that takes, and a
+# run is not stopped when its client hangs up, so repeated clicks must not pile up runs.
+_RUNNING = threading.Lock()
+RETRY_AFTER = 30  # seconds: about what a verification of a large log takes
 
 
 def verify_report(session: Session, ctx: GatewayContext, principal: AuthPrincipal) -> VerifyOut:
     require("log.verify", principal)
-    # In the serving process: no worker pool per web request (each would cost processes
-    # and seconds of start-up for any auditor's click); `cdg audit verify` runs in parallel.
-    report = verify_store(session, ctx, workers=1)
+    if not _RUNNING.acquire(blocking=False):
+        raise Unavailable(
+            "a verification of the access log is already running; try again when it is done",
+            reason="audit_verify_running",
+            retry_after=RETRY_AFTER,
+        )
+    try:
+        # In the serving process: no worker pool per web request (each would cost processes
+        # and seconds of start-up for any auditor's click); `cdg audit verify` runs in parallel.
+        report = verify_store(session, ctx, workers=1)
+    finally:
+        _RUNNING.release()
     first = report.first
     return VerifyOut(
         intact=report.intact,
