@@ -88,6 +88,9 @@ class RangeJob:
     targets: tuple[int, ...]  # checkpoint sizes in (start, stop] whose roots are wanted
     first: bool = False  # the first range also reads entries at negative indexes
     last: bool = False  # the last range also reads entries past ``stop``
+    # Every index below ``stop`` is stored in an intact log (it is at most the highest
+    # stored index + 1): a range that ends short has lost its last entries, or all of them.
+    filled: bool = False
 
 
 @dataclass
@@ -424,6 +427,12 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         position += 1
         if position in targets:
             result.roots[position] = _fold(acc)
+    if result.gap is None and job.filled and position < job.stop:
+        # Where the single stream stops too: at the first missing index, not at the
+        # broken link into the next range.
+        result.gap = Problem(
+            position, "missing_entry", f"entry {position}: expected next, found none"
+        )
     result.position = position
     result.last_digest = prev or ""
     if position - start == 1 << job.level and acc:

@@ -116,6 +116,7 @@ def verify_stored(
             job.level,
             tuple(sorted(s for s in targets if job.start < s <= job.stop)),
             job.first,
+            filled=highest is not None,
         )
         for job in plan(0 if highest is None else int(highest) + 1, level)
     ]
@@ -200,6 +201,17 @@ class _Join:
 
     def add(self, result: RangeResult) -> bool:
         """Take the next range's result; False once the log stopped (a gap)."""
+        if result.start > self.position:
+            # The ranges before ended short (their last entries, or a whole range, are
+            # missing): the log stops at the first missing index, as the single stream says.
+            self.core.append(
+                Problem(
+                    self.position,
+                    "missing_entry",
+                    f"entry {self.position}: expected next, the next stored entry is later",
+                )
+            )
+            return False
         if result.chain is not None and result.start > 0:
             index, claimed = result.chain
             if claimed != self.prev:

@@ -107,6 +107,18 @@ def delete_entry(at: int) -> Callable[[GatewayContext], None]:
     return run
 
 
+def delete_entries(first: int, last: int) -> Callable[[GatewayContext], None]:
+    def run(ctx: GatewayContext) -> None:
+        tamper(
+            engine(ctx),
+            'DELETE FROM audit_entries WHERE "index" BETWEEN :a AND :b',
+            a=first,
+            b=last,
+        )
+
+    return run
+
+
 def swap(a: int, b: int) -> Callable[[GatewayContext], None]:
     def run(ctx: GatewayContext) -> None:
         (ta, ha), (tb, hb) = text_of(ctx, a), text_of(ctx, b)
@@ -176,6 +188,9 @@ CASES: list[tuple[str, Callable[[GatewayContext], None], str, int]] = [
     ("field and hashes, a range's first entry", change_field_and_hashes(64), "changed_column", 64),
     ("delete a range's first entry", delete_entry(32), "missing_entry", 32),
     ("delete inside a range", delete_entry(70), "missing_entry", 70),
+    ("delete a range's last entry", delete_entry(47), "missing_entry", 47),
+    ("delete a whole range", delete_entries(64, 79), "missing_entry", 64),
+    ("delete two whole ranges", delete_entries(64, 95), "missing_entry", 64),
     ("swap across ranges", swap(15, 16), "reordered_entries", 15),
     ("edit a column", edit_column(100), "changed_column", 100),
     ("thin the subject index", drop_subject_row(99), "changed_subject_index", 99),
