@@ -25,6 +25,7 @@ from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import Resource, require, require_caller
@@ -331,7 +332,7 @@ def history(
                 break
             entries.extend(json.loads(r.entry) for r in rows)
             after = rows[-1].index
-    except ValueError:  # a stored time that does not read back
+    except (ValueError, DataError):  # a stored time that does not read back
         raise columns_damaged("reading a resident's history") from None
     cut = len(entries) > MAX_SHOWN
     entries = entries[-MAX_SHOWN:]

@@ -19,6 +19,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import require
@@ -57,7 +58,7 @@ def history(
         rows = AuditRepository(session).entries_for_subject(
             subject_ref, datasets=datasets, since=since, after=after, limit=limit
         )
-    except ValueError:  # a stored time that does not read back
+    except (ValueError, DataError):  # a stored time that does not read back
         raise columns_damaged("reading a history") from None
     entries = [(row.index, json.loads(row.entry)) for row in rows]
     reasons = _justifications(session, {e.get("approved_query") for _, e in entries})

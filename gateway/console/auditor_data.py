@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from audit import CheckpointError, canonical_json, leaf_hash, open_checkpoint, verify_inclusion
@@ -303,7 +304,7 @@ def activity(
             elif event == "query.run":
                 by_app[who][slot] += n
                 by_dataset[dataset or "-"][slot] += n
-    except ValueError:  # a stored time that does not read back
+    except (ValueError, DataError):  # a stored time that does not read back
         raise service.columns_damaged("drawing charts") from None
     names = {d.id: d.name for d in CatalogRepository(session).datasets()}
     return Activity(

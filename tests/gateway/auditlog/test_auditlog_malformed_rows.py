@@ -8,12 +8,14 @@ Tampering as an insider with write access (triggers dropped), as in test_auditlo
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from gateway.auditlog.service import verify_store
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.store_verify import verify_stored
 from gateway.auditlog.witnessing import witness_policy
-from tests.gateway.auditlog.test_auditlog_derived import Log, log
+from tests.console.helpers import sign_in
+from tests.gateway.auditlog.test_auditlog_derived import Log, log, run_entry, scalar
 from tests.gateway.auditlog.test_auditlog_tamper import tamper, verify
 
 __all__ = ["log"]
@@ -52,14 +54,14 @@ def single_problems(log: Log) -> list[tuple[str, int]]:
     return [(p.kind, p.index) for p in report.problems]
 
 
-def assert_located(log: Log, kind: str) -> None:
+def assert_located(log: Log, kind: str, at: int = AT) -> None:
     out = verify(log.env)
-    assert (out["problem"], out["first_bad_index"]) == (kind, AT), out
-    assert (kind, AT) in single_problems(log)
-    assert (kind, AT) in parallel_problems(log)
+    assert (out["problem"], out["first_bad_index"]) == (kind, at), out
+    assert (kind, at) in single_problems(log)
+    assert (kind, at) in parallel_problems(log)
     answer = log.gw.get("district-auditor", "/v1/audit/verify")
     assert answer.status_code == 200, answer.text
-    assert (answer.json()["problem"], answer.json()["first_bad_index"]) == (kind, AT)
+    assert (answer.json()["problem"], answer.json()["first_bad_index"]) == (kind, at)
 
 
 @pytest.mark.parametrize(("statement", "kind"), SQLITE_CASES, ids=["blob", "not-utf8", "mac-blob"])
@@ -76,9 +78,18 @@ def test_a_postgresql_time_no_datetime_holds_is_a_changed_column_and_503(
 ) -> None:
     if log.engine.dialect.name != "postgresql":
         pytest.skip("only PostgreSQL's timestamp holds infinity and BC dates")
-    tamper(log.engine, 'UPDATE audit_entries SET recorded_at = :t WHERE "index" = 9', t=when)
-    assert_located(log, "changed_column")
-    for path in ("/v1/audit/entries", "/v1/audit/export"):
+    at = run_entry(log.engine)
+    ref = scalar(
+        log.engine, "SELECT MIN(subject_ref) FROM audit_subjects WHERE entry_index = :i", i=at
+    )
+    tamper(log.engine, 'UPDATE audit_entries SET recorded_at = :t WHERE "index" = :i', t=when, i=at)
+    assert_located(log, "changed_column", at)
+    for path in ("/v1/audit/entries", f"/v1/subjects/{ref}/accesses", "/v1/audit/export"):
         answer = log.gw.get("district-auditor", path)
         assert answer.status_code == 503, (path, answer.text)
         assert answer.json()["reason"] == "audit_log_columns_damaged"
+    console = TestClient(log.gw.client.app)
+    sign_in(console, log.gw.keys["district-auditor"])
+    # Its charts read the times of a window of days: a time outside it is not read (200),
+    # one inside it refuses the page (503); never a 500.
+    assert console.get("/console/audit").status_code in (200, 503)
