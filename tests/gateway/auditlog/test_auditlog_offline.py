@@ -251,6 +251,7 @@ def test_receipt_rows_are_checked_against_the_result_digest(kit: Kit) -> None:
     bad = kit.write("altered.json", json.dumps(altered, ensure_ascii=False))
     code, out = offline(kit, "verify-receipt", str(bad), "--keys", str(kit.keys))
     assert code == 1 and "do not match" in out
+    assert "receipt verified" not in out  # no mixed signal: changed rows verify nothing
     receipt_only = kit.write("receipt.json", json.dumps(response["receipt"]))
     code, out = offline(kit, "verify-receipt", str(receipt_only), "--keys", str(kit.keys))
     assert code == 0 and "not checked" in out
