@@ -54,17 +54,19 @@ class BudgetRepository:
         caps: BudgetCaps,
         cost: int,
         now: datetime,
-    ) -> Cap | None:
+    ) -> tuple[Cap | None, Standing]:
         """Record a spend of ``cost`` if every cap holds; else name the cap that refused.
+        Returns that and the standing before the spend (what alerts compare against).
 
         The first statement locks the dataset's counter row (a row lock on PostgreSQL, the
         write lock on SQLite), so the sums read next cannot change before the spend is
         written: concurrent reservations on one dataset take turns, in any process.
         """
         self._lock(dataset_id, now)
-        refused = self.standing(app_id, dataset_id, caps, now).refused_by(cost)
+        before = self.standing(app_id, dataset_id, caps, now)
+        refused = before.refused_by(cost)
         if refused is not None:
-            return refused
+            return refused, before
         self.session.add(
             BudgetSpend(
                 app_id=app_id, dataset_id=dataset_id, purpose=purpose, cost_micro=cost, spent_at=now
@@ -76,7 +78,7 @@ class BudgetRepository:
             .values(spent_micro=DatasetBudget.spent_micro + cost)
         )
         self.session.flush()
-        return None
+        return None, before
 
     def _lock(self, dataset_id: str, now: datetime) -> None:
         touch = (

@@ -194,7 +194,7 @@ def _run_once(
     caps = caps_of(loaded.dataset.policy)  # every DP purpose of the dataset: one ledger
     with ctx.store.writing() as session:
         now = utcnow()
-        refused = BudgetRepository(session).reserve(
+        refused, before = BudgetRepository(session).reserve(
             principal.id, loaded.dataset.id, loaded.query.purpose, caps, cost, now
         )
         if refused is None:  # the alert commits with the spend, or not at all
@@ -203,9 +203,8 @@ def _run_once(
                 app_id=principal.id,
                 dataset_id=loaded.dataset.id,
                 owner=loaded.dataset.owner,
-                caps=caps,
+                before=before,
                 cost=cost,
-                now=now,
                 fraction=ctx.settings.budget_alert_fraction,
             )
     if refused is None:

@@ -1,7 +1,7 @@
 """``budget.nearly_spent``: sent once, when a spend crosses the alert share of a cap.
 
-Checked right after a reservation, in its transaction: the standing read there already
-includes the new spend, so the spend before it is that minus the cost. A cap is reported
+Checked right after a reservation, in its transaction, from the standing the reservation
+read under its lock (before the spend; the spend is the only change since). A cap is reported
 when the spend moved from below ``CDG_BUDGET_ALERT_FRACTION`` of it to at or above; later
 spends above the line send nothing more (a rolling window that drains and fills again
 crosses again, and is reported again).
@@ -9,12 +9,9 @@ crosses again, and is reported again).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.orm import Session
 
-from gateway.budget.caps import BudgetCaps
-from gateway.budget.repository import BudgetRepository
+from gateway.budget.repository import Standing
 from gateway.webhooks.notify import budget_nearly_spent
 
 
@@ -29,22 +26,24 @@ def alert_on_crossing(
     app_id: str,
     dataset_id: str,
     owner: str,
-    caps: BudgetCaps,
+    before: Standing,
     cost: int,
-    now: datetime,
     fraction: float,
 ) -> list[str]:
-    """Queue an alert per cap the spend of ``cost`` just crossed; returns those caps."""
-    s = BudgetRepository(session).standing(app_id, dataset_id, caps, now)
+    """Queue an alert per cap the spend of ``cost`` just crossed; returns those caps.
+
+    ``before`` is the standing the reservation read under its lock, so no second read of
+    the sums is needed: the spend is the only change since.
+    """
     spends = {
-        "window": (s.window_spent, s.window_total),
-        "lifetime": (s.lifetime_spent, s.lifetime_total),
-        "dataset": (s.dataset_spent, s.dataset_total),
+        "window": (before.window_spent, before.window_total),
+        "lifetime": (before.lifetime_spent, before.lifetime_total),
+        "dataset": (before.dataset_spent, before.dataset_total),
     }
     hit = [
         cap
-        for cap, (after, total) in spends.items()
-        if crossed(after - cost, after, total, fraction)
+        for cap, (spent, total) in spends.items()
+        if crossed(spent, spent + cost, total, fraction)
     ]
     for cap in hit:
         budget_nearly_spent(
