@@ -377,6 +377,18 @@ def approve(
     return RedirectResponse("/console/department/requests?done=approved", 303)
 
 
+def _close(
+    request: Request, visitor: Visitor, query_request: str, note: str, done: str
+) -> Response:
+    """Reject a pending request or revoke an approved one: the same form, one service each."""
+    ctx = context_of(request)
+    close = requests.reject if done == "rejected" else requests.revoke
+    with ctx.store.sessions() as session:
+        close(session, ctx, principal_of(visitor), query_request, Rejection(reason=note.strip()))
+        session.commit()
+    return RedirectResponse(f"/console/department/requests?done={done}", 303)
+
+
 @router.post("/console/department/requests/{query_request}/reject", dependencies=[CsrfChecked])
 def reject(
     request: Request,
@@ -384,13 +396,7 @@ def reject(
     query_request: str,
     note: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
-    ctx = context_of(request)
-    with ctx.store.sessions() as session:
-        requests.reject(
-            session, ctx, principal_of(visitor), query_request, Rejection(reason=note.strip())
-        )
-        session.commit()
-    return RedirectResponse("/console/department/requests?done=rejected", 303)
+    return _close(request, visitor, query_request, note, "rejected")
 
 
 @router.post("/console/department/requests/{query_request}/revoke", dependencies=[CsrfChecked])
@@ -400,13 +406,7 @@ def revoke(
     query_request: str,
     note: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
-    ctx = context_of(request)
-    with ctx.store.sessions() as session:
-        requests.revoke(
-            session, ctx, principal_of(visitor), query_request, Rejection(reason=note.strip())
-        )
-        session.commit()
-    return RedirectResponse("/console/department/requests?done=revoked", 303)
+    return _close(request, visitor, query_request, note, "revoked")
 
 
 # -- budgets ----------------------------------------------------------------------------
