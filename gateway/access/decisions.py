@@ -26,18 +26,20 @@ def decide_for(
     spec: QuerySpec,
     *,
     count_today: bool = True,
+    epoch: int | None = None,
 ) -> Decision | Denial:
     """Gather the facts of this moment (casbin grant, time, runs today), then decide.
 
     A run passes ``count_today=False``: it takes the day's count with one atomic upsert
     bounded by the same cap (gateway/runs/quota.py), which refuses with the same reason
-    code, so reading the count first would only cost a query.
+    code, so reading the count first would only cost a query. ``epoch``: the policy epoch
+    this transaction already read (a run reads it once, to authenticate).
     """
     policy = dataset_policy(dataset)
     known = purpose in ctx.access.hierarchy
     # Unknown purposes never reach casbin: nothing can grant them.
     granted = (
-        ctx.access.engine(session).granted_purpose(who.name, who.domain, dataset.id, purpose)
+        ctx.access.engine(session, epoch).granted_purpose(who.name, who.domain, dataset.id, purpose)
         if known
         else None
     )

@@ -42,9 +42,11 @@ class EngineHolder:
         self._engine: PolicyEngine | None = None
         self._lock = threading.Lock()
 
-    def engine(self, session: Session) -> PolicyEngine:
+    def engine(self, session: Session, epoch: int | None = None) -> PolicyEngine:
+        """The engine for the store's epoch (``epoch``: already read in this transaction)."""
         repo = AccessRepository(session)
-        epoch = repo.epoch()
+        if epoch is None:
+            epoch = repo.epoch()
         engine = self._engine
         if engine is not None and epoch == self._epoch:
             return engine

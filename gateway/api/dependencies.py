@@ -50,13 +50,21 @@ def get_session(ctx: Context) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def current_principal(request: Request, ctx: Context) -> AuthPrincipal:
+async def bearer_token(request: Request) -> str:
+    """The API key the caller sent, unchecked (no I/O: the route authenticates it)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_principal(ctx: Context, token: BearerToken) -> AuthPrincipal:
     with ctx.store.sessions() as session:
-        return authenticate(session, token.strip(), ctx.principals)
+        return authenticate(session, token, ctx.principals)
 
 
 CurrentPrincipal = Annotated[AuthPrincipal, Depends(current_principal)]

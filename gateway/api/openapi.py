@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
-from gateway.api.dependencies import current_principal
+from gateway.api.dependencies import bearer_token
 from gateway.api.operation_docs import OPERATIONS
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -127,7 +127,7 @@ def _needs_key(dependant: Dependant) -> bool:
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if current.call is current_principal:
+        if current.call is bearer_token:  # every authenticated route reads the key
             return True
         pending.extend(current.dependencies)
     return False

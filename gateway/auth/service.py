@@ -39,13 +39,23 @@ def as_principal(row: Principal) -> AuthPrincipal:
 
 
 def authenticate(
-    session: Session, api_key: str, cache: PrincipalCache | None = None
+    session: Session,
+    api_key: str,
+    cache: PrincipalCache | None = None,
+    epoch: int | None = None,
 ) -> AuthPrincipal:
-    """The caller holding ``api_key``; with ``cache``, remembered for the policy epoch."""
+    """The caller holding ``api_key``; with ``cache``, remembered for the policy epoch.
+
+    ``epoch``: the policy epoch already read in this transaction (a run reads it once for
+    authentication and its decision).
+    """
     if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
         raise Unauthenticated("invalid API key")
     key = digest(api_key)
-    epoch = AccessRepository(session).epoch() if cache is not None else -1
+    if cache is None:
+        epoch = -1
+    elif epoch is None:
+        epoch = AccessRepository(session).epoch()
     if cache is not None and (known := cache.get(key, epoch)) is not None:
         return known
     holder = AuthRepository(session).principal_by_digest(key)

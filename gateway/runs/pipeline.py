@@ -1,8 +1,9 @@
 """Running an approved query: one pipeline, read top to bottom in ``run_query``.
 
 authenticate → load → decide → take quota → plan → execute → release → append →
-respond. Authentication is the route's dependency (every route shares it); the
-rest happens here, in that order, each step a call to the domain that owns it.
+respond, in that order, each step a call to the domain that owns it. The route
+hands over the API key as sent; authentication, the load and the decision share
+one read transaction and one read of the policy epoch.
 
 Each step that must survive a crash commits on its own: the run is counted
 before the source is touched, and the access-log entry is committed before the
@@ -19,9 +20,11 @@ from sqlalchemy.orm import Session
 from anonymizers import OperatorContext
 from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, allowed
+from gateway.access.repository import AccessRepository
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
+from gateway.auth.service import authenticate
 from gateway.catalog.engines import SourceResult, execute
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
@@ -51,14 +54,22 @@ _NOT_RUNNABLE = {
 
 def run_query(
     ctx: GatewayContext,
-    principal: AuthPrincipal,
+    caller: str | AuthPrincipal,
     query_request_id: str,
     params: dict[str, Any],
     run: RunContext,
 ) -> RunResult:
-    # Load and decide: one read transaction, one SELECT for request, dataset, source and
-    # policy, then the decision's facts (grant, runs today).
+    # Authenticate, load and decide: one read transaction, one read of the policy epoch
+    # (the principal cache and the decision are both valid for it), one SELECT for
+    # request, dataset, source and policy, then the decision's facts.
     with ctx.store.transaction() as session:
+        epoch = AccessRepository(session).epoch()
+        # An API key as sent (the API), or a principal a console session already holds.
+        principal = (
+            caller
+            if isinstance(caller, AuthPrincipal)
+            else authenticate(session, caller, ctx.principals, epoch)
+        )
         loaded = _load(session, principal, query_request_id)
         verdict: Decision | Denial | None = None
         if loaded is not None and effective_status(loaded.query) == "approved":
@@ -70,6 +81,7 @@ def run_query(
                 loaded.query.purpose,
                 loaded.spec,
                 count_today=False,  # the quota's atomic upsert checks the day's count
+                epoch=epoch,
             )
     if loaded is None:
         raise deny(ctx, principal, run, None, "unknown_query", "")

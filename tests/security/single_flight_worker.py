@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.auth.repository import AuthRepository
-from gateway.auth.service import as_principal
+from gateway.auth.service import issue_key
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
 from gateway.runs.context import RunContext
@@ -24,13 +24,15 @@ def main(query_id: str, app: str, tag: str, runs: int) -> None:
     with ctx.store.transaction() as session:
         row = AuthRepository(session).by_name(app)
         assert row is not None
-        who = as_principal(row)
+        api_key = issue_key(session, row)  # the pipeline authenticates the key
     start = threading.Barrier(runs)
 
     def one(i: int) -> str:
         start.wait()
         try:
-            out = run_query(ctx, who, query_id, {"max_age": 150}, RunContext(f"sf-{tag}-{i}", None))
+            out = run_query(
+                ctx, api_key, query_id, {"max_age": 150}, RunContext(f"sf-{tag}-{i}", None)
+            )
         except GatewayError as exc:
             return json.dumps({"refused": exc.reason})
         assert out.dp is not None

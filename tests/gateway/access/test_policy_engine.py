@@ -297,7 +297,7 @@ def test_the_daily_quota_holds_under_concurrent_runs(gateway: Gateway, residents
     from concurrent.futures import ThreadPoolExecutor
 
     from gateway.auth.repository import AuthRepository
-    from gateway.auth.service import as_principal
+    from gateway.auth.service import issue_key
     from gateway.errors import GatewayError
     from gateway.runs.context import RunContext
     from gateway.runs.pipeline import run_query
@@ -309,11 +309,11 @@ def test_the_daily_quota_holds_under_concurrent_runs(gateway: Gateway, residents
     with gateway.ctx.store.transaction() as session:
         row = AuthRepository(session).by_name("heping-committee")
         assert row is not None
-        who = as_principal(row)
+        api_key = issue_key(session, row)  # the pipeline authenticates the key
 
     def one(i: int) -> str:
         try:
-            run_query(gateway.ctx, who, qid, {}, RunContext(request_id=f"q{i}", client=None))
+            run_query(gateway.ctx, api_key, qid, {}, RunContext(request_id=f"q{i}", client=None))
             return "ok"
         except GatewayError as exc:
             return str(exc.reason)

@@ -6,7 +6,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.auth.repository import AuthRepository
-from gateway.auth.service import as_principal
+from gateway.auth.service import issue_key
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
 from gateway.runs.context import RunContext
@@ -19,13 +19,17 @@ def main(query_id: str, app: str, offset: int, runs: int) -> None:
     with ctx.store.transaction() as session:
         row = AuthRepository(session).by_name(app)
         assert row is not None
-        who = as_principal(row)
+        api_key = issue_key(session, row)  # the pipeline authenticates the key
 
     def one(i: int) -> str:
         params = {"max_age": 200 + offset * runs + i}  # distinct: no stored answer reused
         try:
             run_query(
-                ctx, who, query_id, params, RunContext(request_id=f"race-{offset}-{i}", client=None)
+                ctx,
+                api_key,
+                query_id,
+                params,
+                RunContext(request_id=f"race-{offset}-{i}", client=None),
             )
             return "ok"
         except GatewayError as exc:
