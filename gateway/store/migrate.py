@@ -9,7 +9,8 @@ from alembic.config import Config
 
 from gateway.home import prepare_sqlite_store
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+# The scripts sit above the domains (gateway/migrations/); the runner only needs their path.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:

@@ -1,11 +1,15 @@
-"""Alembic environment: migrations run against the URL set by gateway.store.migrate."""
+"""Alembic environment: migrations run against the URL set by gateway.store.migrate.
+
+The scripts live outside gateway/store/ because autogenerate needs every domain's
+models (gateway/models.py), and the domains sit above the store.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from gateway.store.models import Base
+from gateway.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

@@ -1,4 +1,7 @@
-"""Imports every domain's ORM models so the metadata is complete (Alembic, tests)."""
+"""Imports every domain's ORM models so the metadata is complete (Alembic's autogenerate).
+
+It sits above every domain; the store below them holds only the base and the engine.
+"""
 
 from gateway.access.models import CasbinRule, PolicyEpoch
 from gateway.auditlog.models import (
