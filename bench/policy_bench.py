@@ -893,8 +893,8 @@ class Timers:
 def patched(timers: Timers, ctx: Any) -> Iterator[None]:
     """Timers around run_query, decide_for and decide_for's parts, undone afterwards."""
     import gateway.access.decisions as decisions
+    import gateway.api.routes.runs as routes
     import gateway.runs.pipeline as pipeline
-    import gateway.runs.routes as routes
     from gateway.requests.repository import RequestRepository
 
     saved: list[tuple[Any, str, Any]] = []

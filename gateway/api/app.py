@@ -10,7 +10,6 @@ from fastapi.responses import Response
 
 import gateway
 from gateway import metrics
-from gateway.access.routes import router as decisions_router
 from gateway.api import errors
 from gateway.api.dependencies import reject_nul_characters
 from gateway.api.limits import BodyLimitMiddleware
@@ -18,19 +17,20 @@ from gateway.api.metrics import MetricsMiddleware
 from gateway.api.middleware import RequestIdMiddleware
 from gateway.api.openapi import install as install_docs
 from gateway.api.query_params import reject_unknown_query_parameters
-from gateway.auditlog.routes import public_router, subjects_router
-from gateway.auditlog.routes import router as audit_router
-from gateway.auth.routes import router as auth_router
-from gateway.budget.routes import router as budget_router
-from gateway.catalog.routes import router as catalog_router
+from gateway.api.routes.access import router as decisions_router
+from gateway.api.routes.auditlog import public_router, subjects_router
+from gateway.api.routes.auditlog import router as audit_router
+from gateway.api.routes.auth import router as auth_router
+from gateway.api.routes.budget import router as budget_router
+from gateway.api.routes.catalog import router as catalog_router
+from gateway.api.routes.request_lifecycle import router as lifecycle_router
+from gateway.api.routes.requests import router as requests_router
+from gateway.api.routes.runs import router as runs_router
+from gateway.api.routes.tokens import router as tokens_router
+from gateway.api.routes.webhooks import router as webhooks_router
 from gateway.console import mount as mount_console
 from gateway.context import GatewayContext
-from gateway.requests.lifecycle_routes import router as lifecycle_router
-from gateway.requests.routes import router as requests_router
-from gateway.runs.routes import router as runs_router
 from gateway.settings import Settings, load_settings
-from gateway.tokens.routes import router as tokens_router
-from gateway.webhooks.routes import router as webhooks_router
 from gateway.webhooks.worker import DeliveryWorker
 
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of API-key lifecycle: rotation, reissue, expiry."""
+"""Request and response bodies of the caller's identity and API-key lifecycle."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.bounds import Instant
+
+
+class PrincipalOut(BaseModel):
+    name: str
+    kind: str
+    role: str
+    domain: str
 
 
 class KeyRequest(BaseModel):

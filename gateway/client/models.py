@@ -19,8 +19,7 @@ from gateway.auditlog.schemas import (
     SummaryRow,
     VerifyOut,
 )
-from gateway.auth.routes import PrincipalOut
-from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut
+from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut, PrincipalOut
 from gateway.budget.schemas import BudgetOut
 from gateway.catalog.schemas import (
     ColumnFindingOut,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.api.routes.auditlog import Outcome
 from gateway.auditlog.events import OUTCOMES
-from gateway.auditlog.routes import Outcome
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from tests.conftest import Gateway, make_settings, open_gateway

@@ -57,7 +57,7 @@ def get_dataset(
     return service.dataset_out(service.get_dataset(session, who, dataset_id), who, (session, left))
 
 
-# PUT /datasets/{dataset_id}/policy lives in gateway/requests/lifecycle_routes.py: a
+# PUT /datasets/{dataset_id}/policy lives in gateway/api/routes/request_lifecycle.py: a
 # replacement revokes the approved queries it breaks, and the catalog imports no requests.
 
 

@@ -5,22 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from gateway.access.permissions import require
 from gateway.api.dependencies import AuditRecorder, Context, CurrentPrincipal, DbSession
 from gateway.api.schemas import ERRORS
 from gateway.auth import keys
-from gateway.auth.schemas import KeyIssuedOut, KeyRequest, KeysExpiredOut
+from gateway.auth.schemas import KeyIssuedOut, KeyRequest, KeysExpiredOut, PrincipalOut
 
 router = APIRouter(prefix="/v1", tags=["principals"], responses=ERRORS)
-
-
-class PrincipalOut(BaseModel):
-    name: str
-    kind: str
-    role: str
-    domain: str
 
 
 @router.get("/principals/me", summary="The principal the API key belongs to")
