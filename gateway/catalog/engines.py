@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,8 +177,14 @@ def storage_type(sql_type: Any) -> str:
     return "string"
 
 
-def execute(engine: Engine, statement: Select[Any], timeout: float, max_rows: int) -> SourceResult:
-    """Run one SELECT with a timeout; fetch at most ``max_rows`` rows."""
+def execute(
+    engine: Engine,
+    statement: Select[Any],
+    timeout: float,
+    max_rows: int,
+    values: Mapping[str, Any] | None = None,
+) -> SourceResult:
+    """Run one SELECT (with bind ``values``) with a timeout; fetch at most ``max_rows`` rows."""
     started = time.monotonic()
     try:
         connection = engine.connect()
@@ -190,7 +196,7 @@ def execute(engine: Engine, statement: Select[Any], timeout: float, max_rows: in
         with connection as conn:
             disarm = _arm_timeout(conn, timeout)
             try:
-                result = conn.execute(statement)
+                result = conn.execute(statement, dict(values) if values else None)
                 columns = list(result.keys())
                 rows: Sequence[Any] = result.fetchmany(max_rows)
                 result.close()

@@ -111,33 +111,83 @@ def _coerce_literal(value: Any, kind: str) -> Any:
     return value
 
 
+def _takes_params(f: Filter) -> bool:
+    values = f.value if isinstance(f.value, list) else [f.value]
+    return any(isinstance(v, ParamRef) for v in values)
+
+
+def _named_condition(col: ColumnClause[Any], op: str, name: str) -> ColumnElement[bool]:
+    """The condition of a filter whose value comes with each run: bound by ``name``."""
+    comparison = _COMPARISONS.get(op)
+    if comparison is not None:
+        return comparison(col, bindparam(name, type_=col.type))
+    if op == "in":
+        return col.in_(bindparam(name, type_=col.type, expanding=True))
+    if op == "between":
+        return col.between(
+            bindparam(f"{name}_low", type_=col.type), bindparam(f"{name}_high", type_=col.type)
+        )
+    if op == "prefix":
+        return col.like(bindparam(name, type_=String()), escape="!")
+    raise ValueError(f"unsupported operator {op}")
+
+
 def where_clause(
     t: TableClause,
     view: DatasetView,
     spec: QuerySpec,
     decision: Decision,
-    params: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
 ) -> list[ColumnElement[bool]]:
-    """The policy's row scope AND every filter of the app: a conjunction, nothing else."""
+    """The policy's row scope AND every filter of the app: a conjunction, nothing else.
+
+    ``params`` None: filters that take run parameters get named bind parameters
+    (``run_values`` gives their values), so one statement serves every run.
+    """
     conditions: list[ColumnElement[bool]] = []
     for scope in decision.row_scope:
         info = view.columns[scope.column]
         value = _coerce_literal(scope.value, info.type)
         conditions.append(_condition(t.c[scope.column], scope.op, value, info.storage))
-    for f in spec.filters:
+    for n, f in enumerate(spec.filters):
         info = view.columns[f.column]
-        value = _coerce_literal(_resolve(f, params), info.type)
+        if params is None and _takes_params(f):
+            conditions.append(_named_condition(t.c[f.column], f.op, f"run_{n}"))
+            continue
+        value = _coerce_literal(_resolve(f, params or {}), info.type)
         conditions.append(_condition(t.c[f.column], f.op, value, info.storage))
     return conditions
+
+
+def run_values(view: DatasetView, spec: QuerySpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The bind values of one run for a statement planned with ``params=None``."""
+    values: dict[str, Any] = {}
+    for n, f in enumerate(spec.filters):
+        if not _takes_params(f):
+            continue
+        info = view.columns[f.column]
+        value = _coerce_literal(_resolve(f, params), info.type)
+        name = f"run_{n}"
+        if f.op == "in":
+            values[name] = [_as_stored(v, info.storage) for v in value]
+        elif f.op == "between":
+            values[f"{name}_low"] = _as_stored(value[0], info.storage)
+            values[f"{name}_high"] = _as_stored(value[1], info.storage)
+        elif f.op == "prefix":
+            values[name] = _escape_like(str(value)) + "%"
+        else:
+            values[name] = _as_stored(value, info.storage)
+    return values
 
 
 def plan(
     view: DatasetView,
     spec: QuerySpec,
     decision: Decision,
-    params: Mapping[str, Any],
+    params: Mapping[str, Any] | None,
     fetch_limit: int,
 ) -> Select[Any]:
+    """The statement; with ``params`` None, one for every run (see ``run_values``)."""
     t = table_of(view)
     conditions = where_clause(t, view, spec, decision, params)
 

@@ -31,7 +31,8 @@ from gateway.context import GatewayContext
 from gateway.errors import GatewayError, SourceTimeout
 from gateway.queries.binding import DatasetView, bind_params
 from gateway.queries.classes import class_columns
-from gateway.queries.planner import plan
+from gateway.queries.plan_cache import PLANS
+from gateway.queries.planner import run_values
 from gateway.queries.release import Release, release_aggregates, release_rows
 from gateway.queries.schemas import ReceiptOut, RunResult
 from gateway.queries.spec import QuerySpec
@@ -109,19 +110,20 @@ def run_query(
     # Take quota, before the source is touched.
     take_quota(ctx, principal, run, loaded, verdict)
 
-    # Plan.
-    view = DatasetView.of(loaded.dataset)
+    # Plan: the statement planned once per (query, policy version); the run binds values.
     cap = _row_cap(ctx, verdict, loaded.query, loaded.spec)
-    statement = plan(view, loaded.spec, verdict, bound, cap + 1)
+    planned = PLANS.get(loaded.query.id, loaded.dataset, loaded.spec, verdict, cap + 1)
+    view = planned.view
     common = audit_fields(loaded, verdict, run)
 
     # Execute.
     try:
         result = execute(
             source_engine(ctx, loaded.source),
-            statement,
+            planned.statement,
             ctx.settings.statement_timeout_seconds,
             cap + 1,
+            run_values(view, loaded.spec, bound),
         )
     except GatewayError as exc:
         outcome = "timeout" if isinstance(exc, SourceTimeout) else "source_error"
