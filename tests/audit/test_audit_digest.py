@@ -6,8 +6,10 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from audit.digest import jcs_number, result_digest, result_digest_text
+from audit.digest import _value, jcs_number, result_digest, result_digest_text
 
 
 @pytest.mark.parametrize(
@@ -100,3 +102,26 @@ def test_the_recipe_in_the_docs_computes_the_same_digest() -> None:
     assert recipe(response) == result_digest(response["columns"], response["rows"])
     for value in values:
         assert recipe({"columns": [], "rows": [[value]]}) == result_digest([], [[value]]), value
+
+
+_PLAIN_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"])),  # any text UTF-8 can hold
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    columns=st.lists(st.text(max_size=8), max_size=5),
+    rows=st.lists(st.lists(_PLAIN_VALUES, max_size=5), max_size=6),
+)
+def test_the_fast_text_of_plain_rows_is_the_canonical_text(
+    columns: list[str], rows: list[list[object]]
+) -> None:
+    # Rows of strings, integers, booleans and nulls take the standard library's JSON; it
+    # must write exactly what the value-by-value canonical writer writes.
+    assert result_digest_text(columns, rows) == _value([columns, rows])
+    with_float = [*rows, [0.5]]
+    assert result_digest_text(columns, with_float) == _value([columns, with_float])
