@@ -90,3 +90,28 @@ def test_the_server_config_uses_the_chosen_format() -> None:
     assert config["handlers"]["default"]["formatter"] == "json"
     assert config["formatters"]["json"]["()"] is JsonFormatter
     assert log_config("DEBUG", "text")["loggers"]["cdg"]["level"] == "DEBUG"
+
+
+def test_lines_written_in_the_run_thread_carry_the_request_id(
+    gateway: Gateway, json_lines: io.StringIO
+) -> None:
+    # A run authenticates in its worker thread; a refused expired key is logged there.
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from gateway.auth.models import ApiKey
+    from gateway.auth.service import digest
+    from gateway.store.base import utcnow
+
+    with gateway.ctx.store.transaction() as session:
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.digest == digest(gateway.keys["heping-committee"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    r = gateway.post("heping-committee", "/v1/queries/qr_any/run", {"params": {}})
+    assert r.status_code == 401 and r.json()["reason"] == "key_expired"
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    refused = [p for p in lines if p["logger"] == "cdg.auth"]
+    assert refused and all(p["request_id"] == r.headers["x-request-id"] for p in refused)
