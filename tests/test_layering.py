@@ -89,12 +89,9 @@ def mutual_pairs(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 KNOWN_MUTUAL = {
     ("access", "auth"),
     ("access", "catalog"),
-    ("access", "context"),
     ("access", "requests"),
     ("auditlog", "catalog"),
-    ("auditlog", "context"),
     ("auditlog", "requests"),
-    ("catalog", "context"),
     ("catalog", "queries"),
 }
 

@@ -6,20 +6,32 @@ never disagree about what the policy allows at this moment.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy.orm import Session
 
+from gateway.access.service import EngineHolder
 from gateway.catalog.models import Dataset
 from gateway.catalog.service import dataset_policy
-from gateway.context import GatewayContext
 from gateway.queries.spec import QuerySpec
 from gateway.requests.repository import RequestRepository
 from gateway.store.base import utcnow
 from policies import Circumstances, Decision, Denial, PrincipalFacts, decide
 
 
+class RulesContext(Protocol):
+    """What a decision needs of the serving process (``GatewayContext`` has it).
+
+    The process context builds the rules engine holder, so access cannot import it back.
+    """
+
+    @property
+    def access(self) -> EngineHolder: ...
+
+
 def decide_for(
     session: Session,
-    ctx: GatewayContext,
+    ctx: RulesContext,
     who: PrincipalFacts,
     dataset: Dataset,
     purpose: str,

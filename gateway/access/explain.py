@@ -6,7 +6,7 @@ import dataclasses
 
 from sqlalchemy.orm import Session
 
-from gateway.access.decisions import decide_for
+from gateway.access.decisions import RulesContext, decide_for
 from gateway.access.permissions import require
 from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
 from gateway.auth.principal import AuthPrincipal
@@ -14,7 +14,6 @@ from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.catalog.models import Dataset
 from gateway.catalog.service import dataset_resource
-from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound
 from gateway.queries.binding import DatasetView, check_spec
 from policies import Decision
@@ -33,7 +32,7 @@ def _subject(session: Session, principal: AuthPrincipal, body: ExplainRequest) -
 
 
 def explain(
-    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: ExplainRequest
+    session: Session, ctx: RulesContext, principal: AuthPrincipal, body: ExplainRequest
 ) -> ExplainOut:
     dataset = session.get(Dataset, body.dataset)
     if dataset is None:

@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.service import _pending, _unwritable
 from gateway.auditlog.writer import AuditUnavailable, Receipt
 from gateway.auth.principal import AuthPrincipal
-from gateway.context import GatewayContext
 
 
 def record_all_in(
     session: Session,
-    ctx: GatewayContext,
+    ctx: LogContext,
     entries: Sequence[tuple[str, AuthPrincipal, dict[str, Any]]],
 ) -> list[Receipt]:
     """Append ``(event, principal, fields)`` entries; they commit with the caller's change."""

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import insert, update
 
 from gateway.auditlog.derived_checks import REPAIRABLE, DerivedChecks
+from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.models import AuditNode, AuditSequencer
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import record_in, verify_store
 from gateway.auditlog.verify import Problem
 from gateway.auth.principal import AuthPrincipal
-from gateway.context import GatewayContext
 
 # Who acts when the repair runs at the command line on the gateway host.
 OPERATOR = AuthPrincipal(
@@ -33,7 +33,7 @@ class Repaired:
     refused: Problem | None = None  # the first problem repair must not touch
 
 
-def repair_tree(ctx: GatewayContext) -> Repaired:
+def repair_tree(ctx: LogContext) -> Repaired:
     with ctx.store.transaction() as session:
         report = verify_store(session, ctx)
         blocking = [p for p in report.problems if p.kind not in REPAIRABLE]

@@ -23,12 +23,12 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import require
+from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.schemas import SubjectAccess
 from gateway.auditlog.service import columns_damaged, record, visible_scope
 from gateway.auditlog.subjects import SUBJECT_REF
 from gateway.auth.principal import AuthPrincipal
-from gateway.context import GatewayContext
 from gateway.requests.models import QueryRequest
 
 
@@ -43,7 +43,7 @@ def justification_digest(text: str) -> str:
 
 def history(
     session: Session,
-    ctx: GatewayContext,
+    ctx: LogContext,
     principal: AuthPrincipal,
     subject_ref: str,
     *,

@@ -28,6 +28,7 @@ from audit.tree import proof_nodes
 from gateway.access.permissions import listing_scope, require
 from gateway.auditlog.events import check
 from gateway.auditlog.export import export_records
+from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
 from gateway.auditlog.repository import AuditRepository
@@ -47,7 +48,6 @@ from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import AuditUnavailable, Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
-from gateway.context import GatewayContext
 from gateway.errors import Conflict, NotFound, Unavailable
 from gateway.metrics import count_entry
 from gateway.store.base import utcnow
@@ -75,7 +75,7 @@ def _pending(
 
 
 def record(
-    ctx: GatewayContext,
+    ctx: LogContext,
     event: str,
     principal: AuthPrincipal,
     subjects: list[str] | None = None,
@@ -89,7 +89,7 @@ def record(
 
 
 def record_in(
-    session: Session, ctx: GatewayContext, event: str, principal: AuthPrincipal, **fields: Any
+    session: Session, ctx: LogContext, event: str, principal: AuthPrincipal, **fields: Any
 ) -> Receipt:
     """Append within the caller's transaction: the entry commits together with the change."""
     try:
@@ -164,7 +164,7 @@ def list_entries(
 
 
 def export(
-    ctx: GatewayContext, principal: AuthPrincipal | None, wanted: EntryFilter
+    ctx: LogContext, principal: AuthPrincipal | None, wanted: EntryFilter
 ) -> Iterator[dict[str, Any]]:
     """Sign a checkpoint now, then yield matching entries with proofs to it.
 
@@ -206,14 +206,14 @@ def visible_scope(
     return datasets, None if scope.app_name is None else [scope.app_name]
 
 
-def latest_checkpoint(session: Session, ctx: GatewayContext) -> CheckpointOut:
+def latest_checkpoint(session: Session, ctx: LogContext) -> CheckpointOut:
     row = AuditRepository(session).latest_checkpoint()
     if row is None:
         raise NotFound("the log has no checkpoint yet")
     return _checkpoint_out(ctx, row.size, row.root, row.note)
 
 
-def _checkpoint_out(ctx: GatewayContext, size: int, root: bytes, note: str) -> CheckpointOut:
+def _checkpoint_out(ctx: LogContext, size: int, root: bytes, note: str) -> CheckpointOut:
     return CheckpointOut(
         origin=ctx.settings.log_origin,
         size=size,
@@ -223,9 +223,7 @@ def _checkpoint_out(ctx: GatewayContext, size: int, root: bytes, note: str) -> C
     )
 
 
-def issue_checkpoint(
-    session: Session, ctx: GatewayContext, principal: AuthPrincipal
-) -> CheckpointOut:
+def issue_checkpoint(session: Session, ctx: LogContext, principal: AuthPrincipal) -> CheckpointOut:
     require("checkpoint.create", principal)
     try:
         row = ctx.audit.appender.checkpoint_now(session)
@@ -327,7 +325,7 @@ def summary(session: Session, principal: AuthPrincipal, by: str) -> list[Summary
 
 def verify_store(
     session: Session,
-    ctx: GatewayContext,
+    ctx: LogContext,
     since: str | None = None,
     progress: Callable[[int], None] | None = None,
     trust: tuple[Sequence[str], str, WitnessPolicy] | None = None,
@@ -366,7 +364,7 @@ def verify_store(
 
 
 def subject_ref_for(
-    ctx: GatewayContext, principal: AuthPrincipal, id_number: str, request_id: str
+    ctx: LogContext, principal: AuthPrincipal, id_number: str, request_id: str
 ) -> SubjectRefOut:
     """Departments turn an ID number into the SubjectRef the log indexes; audited."""
     require("resident.lookup", principal)

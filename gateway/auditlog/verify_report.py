@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from gateway.access.permissions import require
 from gateway.auditlog.derived_checks import unsigned_age
+from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.schemas import VerifyOut
 from gateway.auditlog.service import verify_store
 from gateway.auth.principal import AuthPrincipal
-from gateway.context import GatewayContext
 from gateway.errors import Unavailable
 
 # One verification at a time per serving process (API and console alike): each reads the
@@ -27,7 +27,7 @@ _RUNNING = threading.Lock()
 RETRY_AFTER = 30  # seconds: about what a verification of a large log takes
 
 
-def verify_report(session: Session, ctx: GatewayContext, principal: AuthPrincipal) -> VerifyOut:
+def verify_report(session: Session, ctx: LogContext, principal: AuthPrincipal) -> VerifyOut:
     require("log.verify", principal)
     if not _RUNNING.acquire(blocking=False):
         raise Unavailable(

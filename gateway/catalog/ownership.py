@@ -12,19 +12,19 @@ import logging
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from gateway.catalog.catalog_context import CatalogContext
 from gateway.catalog.credentials import decrypt_url
 from gateway.catalog.engines import make_source_engine
 from gateway.catalog.models import SourceIdentity
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.source_identity import database_identity
-from gateway.context import GatewayContext
 from gateway.errors import Conflict, GatewayError, InvalidRequest
 
 log = logging.getLogger("gateway.catalog")
 
 
 def claim_identity(
-    repo: CatalogRepository, ctx: GatewayContext, department: str, dialect: str, identity: str
+    repo: CatalogRepository, ctx: CatalogContext, department: str, dialect: str, identity: str
 ) -> None:
     """Refuse the store and other departments' databases; record ``department`` as owner."""
     store_family = make_url(ctx.settings.store_url).get_backend_name()
@@ -43,8 +43,7 @@ def claim_identity(
     owner = repo.identity_owner(identity)
     if owner is not None and owner != department:
         raise Conflict(
-            "this database is already registered by another department "
-            "/ 该数据库已由其他部门登记",
+            "this database is already registered by another department / 该数据库已由其他部门登记",
             reason="source_owned_elsewhere",
         )
     if owner is None:
@@ -59,7 +58,7 @@ def claim_identity(
             ) from None
 
 
-def backfill_identities(repo: CatalogRepository, ctx: GatewayContext) -> None:
+def backfill_identities(repo: CatalogRepository, ctx: CatalogContext) -> None:
     """Give sources registered before identities existed theirs, so they count too."""
     for source in repo.sources_without_identity():
         try:

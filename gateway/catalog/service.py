@@ -13,6 +13,7 @@ from gateway.access.permissions import Resource, allowed, require, require_calle
 from gateway.access.service import rebuild_rules
 from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
+from gateway.catalog.catalog_context import CatalogContext
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import connect_failure, make_source_engine, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
@@ -34,7 +35,6 @@ from gateway.catalog.schemas import (
 from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url, with_default_driver
 from gateway.catalog.table_location import vet_table_location
-from gateway.context import GatewayContext
 from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound, SourceError
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
@@ -50,7 +50,7 @@ _COMPATIBLE = {
 }
 
 
-def source_engine(ctx: GatewayContext, source: Source) -> Any:
+def source_engine(ctx: CatalogContext, source: Source) -> Any:
     return ctx.engines.engine(
         source.id,
         lambda: decrypt_url(ctx.keyring, source.name, source.url_ciphertext, source.key_version),
@@ -58,7 +58,7 @@ def source_engine(ctx: GatewayContext, source: Source) -> Any:
 
 
 def register_source(
-    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: SourceCreate
+    session: Session, ctx: CatalogContext, principal: AuthPrincipal, body: SourceCreate
 ) -> SourceOut:
     require("source.register", principal)
     repo = CatalogRepository(session)
@@ -91,7 +91,7 @@ _LOGGED_REFUSALS = frozenset(
 
 def _register_source(
     session: Session,
-    ctx: GatewayContext,
+    ctx: CatalogContext,
     principal: AuthPrincipal,
     body: SourceCreate,
     repo: CatalogRepository,
@@ -210,7 +210,7 @@ def _check_scope_values(policy: UsagePolicy, types: dict[str, str]) -> list[str]
 
 
 def _check_policy(
-    ctx: GatewayContext, body_columns: list[dict[str, Any]], policy: UsagePolicy
+    ctx: CatalogContext, body_columns: list[dict[str, Any]], policy: UsagePolicy
 ) -> None:
     types = {c["name"]: c["type"] for c in body_columns}
     problems = (
@@ -228,7 +228,7 @@ def _check_policy(
 
 
 def register_dataset(
-    session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: DatasetCreate
+    session: Session, ctx: CatalogContext, principal: AuthPrincipal, body: DatasetCreate
 ) -> DatasetOut:
     require_caller("dataset.register", principal)
     repo = CatalogRepository(session)
@@ -278,7 +278,7 @@ def register_dataset(
     return out
 
 
-def scan_findings(ctx: GatewayContext, dataset: Dataset, source: Source) -> list[ColumnFindingOut]:
+def scan_findings(ctx: CatalogContext, dataset: Dataset, source: Source) -> list[ColumnFindingOut]:
     findings = scan_dataset(
         source_engine(ctx, source), DatasetView.of(dataset), ctx.settings.statement_timeout_seconds
     )
@@ -286,7 +286,7 @@ def scan_findings(ctx: GatewayContext, dataset: Dataset, source: Source) -> list
 
 
 def scan_registered(
-    session: Session, ctx: GatewayContext, principal: AuthPrincipal, dataset_id: str
+    session: Session, ctx: CatalogContext, principal: AuthPrincipal, dataset_id: str
 ) -> list[ColumnFindingOut]:
     require_caller("dataset.scan", principal)
     repo = CatalogRepository(session)
@@ -300,7 +300,7 @@ def scan_registered(
 
 def update_policy(
     session: Session,
-    ctx: GatewayContext,
+    ctx: CatalogContext,
     principal: AuthPrincipal,
     dataset_id: str,
     policy: UsagePolicy,
@@ -346,7 +346,7 @@ def dataset_policy(dataset: Dataset) -> UsagePolicy:
     return parsed
 
 
-def vet_policy(ctx: GatewayContext, dataset: Dataset, policy: UsagePolicy) -> None:
+def vet_policy(ctx: CatalogContext, dataset: Dataset, policy: UsagePolicy) -> None:
     """The checks a replacement document passes (a 422 naming every problem)."""
     _check_policy(ctx, dataset.columns, policy)
 
@@ -454,7 +454,7 @@ def visible_to(dataset: Dataset, principal: AuthPrincipal) -> bool:
     return allowed("dataset.read", principal, dataset_resource(dataset, principal))
 
 
-def list_purposes(ctx: GatewayContext, principal: AuthPrincipal) -> list[PurposeNodeOut]:
+def list_purposes(ctx: CatalogContext, principal: AuthPrincipal) -> list[PurposeNodeOut]:
     """The purpose hierarchy in path order (parents before their children)."""
     require("purpose.list", principal)
     return [
