@@ -8,15 +8,16 @@ from sqlalchemy.orm import Session
 from gateway.access.models import CasbinRule, PolicyEpoch
 from policies.engine import Rule
 
+# Asked on every request (principal cache, decisions): built once, Core on the connection.
+_EPOCH = select(PolicyEpoch.__table__.c.epoch).where(PolicyEpoch.__table__.c.id == 1)
+
 
 class AccessRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def epoch(self) -> int:
-        # Asked on every request (principal cache, decisions): Core on the connection.
-        stmt = select(PolicyEpoch.epoch).where(PolicyEpoch.id == 1)
-        return int(self.session.connection().scalar(stmt) or 0)
+        return int(self.session.connection().scalar(_EPOCH) or 0)
 
     def bump(self) -> None:
         """Lock the epoch row (so rebuilds take turns) and move it on."""
