@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, listing_scope, require, require_caller
-from gateway.auditlog.service import record_in
+from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
 from gateway.catalog.repository import CatalogRepository
@@ -84,8 +84,9 @@ def file_request(
         "decision": _decision_fields(result),
     }
     if isinstance(result, Denial):
-        record_in(session, ctx, "request.denied", principal, **audit_fields)
-        session.commit()  # the denial stays on record although the request fails
+        # Through the log's own transaction: the denial stays on record although the
+        # request fails and the caller's unit of work (which wrote nothing) rolls back.
+        record(ctx, "request.denied", principal, **audit_fields)
         raise Forbidden(result.reason, reason=result.code)
     automatic = result.approval == "automatic"
     row = QueryRequest(
@@ -227,8 +228,14 @@ def reject(
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, query_request_id, body,
-        action="request.reject", from_status="pending", to_status="rejected"
+        session,
+        ctx,
+        principal,
+        query_request_id,
+        body,
+        action="request.reject",
+        from_status="pending",
+        to_status="rejected",
     )
 
 
@@ -240,6 +247,12 @@ def revoke(
     body: Rejection,
 ) -> QueryRequestOut:
     return _close(
-        session, ctx, principal, query_request_id, body,
-        action="request.revoke", from_status="approved", to_status="revoked"
+        session,
+        ctx,
+        principal,
+        query_request_id,
+        body,
+        action="request.revoke",
+        from_status="approved",
+        to_status="revoked",
     )
