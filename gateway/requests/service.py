@@ -77,7 +77,7 @@ def file_request(
     )
     if isinstance(result, Decision):
         result = refused_values(body.spec, result, examples) or result
-    audit_fields = {
+    audit_fields: dict[str, Any] = {
         "dataset": dataset.id,
         "purpose": body.purpose,
         "policy_version": dataset.policy_version,
