@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect, make_url
@@ -19,13 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from gateway.catalog.connect_errors import OTHER, ConnectFailure, classify
 from gateway.catalog.source_urls import read_only
 from gateway.errors import SourceError, SourceTimeout
-
-
-@dataclass(frozen=True)
-class SourceResult:
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-
+from gateway.queries.source_result import SourceResult
 
 # Seconds to wait for a server to accept a connection, unless the URL sets connect_timeout:
 # without one, a host that drops packets holds a request for minutes (the kernel's retries).

@@ -10,9 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
-from gateway.catalog.models import Dataset
 from gateway.errors import InvalidRequest
 from gateway.queries.spec import Filter, ParamDecl, ParamRef, QuerySpec
 
@@ -28,6 +27,34 @@ class ColumnInfo:
     classification: str
 
 
+class RegisteredDataset(Protocol):
+    """What a view is made of: a registered dataset (gateway/catalog/models.py's Dataset).
+
+    A protocol, so that planning sits below the catalogue, which plans and binds.
+    """
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def table_name(self) -> str: ...
+
+    @property
+    def privacy_unit(self) -> str: ...
+
+    @property
+    def resident_id(self) -> str | None: ...
+
+    @property
+    def columns(self) -> list[dict[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class DatasetView:
     """What planning needs of a registered dataset."""
@@ -41,7 +68,7 @@ class DatasetView:
     resident_id: str | None = None  # the ID-number column, when it is not the privacy unit
 
     @classmethod
-    def of(cls, dataset: Dataset) -> DatasetView:
+    def of(cls, dataset: RegisteredDataset) -> DatasetView:
         return cls(
             id=dataset.id,
             name=dataset.name,

@@ -69,10 +69,10 @@ from typing import Any
 import opendp.prelude as dp_lib
 from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
-from gateway.catalog.engines import SourceResult
 from gateway.errors import Forbidden
 from gateway.queries.binding import DatasetView
 from gateway.queries.planner import table_of, where_clause
+from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
 from policies import Decision, DifferentialPrivacy
 

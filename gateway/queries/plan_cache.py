@@ -16,8 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select
 
-from gateway.catalog.models import Dataset
-from gateway.queries.binding import DatasetView
+from gateway.queries.binding import DatasetView, RegisteredDataset
 from gateway.queries.planner import plan
 from gateway.queries.spec import QuerySpec
 from policies import Decision
@@ -27,7 +26,7 @@ _LIMIT = 2_000  # distinct planned statements one process keeps; emptied when fu
 
 @dataclass(frozen=True)
 class Planned:
-    dataset: Dataset
+    dataset: RegisteredDataset
     spec: QuerySpec
     scope: str  # the decision's row scope, as planned (it can depend on the caller)
     view: DatasetView
@@ -40,7 +39,12 @@ class PlanCache:
         self._lock = threading.Lock()
 
     def get(
-        self, query_id: str, dataset: Dataset, spec: QuerySpec, decision: Decision, limit: int
+        self,
+        query_id: str,
+        dataset: RegisteredDataset,
+        spec: QuerySpec,
+        decision: Decision,
+        limit: int,
     ) -> Planned:
         key = (query_id, decision.policy_version, limit)
         scope = repr(decision.row_scope)

@@ -22,7 +22,7 @@ from anonymizers import OperatorContext, build_operator
 from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from anonymizers.operators import narrows_birth_date, without_birth_year
 from audit.digest import result_digest
-from gateway.catalog.engines import SourceResult
+from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
 from policies import Decision
 

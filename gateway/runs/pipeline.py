@@ -25,7 +25,7 @@ from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
-from gateway.catalog.engines import SourceResult, execute
+from gateway.catalog.engines import execute
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError, SourceTimeout
@@ -35,6 +35,7 @@ from gateway.queries.plan_cache import PLANS
 from gateway.queries.planner import run_values
 from gateway.queries.release import Release, release_aggregates, release_rows
 from gateway.queries.schemas import ReceiptOut, RunResult
+from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest

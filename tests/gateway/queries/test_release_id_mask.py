@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from anonymizers import OperatorContext
-from gateway.catalog.engines import SourceResult
 from gateway.queries.planner import SUBJECT
 from gateway.queries.release import release_rows
+from gateway.queries.source_result import SourceResult
 from policies import ColumnRule, Decision
 
 CONTEXT = OperatorContext(master_key=bytes(32), key_version=1, owner="民政局", recipient="app")
