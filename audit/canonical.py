@@ -43,10 +43,13 @@ def canonical_json(entry: Mapping[str, object]) -> bytes:
     """
     if not isinstance(entry, Mapping):
         raise TypeError(f"an audit entry must be a mapping, not {type(entry).__name__}")
-    try:
-        plain = _plain(entry)
-    except TypeError:
-        plain = _check(entry, "$")  # the slow walk names where the bad value is
+    if type(entry) is dict and _is_plain(entry):
+        plain: object = entry  # nothing to convert: encoded as it is
+    else:
+        try:
+            plain = _plain(entry)
+        except TypeError:
+            plain = _check(entry, "$")  # the slow walk names where the bad value is
     try:
         # The same bytes as the json.dumps below (tested character by character), several
         # times faster; anything it refuses (a str or int subclass, a lone surrogate) takes
@@ -65,6 +68,29 @@ def canonical_json(entry: Mapping[str, object]) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("audit entry contains a string that is not valid Unicode") from exc
+
+
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _is_plain(value: dict[Any, Any] | list[Any]) -> bool:
+    """Whether ``value`` holds only exact dicts with str keys, lists, str, int, bool and
+    None: then it needs no copy (the writer's entries, on every append). Anything else,
+    a float or a subclass included, answers False and takes ``_plain``, which decides."""
+    scalars = _SCALARS
+    items = value.values() if type(value) is dict else value
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+    for item in items:
+        kind = type(item)
+        if kind in scalars:
+            continue
+        if (kind is dict or kind is list) and _is_plain(item):
+            continue
+        return False
+    return True
 
 
 def _plain(value: object) -> object:

@@ -158,6 +158,23 @@ class MerkleTree:
             )
         return self._hash_ranges(_inclusion_ranges(index, size), tree_size)
 
+    def inclusion_proofs(self, first: int, end: int, size: int) -> list[list[bytes]]:
+        """``inclusion_proof(index, size)`` for every index in ``[first, end)``.
+
+        Neighbouring leaves share most of their paths: each subtree hash is folded once
+        and the lists share the ``bytes`` objects (a writer's receipts for one batch).
+        """
+        tree_size = self._store.size()
+        if not 0 <= first <= end <= size <= tree_size:
+            raise ProofError(
+                f"no inclusion proofs for [{first}, {end}) at size {size}: "
+                f"need 0 <= first <= end <= size <= {tree_size}"
+            )
+        per_index = [_inclusion_ranges(index, size) for index in range(first, end)]
+        ranges = list(dict.fromkeys(r for path in per_index for r in path))
+        hashes = dict(zip(ranges, self._hash_ranges(ranges, tree_size), strict=True))
+        return [[hashes[r] for r in path] for path in per_index]
+
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         """Return PROOF(old_size, D[new_size]) per RFC 9162 §2.1.4.1.
 

@@ -15,6 +15,7 @@ shared by the batch.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import logging
 import math
@@ -22,7 +23,6 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -148,6 +148,21 @@ class _Head:
     checkpoint_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Built:
+    """One batch made on a known head: the rows to write and the receipts they answer.
+
+    Nothing in it may reach a caller before the transaction that writes ``tables`` has
+    committed; ``head`` is what the log looks like then.
+    """
+
+    base: _Head
+    head: _Head
+    tables: list[tuple[Table, list[dict[str, Any]]]]
+    receipts: list[Receipt]
+    checkpoint_wanted: bool
+
+
 class _BatchNodes:
     """``audit.NodeStore`` over the remembered frontier plus the nodes one batch makes."""
 
@@ -203,101 +218,143 @@ class Appender:
         self.checkpoint_wanted = False
         self._head: _Head | None = None
 
-    def append(
-        self, session: Session, batch: list[Pending], *, optimistic: bool = False
-    ) -> list[Receipt]:
+    def append(self, session: Session, batch: list[Pending]) -> list[Receipt]:
         """Append ``batch`` in the session's transaction (the caller commits).
 
-        ``optimistic`` (the writer thread, which retries a failed transaction): on
-        PostgreSQL, with a remembered head, the claim on the sequencer and every insert go
-        to the server in one round trip, built on that head; the size the claim returns
-        then proves nobody appended since. If someone did, ``HeadMoved`` is raised before
+        The head this batch makes is trusted only once the session commits.
+        """
+        built = self.write(session.connection(), batch)
+        self._remember(session, built.head)
+        return built.receipts
+
+    def write(self, conn: Connection, batch: list[Pending], *, optimistic: bool = False) -> Built:
+        """Write ``batch`` in the connection's transaction; the caller commits and then
+        calls ``trust(built.head)`` (a rolled-back batch must leave the old head).
+
+        ``optimistic`` (the writer, which retries a failed transaction): on PostgreSQL,
+        with a remembered head, the claim on the sequencer and every insert go to the
+        server in one round trip, built on that head; the size the claim returns then
+        proves nobody appended since. If someone did, ``HeadMoved`` is raised before
         anything is committed and the retry reads the head again.
         """
-        conn = session.connection()
         head = self._head
         pipelined = optimistic and head is not None and conn.dialect.name == "postgresql"
-        if head is not None and pipelined:
-            start = head.size
-        else:
-            start = self._claim(session, len(batch)) - len(batch)
+        if head is None or not pipelined:
+            start = self._claim(conn, len(batch)) - len(batch)
             if head is None or head.size != start:
-                head = self._load_head(session, start, head)
+                with Session(bind=conn) as session:  # joins the transaction, never ends it
+                    head = self._load_head(session, start, head)
+        last = None
+        if self.witnessed:
+            # Witnessed checkpoints are stored after the commit, by another transaction.
+            with Session(bind=conn) as session:
+                last = self._last_checkpoint(session)
+        built = self.build(batch, head, last)
+        if pipelined:
+            self._head = None  # until this batch commits: a retry reads the head again
+            if _pipelined_insert(conn, len(batch), built.tables) != built.head.size:
+                raise HeadMoved("the log grew in another process since this one wrote")
+        else:
+            for table, table_rows in built.tables:
+                _insert_rows(conn, table, table_rows)
+        if built.checkpoint_wanted:
+            self.checkpoint_wanted = True
+        return built
+
+    @property
+    def head(self) -> _Head | None:
+        """The committed head this process knows (None: read it from the store)."""
+        return self._head
+
+    def trust(self, head: _Head | None) -> None:
+        """``head`` is committed: the next batch builds on it without reading the store."""
+        self._head = head
+
+    def build(
+        self,
+        batch: list[Pending],
+        head: _Head,
+        last_checkpoint: tuple[int, datetime | None] | None = None,
+    ) -> Built:
+        """Everything ``batch`` writes on top of ``head``, and its receipts (pure work in
+        memory: nothing is read or written here)."""
+        start = head.size
         end = start + len(batch)
         nodes = _BatchNodes(start, head.frontier)
         tree = MerkleTree(nodes)
         prev = head.prev
         now = utcnow()
-        rows, leaves, texts = [], [], []
+        make_mac = self.macs.make
+        rows: list[dict[str, Any]] = []
+        leaves: list[bytes] = []
+        subjects: list[dict[str, Any]] = []
         for offset, pending in enumerate(batch):
-            entry = build_entry(pending, start + offset, prev, now)
+            index = start + offset
+            entry = build_entry(pending, index, prev, now)
             data = canonical_json(entry)
             digest = leaf_hash(data)
-            rows.append(_row_fields(entry, data, digest, self.macs.make(start + offset, digest)))
+            row = _row_fields(entry, data, digest, make_mac(index, digest))
+            rows.append(row)
             leaves.append(digest)
-            texts.append(rows[-1]["entry"])
-            prev = digest.hex()
+            prev = row["leaf_hash"]
+            for ref in pending.subjects:
+                subjects.append({"subject_ref": ref, "entry_index": index})
         tree.append_many(leaves)
-        tables = [
-            (_ENTRIES, rows),
-            (_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes.new]),
-            (
-                _SUBJECTS,
-                [
-                    {"subject_ref": ref, "entry_index": start + offset}
-                    for offset, pending in enumerate(batch)
-                    for ref in pending.subjects
-                ],
-            ),
-        ]
-        if pipelined:
-            self._head = None  # until this batch commits: a retry reads the head again
-            if _pipelined_insert(conn, len(batch), tables) != end:
-                raise HeadMoved("the log grew in another process since this one wrote")
-        else:
-            # Core statements, or COPY on PostgreSQL: no ORM unit of work here.
-            for table, table_rows in tables:
-                _insert_rows(conn, table, table_rows)
         root = tree.root(end)
         note = self.signer.sign(Checkpoint(self.settings.log_origin, end, root))
-        checkpoint_size, checkpoint_at = head.checkpoint_size, head.checkpoint_at
-        if self.witnessed:
-            # Witnessed checkpoints are stored after the commit, by another transaction.
-            checkpoint_size, checkpoint_at = self._last_checkpoint(session)
+        checkpoint_size, checkpoint_at = last_checkpoint or (
+            head.checkpoint_size,
+            head.checkpoint_at,
+        )
+        tables: list[tuple[Table, list[dict[str, Any]]]] = [
+            (_ENTRIES, rows),
+            (_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes.new]),
+            (_SUBJECTS, subjects),
+        ]
+        wanted = False
         if self._due(checkpoint_size, checkpoint_at, end, now):
             if self.witnessed:
-                self.checkpoint_wanted = True
+                wanted = True  # made after the commit: a witness sees only trees that exist
             else:
-                conn.execute(
-                    insert(_CHECKPOINTS),
-                    [{"size": end, "root": root, "note": note, "signed_at": now}],
-                )
+                checkpoint = {"size": end, "root": root, "note": note, "signed_at": now}
+                tables.append((_CHECKPOINTS, [checkpoint]))
                 checkpoint_size, checkpoint_at = end, now
         frontier = {key: nodes.nodes[key] for key in frontier_keys(end)}
-        self._remember(session, _Head(end, prev, frontier, checkpoint_size, checkpoint_at))
-        return [
-            Receipt(
-                entry_index=start + offset,
-                leaf_hash=leaves[offset].hex(),
-                recorded_at=now,
-                tree_size=end,
-                inclusion_proof=[
-                    base64.b64encode(h).decode("ascii")
-                    for h in tree.inclusion_proof(start + offset, end)
-                ],
-                checkpoint=note,
-                entry=texts[offset],
+        # The receipts' paths share most of their hashes: each is folded and encoded once.
+        encoded: dict[bytes, str] = {}
+        receipts = []
+        for offset, path in enumerate(tree.inclusion_proofs(start, end, end)):
+            proof = []
+            for digest in path:
+                text = encoded.get(digest)
+                if text is None:
+                    text = encoded[digest] = base64.b64encode(digest).decode("ascii")
+                proof.append(text)
+            row = rows[offset]
+            receipts.append(
+                Receipt(
+                    entry_index=start + offset,
+                    leaf_hash=row["leaf_hash"],
+                    recorded_at=now,
+                    tree_size=end,
+                    inclusion_proof=proof,
+                    checkpoint=note,
+                    entry=row["entry"],
+                )
             )
-            for offset in range(len(batch))
-        ]
+        new_head = _Head(end, prev, frontier, checkpoint_size, checkpoint_at)
+        return Built(head, new_head, tables, receipts, wanted)
 
-    def _claim(self, session: Session, count: int) -> int:
+    def _claim(self, conn: Connection, count: int) -> int:
         """Take the appenders' lock and ``count`` indexes; returns the new size."""
-        stmt = update(_SEQUENCER).where(_SEQUENCER.c.id == 1).values(size=_SEQUENCER.c.size + count)
-        conn = session.connection()
-        if conn.dialect.update_returning:
-            return int(conn.execute(stmt.returning(_SEQUENCER.c.size)).scalar_one())
-        conn.execute(stmt)
+        dialect = conn.dialect
+        if dialect.update_returning:
+            # Driver SQL: the statement is the same every batch, nothing to build or cache.
+            sql = _CLAIM if dialect.paramstyle in ("format", "pyformat") else _CLAIM_QMARK
+            return int(conn.exec_driver_sql(sql, (count,)).scalar_one())
+        conn.execute(
+            update(_SEQUENCER).where(_SEQUENCER.c.id == 1).values(size=_SEQUENCER.c.size + count)
+        )
         return int(conn.scalar(select(_SEQUENCER.c.size).where(_SEQUENCER.c.id == 1)) or 0)
 
     def _load_head(self, session: Session, start: int, known: _Head | None) -> _Head:
@@ -457,28 +514,49 @@ def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     """Insert ``rows`` (dicts with the same keys) into ``table`` in this transaction.
 
     PostgreSQL gets COPY: SQLAlchemy's executemany there sends one INSERT per row through
-    the driver's pipeline, which cost the writer more than everything else it does. The
-    column types' own bind processing is applied, so the stored values are the same.
+    the driver's pipeline, which cost the writer more than everything else it does. SQLite
+    gets the driver's executemany of a statement made once per table and column set (a
+    Core insert is compiled, or looked up in the cache, every batch). The column types'
+    own bind processing is applied, so the stored values are the same.
     """
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
+    dialect = conn.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
         conn.execute(insert(table), rows)
         return
-    names = list(rows[0])
-    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    names = tuple(rows[0])
+    processors = _processors(conn, table, names)
+    values = [
+        [row[name] if convert is None else convert(row[name]) for name, convert in processors]
+        for row in rows
+    ]
     columns = ", ".join(f'"{name}"' for name in names)
+    if dialect == "sqlite":
+        marks = ", ".join("?" * len(names))
+        # Only the table's own column names are joined in; values are parameters.
+        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608
+        conn.exec_driver_sql(sql, [tuple(v) for v in values])
+        return
     raw = conn.connection.driver_connection
     if raw is None:
         raise AuditUnavailable("the store connection is closed")
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row[name] if convert is None else convert(row[name])
-                    for name, convert in zip(names, processors, strict=True)
-                ]
-            )
+        for row_values in values:
+            copy.write_row(row_values)
+
+
+_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, Any]]] = {}
+
+
+def _processors(conn: Connection, table: Table, names: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """(column, bind processor or None) for these columns, looked up once per dialect."""
+    key = (conn.dialect.name, table.name, names)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        found = [(name, table.c[name].type.bind_processor(conn.dialect)) for name in names]
+        _PROCESSORS[key] = found
+    return found
 
 
 def _array_literal(values: list[Any]) -> str:
@@ -487,50 +565,69 @@ def _array_literal(values: list[Any]) -> str:
     what everything else in an append costs."""
     parts = []
     for value in values:
-        if value is None:
-            parts.append("NULL")
-        elif isinstance(value, bool):
-            raise TypeError("no booleans in audit rows")
-        elif isinstance(value, int):
-            parts.append(str(value))
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise TypeError("no infinite costs in audit rows")
-            parts.append(repr(value))  # the shortest text that reads back as this double
-        elif isinstance(value, str):
+        kind = type(value)  # the exact types first: nearly every value is one of them
+        if kind is str:
             parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
-        elif isinstance(value, bytes):
-            parts.append('"\\\\x' + value.hex() + '"')
-        elif isinstance(value, datetime) and value.tzinfo is None:
-            parts.append('"' + value.isoformat(sep=" ") + '"')
+        elif kind is int:
+            parts.append(str(value))
+        elif value is None:
+            parts.append("NULL")
         else:
-            raise TypeError(f"no {type(value).__name__} in audit rows")
+            parts.append(_other_literal(value))
     return "{" + ",".join(parts) + "}"
+
+
+def _other_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        raise TypeError("no booleans in audit rows")
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError("no infinite costs in audit rows")
+        return repr(float(value))  # the shortest text that reads back as this double
+    if isinstance(value, str):
+        text = str(value)
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bytes):
+        return '"\\\\x' + value.hex() + '"'
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return '"' + value.isoformat(sep=" ") + '"'
+    raise TypeError(f"no {type(value).__name__} in audit rows")
+
+
+_UNNEST: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
 
 
 def _unnest_insert(
     conn: Connection, table: Table, rows: list[dict[str, Any]]
 ) -> tuple[str, list[str]]:
     """One INSERT of every row, each column one array parameter (PostgreSQL)."""
-    names = list(rows[0])
-    dialect = conn.dialect
-    arrays, casts = [], []
-    for name in names:
-        column_type = table.c[name].type
-        # Hashes stay bytes (the driver's processor would wrap them for its own adapter).
-        convert = (
-            None if isinstance(column_type, LargeBinary) else column_type.bind_processor(dialect)
-        )
+    names = tuple(rows[0])
+    found = _UNNEST.get((table.name, names))
+    if found is None:
+        dialect = conn.dialect
+        converters, casts = [], []
+        for name in names:
+            column_type = table.c[name].type
+            # Hashes stay bytes (the driver's processor would wrap them for its adapter).
+            binary = isinstance(column_type, LargeBinary)
+            converters.append((name, None if binary else column_type.bind_processor(dialect)))
+            casts.append(f"%s::{column_type.compile(dialect=dialect)}[]")
+        columns = ", ".join(f'"{name}"' for name in names)
+        # Only the table's own column names and types are joined in; values are parameters.
+        sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
+        found = _UNNEST[(table.name, names)] = (sql, converters)
+    sql, converters = found
+    arrays = []
+    for name, convert in converters:
         values = [row[name] for row in rows]
         arrays.append(_array_literal(values if convert is None else [convert(v) for v in values]))
-        casts.append(f"%s::{column_type.compile(dialect=dialect)}[]")
-    columns = ", ".join(f'"{name}"' for name in names)
-    # Only the table's own column names and types are joined in; values are parameters.
-    sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
     return sql, arrays
 
 
 _CLAIM = "UPDATE audit_sequencer SET size = size + %s WHERE id = 1 RETURNING size"
+_CLAIM_QMARK = _CLAIM.replace("%s", "?")
 
 
 def _pipelined_insert(
@@ -571,26 +668,84 @@ _HEAD_KEY = "cdg.audit.head"
 _FLOOR_CANDIDATES = 64
 
 
+class _Waiter:
+    """One caller's entry and the place its receipt (or failure) is handed over: a lock
+    the caller blocks on, released once by the writer (a ``Future`` costs several times
+    more per append, in locks and a condition variable)."""
+
+    __slots__ = ("_lock", "_settled", "error", "pending", "receipt")
+
+    def __init__(self, pending: Pending) -> None:
+        self.pending = pending
+        self.receipt: Receipt | None = None
+        self.error: BaseException | None = None
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._settled = False
+
+    def wait(self, timeout: float) -> Receipt:
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError("no answer from the audit writer")
+        if self.receipt is None:
+            raise self.error or AuditUnavailable("no receipt")
+        return self.receipt
+
+    def done(self, receipt: Receipt) -> None:
+        if not self._settled:
+            self._settled = True
+            self.receipt = receipt
+            self._lock.release()
+
+    def fail(self, error: BaseException) -> None:
+        if not self._settled:
+            self._settled = True
+            self.error = error
+            self._lock.release()
+
+
+_Batch = list[_Waiter]
+
+
 class AuditLog:
-    """The process's audit writer: a thread that appends waiting entries in batches."""
+    """The process's audit writer: a thread that appends waiting entries in batches.
+
+    On PostgreSQL (without witnesses) the work is split in two threads so that a batch is
+    built while the one before it commits: the writer thread gathers and builds batches on
+    the head the batch before will leave, and a committer thread writes each in one round
+    trip, commits, and only then answers its callers. The committer takes batches in order
+    on one connection; a batch whose base is not the head committed just before it (the
+    previous one failed, or another process appended) is appended afresh on the stored
+    head, as a batch without overlap is.
+    """
 
     def __init__(self, store: Store, appender: Appender) -> None:
         self.store = store
         self.appender = appender
-        self._queue: queue.Queue[tuple[Pending, Future[Receipt]]] = queue.Queue()
+        self._queue: queue.SimpleQueue[_Waiter] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._last_batch = 0
-        self._conn: Connection | None = None  # the writer thread's own (server stores)
+        self._conn: Connection | None = None  # the committing thread's own (server stores)
+        self._overlap = store.engine.dialect.name == "postgresql" and not appender.witnessed
+        # Built batches on their way to the committer: one committing, one waiting.
+        self._commits: queue.Queue[tuple[_Batch, Built | None] | None] = queue.Queue(1)
+        self._committer: threading.Thread | None = None
+        # The writer thread's side: the head its last batch leaves once committed (None:
+        # read the committed one), and how many handed-over batches the committer has not
+        # finished; _stale when one did not commit as built.
+        self._predicted: _Head | None = None
+        self._in_flight = 0
+        self._stale = False
+        self._drained = threading.Condition(threading.Lock())
 
     def append(self, pending: Pending) -> Receipt:
         """Append one entry; returns only after its transaction has committed."""
-        future: Future[Receipt] = Future()
+        waiter = _Waiter(pending)
         self._ensure_thread()
-        self._queue.put((pending, future))
+        self._queue.put(waiter)
         try:
-            return future.result(timeout=_WAIT_SECONDS)
+            return waiter.wait(_WAIT_SECONDS)
         except Exception as exc:
             raise AuditUnavailable("the access log could not be written") from exc
 
@@ -603,6 +758,11 @@ class AuditLog:
             return
         with self._lock:
             if self._thread is None and not self._closed:
+                if self._overlap:
+                    self._committer = threading.Thread(
+                        target=self._commit_loop, name="audit-committer", daemon=True
+                    )
+                    self._committer.start()
                 self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
                 self._thread.start()
 
@@ -617,7 +777,8 @@ class AuditLog:
             except queue.Empty:
                 self._idle_checkpoint()
                 continue
-            if first[0] is _STOP:
+            if first is _STOP:
+                self._stop_committer()
                 return
             batch = [first]
             # Under load (the last batch had company) wait a moment for more callers: one
@@ -633,54 +794,142 @@ class AuditLog:
                     )
                 except queue.Empty:
                     break
-                if item[0] is _STOP:
+                if item is _STOP:
                     self._queue.put(item)
                     break
                 batch.append(item)
             self._last_batch = len(batch)
-            self._write(batch)
+            if self._overlap:
+                self._hand_over(batch)
+            else:
+                self._write(batch)
 
-    def _write(self, batch: list[tuple[Pending, Future[Receipt]]]) -> None:
+    # -- overlapped (PostgreSQL): build here, commit in the committer ---------------------
+
+    def _hand_over(self, batch: _Batch) -> None:
+        """Build ``batch`` on the predicted head (if there is one) and queue it."""
+        with self._drained:
+            if self._stale or self._predicted is None:
+                # A batch did not commit as built (or none has yet): once everything handed
+                # over is finished, the committed head is final and is built on again.
+                while self._in_flight:
+                    self._drained.wait()
+                self._predicted, self._stale = self.appender.head, False
+            base = self._predicted
+            self._in_flight += 1
+        built = None
+        if base is not None:
+            try:
+                built = self.appender.build([w.pending for w in batch], base)
+            except Exception as exc:  # never leave a caller waiting
+                self._finish(batch, None, exc)
+                self._landed()
+                return
+            self._predicted = built.head
+        self._commits.put((batch, built))
+
+    def _landed(self) -> None:
+        with self._drained:
+            self._in_flight -= 1
+            self._drained.notify_all()
+
+    def _commit_loop(self) -> None:
+        while True:
+            item = self._commits.get()
+            if item is None:
+                return
+            batch, built = item
+            try:
+                if built is None or not self._commit_built(batch, built):
+                    self._write(batch)
+            finally:
+                self._landed()
+
+    def _commit_built(self, batch: _Batch, built: Built) -> bool:
+        """Write and commit a batch built ahead; False if it must be appended afresh."""
+        appender = self.appender
+        if built.base is not appender.head:
+            self._stale = True  # built on a batch that did not commit as built
+            return False
         started = time.perf_counter()
+        appender.trust(None)  # until this batch commits
+        try:
+            with self._transaction() as conn:
+                claimed = _pipelined_insert(conn, len(batch), built.tables)
+                if claimed != built.head.size:
+                    raise HeadMoved("the log grew in another process since this one wrote")
+        except Exception:  # rolled back: appended afresh, on the stored head
+            self._stale = True
+            return False
+        appender.trust(built.head)
+        self._finish(batch, built.receipts, None, started)
+        return True
+
+    def _stop_committer(self) -> None:
+        if self._committer is not None:
+            self._commits.put(None)
+            self._committer.join(timeout=10)
+
+    # -- one batch in one transaction -------------------------------------------------------
+
+    def _write(self, batch: _Batch) -> None:
+        started = time.perf_counter()
+        pendings = [w.pending for w in batch]
         for attempt in range(_ATTEMPTS):
             try:
-                with self._writing() as session:
-                    receipts = self.appender.append(session, [p for p, _ in batch], optimistic=True)
+                with self._transaction() as conn:
+                    built = self.appender.write(conn, pendings, optimistic=True)
             except (IntegrityError, DBAPIError, HeadMoved) as exc:
                 if attempt + 1 < _ATTEMPTS:
                     continue
-                for _, future in batch:
-                    future.set_exception(AuditUnavailable(type(exc).__name__))
+                self._finish(batch, None, AuditUnavailable(type(exc).__name__))
                 return
             except Exception as exc:  # never leave a caller waiting
-                for _, future in batch:
-                    future.set_exception(AuditUnavailable(type(exc).__name__))
+                self._finish(batch, None, AuditUnavailable(type(exc).__name__))
                 return
-            AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)  # committed
-            AUDIT_BATCH_SIZE.observe(len(batch))
-            for (_, future), receipt in zip(batch, receipts, strict=True):
-                future.set_result(receipt)
+            self.appender.trust(built.head)  # committed: only now the head is trusted
+            self._finish(batch, built.receipts, None, started)
             if self.appender.checkpoint_wanted:
                 self._witnessed_checkpoint()
             return
 
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """The writer thread's transaction: committed on leaving, rolled back on an error.
+    def _finish(
+        self,
+        batch: _Batch,
+        receipts: list[Receipt] | None,
+        error: BaseException | None,
+        started: float | None = None,
+    ) -> None:
+        """Answer every caller of ``batch``: receipts only after the commit, else the error."""
+        if receipts is None:
+            failure = error if isinstance(error, AuditUnavailable) else None
+            for waiter in batch:
+                waiter.fail(failure or AuditUnavailable(type(error).__name__))
+            return
+        if started is not None:
+            AUDIT_APPEND_SECONDS.observe(time.perf_counter() - started)  # committed
+        AUDIT_BATCH_SIZE.observe(len(batch))
+        for waiter, receipt in zip(batch, receipts, strict=True):
+            waiter.done(receipt)
 
-        On a server store the thread keeps its own connection: a pooled one is checked
-        (a round trip) every time it is taken, once per batch. A connection that saw an
-        error is closed and the next batch opens another.
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """The writer's transaction: committed on leaving, rolled back on an error.
+
+        A plain connection (no ORM session: nothing here needs its unit of work). On a
+        server store the committing thread keeps its own connection: a pooled one is
+        checked (a round trip) every time it is taken, once per batch. A connection that
+        saw an error is closed and the next batch opens another.
         """
         if self.store.engine.dialect.name == "sqlite":
-            with self.store.writing() as session:
-                yield session
+            with self.store.writing_connection() as conn:
+                yield conn
             return
         if self._conn is None:
             self._conn = self.store.engine.connect()
         try:
-            with Session(bind=self._conn) as session, session.begin():
-                yield session
+            with self._conn.begin():
+                yield self._conn
         except BaseException:
             conn, self._conn = self._conn, None
             with suppress(Exception):  # already broken: nothing left to release
@@ -714,11 +963,11 @@ class AuditLog:
             self._closed = True
             thread = self._thread
         if thread is not None:
-            self._queue.put((_STOP, Future()))
+            self._queue.put(_STOP)
             thread.join(timeout=10)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
 
-_STOP = Pending(entry={"event": "stop"})
+_STOP = _Waiter(Pending(entry={"event": "stop"}))
