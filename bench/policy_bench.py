@@ -816,8 +816,8 @@ def runs_today_growth(store: Any, history: int) -> dict[str, Any]:
 
     from sqlalchemy import insert, text
 
+    from gateway.access.repository import AccessRepository
     from gateway.auditlog.models import AuditEntryRow
-    from gateway.requests.repository import RequestRepository
 
     if history <= 0:
         return {}
@@ -840,7 +840,7 @@ def runs_today_growth(store: Any, history: int) -> dict[str, Any]:
         done = size
         times = []
         with store.transaction() as session:
-            repo = RequestRepository(session)
+            repo = AccessRepository(session)
             for _ in range(7):
                 t0 = time.perf_counter()
                 # Daily quotas live in their own counter row: the log's size must not matter.
@@ -895,7 +895,7 @@ def patched(timers: Timers, ctx: Any) -> Iterator[None]:
     import gateway.access.decisions as decisions
     import gateway.api.routes.runs as routes
     import gateway.runs.pipeline as pipeline
-    from gateway.requests.repository import RequestRepository
+    from gateway.access.repository import AccessRepository
 
     saved: list[tuple[Any, str, Any]] = []
 
@@ -908,7 +908,7 @@ def patched(timers: Timers, ctx: Any) -> Iterator[None]:
     swap(pipeline, "decide_for", "decide_for")
     swap(ctx.access, "engine", "engine_epoch_check")
     swap(PolicyEngine, "granted_purpose", "granted_purpose")
-    swap(RequestRepository, "runs_today", "runs_today_count")
+    swap(AccessRepository, "runs_today", "runs_today_count")
     swap(decisions, "dataset_policy", "policy_document_parse")
     swap(decisions, "decide", "decide")
     try:
@@ -1169,7 +1169,7 @@ def print_report(res: dict[str, Any], target_us: float, clock: str) -> None:
           f"unchanged {c['store_epoch_check']['wall_ms']:.2f} ms wall")
     rt = c.get("runs_today_count") or {}
     if rt:
-        print("  decide_for's runs-today lookup (RequestRepository.runs_today, SQLite, median ms) "
+        print("  decide_for's runs-today lookup (AccessRepository.runs_today, SQLite, median ms) "
               "vs the app's earlier runs: "
               + ", ".join(f"{int(k):,} -> {v:.2f} ms" for k, v in rt["sizes"].items()))
         print(f"    plan: {rt['sqlite_plan']}")

@@ -3,7 +3,7 @@
 It sits above every domain; the store below them holds only the base and the engine.
 """
 
-from gateway.access.models import CasbinRule, PolicyEpoch
+from gateway.access.models import CasbinRule, DailyRuns, PolicyEpoch
 from gateway.auditlog.models import (
     AuditCheckpoint,
     AuditEntryRow,
@@ -16,7 +16,7 @@ from gateway.auth.models import ApiKey, ConsoleSession, Principal
 from gateway.budget.claims import ReleaseClaim
 from gateway.budget.models import BudgetSpend, DatasetBudget, StoredRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
-from gateway.requests.models import DailyRuns, QueryRequest
+from gateway.requests.models import QueryRequest
 from gateway.store.base import Base
 from gateway.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 

@@ -89,7 +89,6 @@ def mutual_pairs(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 KNOWN_MUTUAL = {
     ("access", "auth"),
     ("access", "catalog"),
-    ("access", "requests"),
     ("auditlog", "catalog"),
     ("auditlog", "requests"),
 }

@@ -10,11 +10,11 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from gateway.access.repository import AccessRepository
 from gateway.access.service import EngineHolder
 from gateway.catalog.models import Dataset
 from gateway.catalog.service import dataset_policy
 from gateway.queries.spec import QuerySpec
-from gateway.requests.repository import RequestRepository
 from gateway.store.base import utcnow
 from policies import Circumstances, Decision, Denial, PrincipalFacts, decide
 
@@ -60,7 +60,7 @@ def decide_for(
     quota = next((r.max_runs_per_day for r in policy.purposes if r.purpose == granted), None)
     if count_today and granted is not None and quota is not None:
         # Counted per grant: filing under child purposes does not multiply the quota.
-        runs_today = RequestRepository(session).runs_today(
+        runs_today = AccessRepository(session).runs_today(
             who.name, dataset.id, granted, now.date().isoformat()
         )
     facts = Circumstances(granted=granted, now=now, runs_today=runs_today, known_purpose=known)

@@ -1,8 +1,9 @@
-"""casbin rules derived from usage policies and role assignments, and their epoch."""
+"""casbin rules derived from usage policies and role assignments, their epoch, and the
+daily run counts a decision reads (a policy's ``max_runs_per_day``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base
@@ -28,3 +29,15 @@ class PolicyEpoch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(BigInteger)
+
+
+class DailyRuns(Base):
+    """Runs per (app, dataset, granted purpose, UTC day): daily quotas, taken atomically."""
+
+    __tablename__ = "daily_runs"
+
+    app: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date, UTC
+    runs: Mapped[int] = mapped_column(default=0)

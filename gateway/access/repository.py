@@ -1,15 +1,18 @@
-"""All SQL of casbin rules and the policy epoch."""
+"""All SQL of casbin rules, the policy epoch and the daily run counts a decision reads."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from typing import cast
+
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.access.models import CasbinRule, PolicyEpoch
+from gateway.access.models import CasbinRule, DailyRuns, PolicyEpoch
 from policies.engine import Rule
 
 # Asked on every request (principal cache, decisions): built once, Core on the connection.
 _EPOCH = select(PolicyEpoch.__table__.c.epoch).where(PolicyEpoch.__table__.c.id == 1)
+_DAILY = cast(Table, DailyRuns.__table__)
 
 
 class AccessRepository:
@@ -44,3 +47,16 @@ class AccessRepository:
             width = 4 if ptype == "p" else 3
             out.append((ptype, *values[:width]))
         return out
+
+    # Runs today is a Core statement on the session's connection (runs take their count
+    # with one upsert in gateway/runs/repository.py): nothing here needs objects.
+
+    def runs_today(self, app: str, dataset_id: str, purpose: str, day: str) -> int:
+        table = _DAILY.c
+        stmt = select(table.runs).where(
+            table.app == app,
+            table.dataset_id == dataset_id,
+            table.purpose == purpose,
+            table.day == day,
+        )
+        return int(self.session.connection().scalar(stmt) or 0)

@@ -35,15 +35,3 @@ class QueryRequest(Base):
     row_cap: Mapped[int | None] = mapped_column(default=None)
     runs_used: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class DailyRuns(Base):
-    """Runs per (app, dataset, granted purpose, UTC day): daily quotas, taken atomically."""
-
-    __tablename__ = "daily_runs"
-
-    app: Mapped[str] = mapped_column(String(64), primary_key=True)
-    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id"), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(128), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date, UTC
-    runs: Mapped[int] = mapped_column(default=0)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
 from gateway.catalog.models import Dataset
-from gateway.requests.models import DailyRuns, QueryRequest
-
-_DAILY = cast(Table, DailyRuns.__table__)
+from gateway.requests.models import QueryRequest
 
 
 class RequestRepository:
@@ -61,16 +58,3 @@ class RequestRepository:
     def app_name(self, app_id: str) -> str:
         name = self.session.scalar(select(Principal.name).where(Principal.id == app_id))
         return name or ""
-
-    # Runs today is a Core statement on the session's connection (the run counts are in
-    # gateway/runs/repository.py): nothing here needs objects.
-
-    def runs_today(self, app: str, dataset_id: str, purpose: str, day: str) -> int:
-        table = _DAILY.c
-        stmt = select(table.runs).where(
-            table.app == app,
-            table.dataset_id == dataset_id,
-            table.purpose == purpose,
-            table.day == day,
-        )
-        return int(self.session.connection().scalar(stmt) or 0)

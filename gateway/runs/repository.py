@@ -32,8 +32,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.access.models import DailyRuns
 from gateway.catalog.models import Dataset, Source
-from gateway.requests.models import DailyRuns, QueryRequest
+from gateway.requests.models import QueryRequest
 from gateway.store.base import Base
 
 _T = TypeVar("_T", bound=Base)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gateway.access.models import DailyRuns
 from gateway.auth.models import Principal
 from gateway.catalog.models import Dataset, Source
-from gateway.requests.models import DailyRuns, QueryRequest
+from gateway.requests.models import QueryRequest
 from gateway.runs.repository import RunCounts
 from tests.conftest import make_settings, open_gateway
 
