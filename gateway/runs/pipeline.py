@@ -15,17 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from anonymizers import OperatorContext
 from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, allowed
-from gateway.access.repository import AccessRepository
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.catalog.engines import execute
+from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError, SourceTimeout
@@ -61,18 +59,18 @@ def run_query(
     params: dict[str, Any],
     run: RunContext,
 ) -> RunResult:
-    # Authenticate, load and decide: one read transaction, one read of the policy epoch
-    # (the principal cache and the decision are both valid for it), one SELECT for
-    # request, dataset, source and policy, then the decision's facts.
+    # Authenticate, load and decide: one read transaction, one SELECT for the policy epoch
+    # (the principal cache and the decision are both valid for it) with the request, its
+    # dataset, source and policy; nothing is shown before the key is authenticated.
     with ctx.store.transaction() as session:
-        epoch = AccessRepository(session).epoch()
+        epoch, found = RunRepository(session).runnable(query_request_id)
         # An API key as sent (the API), or a principal a console session already holds.
         principal = (
             caller
             if isinstance(caller, AuthPrincipal)
             else authenticate(session, caller, ctx.principals, epoch)
         )
-        loaded = _load(session, principal, query_request_id)
+        loaded = _permitted(principal, found)
         verdict: Decision | Denial | None = None
         if loaded is not None and effective_status(loaded.query) == "approved":
             verdict = decide_for(
@@ -175,9 +173,10 @@ def run_query(
     )
 
 
-def _load(session: Session, principal: AuthPrincipal, query_request_id: str) -> Loaded | None:
+def _permitted(
+    principal: AuthPrincipal, found: tuple[QueryRequest, Dataset, Source] | None
+) -> Loaded | None:
     """The query with its dataset and source; None when unknown or not the caller's to run."""
-    found = RunRepository(session).runnable(query_request_id)
     if found is None:
         return None
     query, dataset, source = found

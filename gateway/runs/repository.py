@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.access.models import DailyRuns
+from gateway.access.models import DailyRuns, PolicyEpoch
 from gateway.catalog.models import Dataset, Source
 from gateway.requests.models import QueryRequest
 from gateway.store.base import Base
@@ -107,12 +107,18 @@ _DATASETS = _Decoded(Dataset)
 _SOURCES = _Decoded(Source)
 _WIDTHS = (len(_QUERIES.columns), len(_DATASETS.columns), len(_SOURCES.columns))
 
-_RUNNABLE = (
-    select(*_QUERIES.selected(), *_DATASETS.selected(), *_SOURCES.selected())
-    .select_from(cast(Table, QueryRequest.__table__))
+_EPOCH = cast(Table, PolicyEpoch.__table__)
+_REQUEST_ROWS = (
+    cast(Table, QueryRequest.__table__)
     .join(cast(Table, Dataset.__table__), Dataset.id == QueryRequest.dataset_id)
     .join(cast(Table, Source.__table__), Source.id == Dataset.source_id)
-    .where(QueryRequest.id == bindparam("query_request_id"))
+)
+# The policy epoch and the request in one round trip: always one row (the epoch), with the
+# request's columns null when there is no such request, so an unknown id costs the same.
+_RUNNABLE = (
+    select(_EPOCH.c.epoch, *_QUERIES.selected(), *_DATASETS.selected(), *_SOURCES.selected())
+    .select_from(_EPOCH.outerjoin(_REQUEST_ROWS, QueryRequest.id == bindparam("query_request_id")))
+    .where(_EPOCH.c.id == 1)
 )
 
 
@@ -161,8 +167,11 @@ class RunRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def runnable(self, query_request_id: str) -> tuple[QueryRequest, Dataset, Source] | None:
-        """The request with its dataset (and policy) and source; None when unknown.
+    def runnable(
+        self, query_request_id: str
+    ) -> tuple[int, tuple[QueryRequest, Dataset, Source] | None]:
+        """The policy epoch, and the request with its dataset (and policy) and source (None
+        when unknown), read together.
 
         The objects are read-only snapshots of the rows at this moment, not attached to
         the session.
@@ -170,13 +179,15 @@ class RunRepository:
         conn = self.session.connection()
         row = conn.execute(_RUNNABLE, {"query_request_id": query_request_id}).first()
         if row is None:
-            return None
+            raise RuntimeError("the store has no policy epoch row")  # made by migration 0003
+        epoch, *values = tuple(row)
         q, d, _ = _WIDTHS
-        values = tuple(row)
-        query: QueryRequest = _QUERIES.get(values[:q])
-        dataset: Dataset = _DATASETS.get(values[q : q + d])
-        source: Source = _SOURCES.get(values[q + d :])
-        return query, dataset, source
+        if values[0] is None:  # the request's primary key: no such request
+            return int(epoch), None
+        query: QueryRequest = _QUERIES.get(tuple(values[:q]))
+        dataset: Dataset = _DATASETS.get(tuple(values[q : q + d]))
+        source: Source = _SOURCES.get(tuple(values[q + d :]))
+        return int(epoch), (query, dataset, source)
 
 
 class RunCounts:
