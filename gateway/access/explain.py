@@ -12,7 +12,7 @@ from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
-from gateway.catalog.models import Dataset
+from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import dataset_resource
 from gateway.errors import Forbidden, NotFound
 from gateway.queries.binding import DatasetView, check_spec
@@ -34,7 +34,7 @@ def _subject(session: Session, principal: AuthPrincipal, body: ExplainRequest) -
 def explain(
     session: Session, ctx: RulesContext, principal: AuthPrincipal, body: ExplainRequest
 ) -> ExplainOut:
-    dataset = session.get(Dataset, body.dataset)
+    dataset = CatalogRepository(session).dataset(body.dataset)
     if dataset is None:
         raise NotFound("no such dataset")
     facts = dataclasses.replace(dataset_resource(dataset, principal), asked_for=body.app)

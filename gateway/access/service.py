@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.access.repository import AccessRepository
-from gateway.auth.models import Principal
-from gateway.catalog.models import Dataset
+from gateway.auth.repository import AuthRepository
+from gateway.catalog.repository import CatalogRepository
 from policies import PolicyEngine, PurposeHierarchy, RoleAssignment, UsagePolicy, derive_rules
 
 
@@ -24,8 +23,8 @@ def rebuild_rules(session: Session) -> None:
     repo = AccessRepository(session)
     repo.bump()
     # A retired dataset grants nothing: no request on it can be filed or run.
-    datasets = session.scalars(select(Dataset).where(Dataset.retired_at.is_(None))).all()
-    principals = session.scalars(select(Principal).where(Principal.active.is_(True))).all()
+    datasets = CatalogRepository(session).datasets(live=True)
+    principals = AuthRepository(session).active()
     rules = derive_rules(
         {d.id: UsagePolicy.model_validate(d.policy) for d in datasets},
         [RoleAssignment(p.name, p.role, p.domain) for p in principals],

@@ -69,6 +69,10 @@ class AuthRepository:
             select(Principal).order_by(Principal.kind, Principal.name)
         ).all()
 
+    def active(self) -> Sequence[Principal]:
+        """Principals that hold roles now (the access rules are derived from them)."""
+        return self.session.scalars(select(Principal).where(Principal.active.is_(True))).all()
+
     def add(self, row: Principal | ApiKey) -> None:
         self.session.add(row)
         self.session.flush()

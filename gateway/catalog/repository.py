@@ -53,6 +53,17 @@ class CatalogRepository:
             select(Dataset).where(Dataset.source_id == source_id).order_by(Dataset.name)
         ).all()
 
+    def earlier_policies(self, dataset: Dataset) -> Sequence[PolicyVersion]:
+        """The dataset's stored policy versions other than the current one, newest first."""
+        return self.session.scalars(
+            select(PolicyVersion)
+            .where(
+                PolicyVersion.dataset_id == dataset.id,
+                PolicyVersion.version != dataset.policy_version,
+            )
+            .order_by(PolicyVersion.created_at.desc())
+        ).all()
+
     def add(self, row: Source | SourceIdentity | Dataset | PolicyVersion) -> None:
         self.session.add(row)
         self.session.flush()

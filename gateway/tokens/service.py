@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final, cast
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError
@@ -28,7 +27,8 @@ from gateway.access.permissions import Resource, require, require_caller
 from gateway.auditlog.service import record, record_in
 from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
-from gateway.catalog.models import Dataset, PolicyVersion
+from gateway.catalog.models import Dataset
+from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import dataset_policy
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
@@ -42,14 +42,8 @@ _SIV_VERSION: Final = re.compile(r"t([1-9][0-9]{0,5})_", re.ASCII)
 def _policies(session: Session, dataset: Dataset) -> Iterator[UsagePolicy]:
     """The current policy, then every earlier one: a token outlives a policy change."""
     yield dataset_policy(dataset)
-    rows = session.scalars(
-        select(PolicyVersion)
-        .where(PolicyVersion.dataset_id == dataset.id)
-        .order_by(PolicyVersion.created_at.desc())
-    )
-    for row in rows:
-        if row.version != dataset.policy_version:
-            yield UsagePolicy.model_validate(row.document)
+    for row in CatalogRepository(session).earlier_policies(dataset):
+        yield UsagePolicy.model_validate(row.document)
 
 
 def _tokenised(session: Session, dataset: Dataset, column: str) -> bool:
@@ -107,7 +101,7 @@ def reverse(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, body: ReverseRequest, rid: str
 ) -> ReverseOut:
     require_caller("token.reverse", principal)
-    dataset = session.get(Dataset, body.dataset)
+    dataset = CatalogRepository(session).dataset(body.dataset)
     if dataset is None:
         raise NotFound("no such dataset")
     require("token.reverse", principal, Resource(owner=dataset.owner))
