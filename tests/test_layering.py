@@ -89,8 +89,6 @@ def mutual_pairs(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
 KNOWN_MUTUAL = {
     ("access", "auth"),
     ("access", "catalog"),
-    ("auditlog", "catalog"),
-    ("auditlog", "requests"),
 }
 
 

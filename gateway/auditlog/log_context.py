@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.access.service import EngineHolder
 from gateway.auditlog.subjects import SubjectRefs
 from gateway.auditlog.writer import AuditLog
 from gateway.keys import KeyRing
@@ -31,6 +30,3 @@ class LogContext(Protocol):
 
     @property
     def subjects(self) -> SubjectRefs: ...
-
-    @property
-    def access(self) -> EngineHolder: ...

@@ -15,19 +15,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from audit import MerkleTree, StoreError
 from audit.tree import proof_nodes
-from gateway.access.permissions import listing_scope, require
+from gateway.access.permissions import require
 from gateway.auditlog.events import check
-from gateway.auditlog.export import export_records
 from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.models import AuditEntryRow
 from gateway.auditlog.nodestore import SqlNodeStore
@@ -38,7 +34,6 @@ from gateway.auditlog.schemas import (
     ConsistencyProofOut,
     InclusionProofOut,
     SubjectRefOut,
-    SummaryRow,
 )
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.store_verify import verify_stored, workers_for
@@ -47,7 +42,6 @@ from gateway.auditlog.verify import Report, WitnessPolicy
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import AuditUnavailable, Pending, Receipt
 from gateway.auth.principal import AuthPrincipal
-from gateway.catalog.repository import CatalogRepository
 from gateway.errors import Conflict, NotFound, Unavailable
 from gateway.metrics import count_entry
 from gateway.store.base import utcnow
@@ -121,91 +115,6 @@ def entry_out(row: AuditEntryRow) -> AuditEntryOut:
     )
 
 
-@dataclass(frozen=True)
-class EntryFilter:
-    """What an auditor asks of the log: the same filters for listing and exporting."""
-
-    dataset: str | None = None
-    app: str | None = None
-    event: str | None = None
-    decision: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    outcome: str | None = None  # a registered outcome (events.OUTCOMES)
-    subject: str | None = None  # a SubjectRef: entries that released rows about that resident
-
-    def query(self, datasets: list[str] | None, principals: list[str] | None) -> dict[str, Any]:
-        """Keyword arguments of ``AuditRepository.entries``, narrowed to what may be seen."""
-        return {
-            "principals": principals,
-            "datasets": datasets,
-            "principal": self.app,
-            "dataset": self.dataset,
-            "event": self.event,
-            "decision": self.decision,
-            "since": self.since,
-            "until": self.until,
-            "outcome": self.outcome,
-            "subject": self.subject,
-        }
-
-
-def list_entries(
-    session: Session, principal: AuthPrincipal, wanted: EntryFilter, after: int | None, limit: int
-) -> list[AuditEntryOut]:
-    """Auditors see everything; departments entries on their datasets; apps their own."""
-    require("log.read", principal)
-    query = wanted.query(*visible_scope(session, principal))
-    try:
-        rows = AuditRepository(session).entries(after=after, limit=limit, **query)
-        return [entry_out(r) for r in rows]
-    except (ValueError, DataError):  # a stored time that does not read back (PG: infinity)
-        raise columns_damaged("listing") from None
-
-
-def export(
-    ctx: LogContext, principal: AuthPrincipal | None, wanted: EntryFilter
-) -> Iterator[dict[str, Any]]:
-    """Sign a checkpoint now, then yield matching entries with proofs to it.
-
-    ``principal`` None is the operator at the command line (everything). Refusals and the
-    checkpoint happen here, before the first record is produced.
-    """
-    if principal is not None:
-        require("log.export", principal)
-    with ctx.store.transaction() as session:
-        scope = visible_scope(session, principal) if principal is not None else (None, None)
-        # Every proof of the stream needs the tree whole: refuse before the first line,
-        # never break the stream halfway.
-        if AuditRepository(session).missing_nodes(AuditRepository(session).sequencer_size()):
-            raise _tree_damaged("export")
-        if AuditRepository(session).misspelt_times():
-            raise columns_damaged("export")
-        try:
-            row = ctx.audit.appender.checkpoint_now(session)
-        except (KeyError, StoreError):
-            raise _tree_damaged("export") from None
-        except UnauthenticatedEntry:
-            raise _unauthenticated_tail() from None
-        checkpoint = (row.size, row.note) if row is not None else (0, "")
-    signer = ctx.audit.appender.signer
-    origin = ctx.settings.log_origin
-    return export_records(ctx.store, checkpoint, wanted.query(*scope), signer.sign_note, origin)
-
-
-def visible_scope(
-    session: Session, principal: AuthPrincipal
-) -> tuple[list[str] | None, list[str] | None]:
-    """(datasets, principals) filters for what this principal may read of the log."""
-    scope = listing_scope(principal)
-    datasets = (
-        None
-        if scope.owner is None
-        else [d.id for d in CatalogRepository(session).datasets() if d.owner == scope.owner]
-    )
-    return datasets, None if scope.app_name is None else [scope.app_name]
-
-
 def latest_checkpoint(session: Session, ctx: LogContext) -> CheckpointOut:
     row = AuditRepository(session).latest_checkpoint()
     if row is None:
@@ -228,13 +137,13 @@ def issue_checkpoint(session: Session, ctx: LogContext, principal: AuthPrincipal
     try:
         row = ctx.audit.appender.checkpoint_now(session)
     except UnauthenticatedEntry:
-        raise _unauthenticated_tail() from None
+        raise unauthenticated_tail() from None
     if row is None:
         raise Conflict("the log is empty")
     return _checkpoint_out(ctx, row.size, row.root, row.note)
 
 
-def _unauthenticated_tail() -> Unavailable:
+def unauthenticated_tail() -> Unavailable:
     # The signer refused (and logged the entry's index): an entry not written by the gateway.
     return Unavailable(
         "the access log holds an entry the gateway did not write; no checkpoint is signed "
@@ -264,7 +173,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode("ascii") for h in hashes]
 
 
-def _tree_damaged(proof: str) -> Unavailable:
+def tree_damaged(proof: str) -> Unavailable:
     # Nodes are derived data: a missing one is restored by `cdg audit repair`, and until
     # then the proof cannot be made. Logged by kind only (no sizes or indexes of a caller).
     log.error("audit tree node missing while making a %s proof; run `cdg audit repair`", proof)
@@ -296,7 +205,7 @@ def inclusion_proof(session: Session, index: int, tree_size: int) -> InclusionPr
             proof=proof,
         )
     except (KeyError, StoreError):
-        raise _tree_damaged("inclusion") from None
+        raise tree_damaged("inclusion") from None
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> ConsistencyProofOut:
@@ -309,18 +218,8 @@ def consistency_proof(session: Session, old_size: int, new_size: int) -> Consist
     try:
         proof = tree.consistency_proof(old_size, new_size)
     except (KeyError, StoreError):
-        raise _tree_damaged("consistency") from None
+        raise tree_damaged("consistency") from None
     return ConsistencyProofOut(old_size=old_size, new_size=new_size, proof=_b64(proof))
-
-
-def summary(session: Session, principal: AuthPrincipal, by: str) -> list[SummaryRow]:
-    require("log.summary", principal)
-    datasets, principals = visible_scope(session, principal)
-    rows = AuditRepository(session).summary(by == "dataset", datasets, principals)
-    return [
-        SummaryRow(key=k, runs=r, denials=d, rows_released=n, privacy_spent=c)
-        for k, r, d, n, c in rows
-    ]
 
 
 def verify_store(

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gateway.access.service import EngineHolder
 from gateway.auditlog.log_context import LogContext
 from gateway.catalog.engines import SourceEngines
 
 
 class CatalogContext(LogContext, Protocol):
+    @property
+    def access(self) -> EngineHolder: ...
+
     @property
     def engines(self) -> SourceEngines: ...
 

@@ -42,7 +42,7 @@ from gateway.auditlog.export import (
 )
 from gateway.auditlog.repair import repair_tree
 from gateway.auditlog.repository import AuditRepository
-from gateway.auditlog.service import EntryFilter, export, verify_store
+from gateway.auditlog.service import verify_store
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Problem, Report, WitnessPolicy, check_cosignatures
@@ -63,6 +63,7 @@ from gateway.cli.common import (
 from gateway.cli.remote import DEFAULT_URL, KeyOption, UrlOption, connected
 from gateway.cli.text import _
 from gateway.context import GatewayContext
+from gateway.oversight.listings import EntryFilter, export
 from gateway.webhooks.notify import verify_failed
 
 app = typer.Typer(help="The access log: verify, export, checkpoint.", no_args_is_help=True)

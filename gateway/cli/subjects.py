@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from gateway.auditlog.resident_links import issue
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
@@ -21,6 +20,7 @@ from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, co
 from gateway.cli.text import _
 from gateway.context import GatewayContext
 from gateway.errors import GatewayError
+from gateway.oversight.resident_links import issue
 
 app = typer.Typer(
     help="Residents (居民): one-time links to their access history.", no_args_is_help=True

@@ -34,6 +34,7 @@ from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
+from gateway.oversight import listings
 
 PAGE = 50  # entries per page of a search
 MAX_DAYS = 92  # the longest span the charts draw
@@ -78,7 +79,7 @@ def entry_filter(
     q: LogQuery,
     zone: ZoneInfo,
     request_id: str,
-) -> service.EntryFilter:
+) -> listings.EntryFilter:
     """The log filter for a search; a resident's ID number is resolved (and that is logged)."""
     if q.event is not None and q.event not in EVENTS:
         raise InvalidRequest("unknown event")
@@ -102,7 +103,7 @@ def entry_filter(
                     "not a valid resident ID number (18 characters or 15 digits)"
                 ) from None
             subject = service.subject_ref_for(ctx, principal, number, request_id).subject_ref
-    return service.EntryFilter(
+    return listings.EntryFilter(
         dataset=q.dataset,
         app=q.app,
         event=q.event,
@@ -160,9 +161,9 @@ class SearchPage:
 
 
 def search(
-    session: Session, principal: AuthPrincipal, wanted: service.EntryFilter, after: int | None
+    session: Session, principal: AuthPrincipal, wanted: listings.EntryFilter, after: int | None
 ) -> SearchPage:
-    found = service.list_entries(session, principal, wanted, after, PAGE + 1)
+    found = listings.list_entries(session, principal, wanted, after, PAGE + 1)
     lines = [_line(e.index, e.recorded_at, e.entry) for e in found[:PAGE]]
     return SearchPage(lines, lines[-1].index if len(found) > PAGE else None)
 
@@ -228,7 +229,7 @@ def entry_detail(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal, index: int
 ) -> EntryDetail:
     """One entry the caller may see, with its inclusion proof to the newest checkpoint."""
-    found = service.list_entries(session, principal, service.EntryFilter(), index - 1, 1)
+    found = listings.list_entries(session, principal, listings.EntryFilter(), index - 1, 1)
     if not found or found[0].index != index:
         raise NotFound("no such entry")
     out = found[0]
@@ -275,7 +276,7 @@ def activity(
     days = max(1, min(days, MAX_DAYS))
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, time(), tzinfo=zone)
-    datasets, principals = service.visible_scope(session, principal)
+    datasets, principals = listings.visible_scope(session, principal)
     e = AuditEntryRow
     # Counted by the database per UTC hour (a handful of rows per hour, however busy the
     # log), then placed in local days here: exact for zones whose offset is whole hours.
@@ -338,7 +339,7 @@ def reason_label(code: str | None, locale: str) -> str:
 
 def known_apps(session: Session, principal: AuthPrincipal) -> list[str]:
     """Principal names for the search form, only from entries the caller may read."""
-    datasets, principals = service.visible_scope(session, principal)
+    datasets, principals = listings.visible_scope(session, principal)
     if principals is not None:
         return sorted(principals)
     stmt = select(AuditEntryRow.principal).distinct()
@@ -349,7 +350,7 @@ def known_apps(session: Session, principal: AuthPrincipal) -> list[str]:
 
 def known_datasets(session: Session, principal: AuthPrincipal) -> list[tuple[str, str]]:
     """(id, name) of the datasets the caller's part of the log may mention."""
-    datasets, _ = service.visible_scope(session, principal)
+    datasets, _ = listings.visible_scope(session, principal)
     rows = CatalogRepository(session).datasets()
     return sorted(
         ((d.id, d.name) for d in rows if datasets is None or d.id in datasets), key=lambda x: x[1]

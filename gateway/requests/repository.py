@@ -58,3 +58,12 @@ class RequestRepository:
     def app_name(self, app_id: str) -> str:
         name = self.session.scalar(select(Principal.name).where(Principal.id == app_id))
         return name or ""
+
+    def justifications(self, ids: set[str]) -> dict[str, str]:
+        """The justification each app stated when it filed these queries (by request id)."""
+        if not ids:
+            return {}
+        stmt = select(QueryRequest.id, QueryRequest.justification).where(
+            QueryRequest.id.in_(sorted(ids))
+        )
+        return {str(i): str(j) for i, j in self.session.execute(stmt)}

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from gateway.access.permissions import require
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
 from gateway.api.schemas import ERRORS
-from gateway.auditlog import resident_links, residents, service
+from gateway.auditlog import residents, service
 from gateway.auditlog.export import as_csv, as_jsonl
 from gateway.auditlog.schemas import (
     AuditEntryOut,
@@ -30,6 +30,8 @@ from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.verify_report import verify_report
 from gateway.bounds import INT64_MAX, Instant
 from gateway.errors import NotFound
+from gateway.oversight import listings, resident_links
+from gateway.oversight import residents as resident_history
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
 subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
@@ -56,8 +58,8 @@ def entries(
     outcome: Outcome | None = None,
     subject: Subject = None,
 ) -> list[AuditEntryOut]:
-    wanted = service.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
-    return service.list_entries(session, who, wanted, after, limit)
+    wanted = listings.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
+    return listings.list_entries(session, who, wanted, after, limit)
 
 
 @router.get("/checkpoint", summary="The newest signed checkpoint and the log's public keys")
@@ -102,7 +104,7 @@ def consistency(
 def summary(
     session: DbSession, who: CurrentPrincipal, by: Literal["dataset", "app"] = "dataset"
 ) -> list[SummaryRow]:
-    return service.summary(session, who, by)
+    return listings.summary(session, who, by)
 
 
 @router.get(
@@ -123,8 +125,8 @@ def export(
     outcome: Outcome | None = None,
     subject: Subject = None,
 ) -> StreamingResponse:
-    wanted = service.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
-    records = service.export(ctx, who, wanted)
+    wanted = listings.EntryFilter(dataset, app, event, decision, since, until, outcome, subject)
+    records = listings.export(ctx, who, wanted)
     body = as_csv(records) if format == "csv" else as_jsonl(records)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(body, media_type=media)
@@ -153,7 +155,7 @@ def accesses(
     if not residents.is_subject_ref(subject_ref):
         # Before any lookup: a raw ID number here is a caller's mistake, never a key.
         raise NotFound("no such resident reference")
-    return residents.history(
+    return resident_history.history(
         session, ctx, who, subject_ref, since=since, after=after, limit=limit, request_id=rid
     )
 

@@ -13,13 +13,13 @@ from fastapi import Form, Path, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from gateway.auditlog import resident_links
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued
 from gateway.console.navigation import N_
 from gateway.console.routing import console_router
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
+from gateway.oversight import resident_links
 
 router = console_router()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gateway.auditlog import resident_links
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
+from gateway.oversight import resident_links
 from tests.conftest import Gateway, make_settings, open_gateway
 from tests.gateway.auditlog.test_resident_history import PURPOSE, SPEC, register, released_ids
 

@@ -29,7 +29,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import Resource, require, require_caller
-from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.models import ResidentLink
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued, ResidentLinkOut
@@ -37,6 +36,7 @@ from gateway.auditlog.service import columns_damaged, record, record_in
 from gateway.auth.models import Principal
 from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
+from gateway.context import GatewayContext
 from gateway.errors import NotFound
 from gateway.store.base import new_id, utcnow
 
@@ -85,7 +85,7 @@ def _out(row: ResidentLink, issuer: str, now: datetime) -> ResidentLinkOut:
 
 def issue(
     session: Session,
-    ctx: LogContext,
+    ctx: GatewayContext,
     principal: AuthPrincipal,
     body: ResidentLinkCreate,
     request_id: str,
@@ -140,7 +140,7 @@ def list_links(
 
 def revoke(
     session: Session,
-    ctx: LogContext,
+    ctx: GatewayContext,
     principal: AuthPrincipal,
     link_id: str,
     request_id: str,
@@ -197,7 +197,7 @@ class Opened:
     session_expires_at: datetime | None = None
 
 
-def open_link(session: Session, ctx: LogContext, token: str, request_id: str) -> Opened:
+def open_link(session: Session, ctx: GatewayContext, token: str, request_id: str) -> Opened:
     """Exchange the link's token, once, for a session of ``CDG_RESIDENT_SESSION_MINUTES``.
 
     The caller commits ``session`` whatever the answer: a refused open of a known link is
@@ -313,7 +313,7 @@ class ResidentAccess:
 
 
 def history(
-    session: Session, ctx: LogContext, resident: Resident, request_id: str
+    session: Session, ctx: GatewayContext, resident: Resident, request_id: str
 ) -> tuple[list[ResidentAccess], bool]:
     """The resident's accesses on the issuer's datasets, newest first; True when cut short."""
     require("resident.own_history", resident.principal)
