@@ -89,9 +89,9 @@ from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow, AuditSubject
 from gateway.auditlog.service import _pending
 from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.writer import AuditUnavailable, _row_fields, build_entry
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.keys import ensure_keys, load_keyring
+from gateway.principal import AuthPrincipal
 from gateway.settings import Settings, load_settings
 from gateway.store.base import utcnow
 from gateway.store.engine import Store

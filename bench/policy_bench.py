@@ -892,8 +892,8 @@ class Timers:
 @contextlib.contextmanager
 def patched(timers: Timers, ctx: Any) -> Iterator[None]:
     """Timers around run_query, decide_for and decide_for's parts, undone afterwards."""
-    import gateway.access.decisions as decisions
     import gateway.api.routes.runs as routes
+    import gateway.decisions.facts as decisions
     import gateway.runs.pipeline as pipeline
     from gateway.access.repository import AccessRepository
 

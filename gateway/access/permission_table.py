@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 
 from gateway.access.permissions import ACTIONS, NO_RESOURCE, Action, Resource, check
-from gateway.auth.principal import AuthPrincipal
+from gateway.principal import AuthPrincipal
 
 CALLERS: tuple[str, ...] = (
     "owning department",

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.errors import Forbidden, NotFound
+from gateway.principal import AuthPrincipal
 
 DepartmentReach = Literal["none", "any", "own"]
 AppReach = Literal["none", "any", "offered", "own"]

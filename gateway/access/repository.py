@@ -28,8 +28,13 @@ class AccessRepository:
             update(PolicyEpoch).where(PolicyEpoch.id == 1).values(epoch=PolicyEpoch.epoch + 1)
         )
 
-    def replace_rules(self, rules: list[Rule]) -> None:
-        self.session.execute(delete(CasbinRule))
+    def replace_rules(self, rules: list[Rule], *, ptype: str | None = None) -> None:
+        """Replace every line, or only those of ``ptype``: ``p`` (usage policies), ``g``
+        (roles); the two are derived from different tables and never depend on each other."""
+        stale = delete(CasbinRule)
+        if ptype is not None:
+            stale = stale.where(CasbinRule.ptype == ptype)
+        self.session.execute(stale)
         if rules:
             self.session.execute(
                 insert(CasbinRule),
@@ -37,10 +42,11 @@ class AccessRepository:
             )
 
     def rules(self) -> list[Rule]:
+        # Policy lines first ("p" sorts after "g"), each type in the order it was derived.
         rows = self.session.execute(
             select(
                 CasbinRule.ptype, CasbinRule.v0, CasbinRule.v1, CasbinRule.v2, CasbinRule.v3
-            ).order_by(CasbinRule.id)
+            ).order_by(CasbinRule.ptype.desc(), CasbinRule.id)
         ).all()
         out: list[Rule] = []
         for ptype, *values in rows:

@@ -1,7 +1,8 @@
-"""Keeping the casbin rules in step with policies and principals, in every process.
+"""Keeping every process's casbin engine in step with the stored rules.
 
-Any change to a usage policy, a dataset or a principal rebuilds the rules in the
-same transaction and moves the epoch on. Each gateway process holds an engine
+Any change to a usage policy, a dataset or a principal rebuilds its lines of the rules
+in the same transaction and moves the epoch on (gateway/catalog/rules.py for policy
+lines, gateway/auth/rules.py for role lines). Each gateway process holds an engine
 for the epoch it last saw and compares epochs at every decision (one indexed
 read), so a change takes effect at the next request in every process, without
 a restart.
@@ -14,22 +15,7 @@ import threading
 from sqlalchemy.orm import Session
 
 from gateway.access.repository import AccessRepository
-from gateway.auth.repository import AuthRepository
-from gateway.catalog.repository import CatalogRepository
-from policies import PolicyEngine, PurposeHierarchy, RoleAssignment, UsagePolicy, derive_rules
-
-
-def rebuild_rules(session: Session) -> None:
-    repo = AccessRepository(session)
-    repo.bump()
-    # A retired dataset grants nothing: no request on it can be filed or run.
-    datasets = CatalogRepository(session).datasets(live=True)
-    principals = AuthRepository(session).active()
-    rules = derive_rules(
-        {d.id: UsagePolicy.model_validate(d.policy) for d in datasets},
-        [RoleAssignment(p.name, p.role, p.domain) for p in principals],
-    )
-    repo.replace_rules(rules)
+from policies import PolicyEngine, PurposeHierarchy
 
 
 class EngineHolder:

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from gateway.auditlog.service import record_in
 from gateway.auth.keys import Recorder
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.budget.service import epsilon_left
 from gateway.catalog.service import EpsilonLeft
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound, Unauthenticated
+from gateway.principal import AuthPrincipal
 
 # Dependencies without I/O are ``async def``: FastAPI runs them on the event loop
 # instead of handing each to a worker thread (a thread hop costs about 0.1 ms).

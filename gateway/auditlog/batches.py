@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.service import _pending, _unwritable
 from gateway.auditlog.writer import AuditUnavailable, Receipt
-from gateway.auth.principal import AuthPrincipal
+from gateway.principal import AuthPrincipal
 
 
 def record_all_in(

@@ -18,7 +18,7 @@ from gateway.auditlog.models import AuditNode, AuditSequencer
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import record_in, verify_store
 from gateway.auditlog.verify import Problem
-from gateway.auth.principal import AuthPrincipal
+from gateway.principal import AuthPrincipal
 
 # Who acts when the repair runs at the command line on the gateway host.
 OPERATOR = AuthPrincipal(

@@ -41,9 +41,9 @@ from gateway.auditlog.tail import UnauthenticatedEntry
 from gateway.auditlog.verify import Report, WitnessPolicy
 from gateway.auditlog.witnessing import witness_policy
 from gateway.auditlog.writer import AuditUnavailable, Pending, Receipt
-from gateway.auth.principal import AuthPrincipal
 from gateway.errors import Conflict, NotFound, Unavailable
 from gateway.metrics import count_entry
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 log = logging.getLogger("cdg.audit")

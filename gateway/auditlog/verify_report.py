@@ -17,8 +17,8 @@ from gateway.auditlog.derived_checks import unsigned_age
 from gateway.auditlog.log_context import LogContext
 from gateway.auditlog.schemas import VerifyOut
 from gateway.auditlog.service import verify_store
-from gateway.auth.principal import AuthPrincipal
 from gateway.errors import Unavailable
+from gateway.principal import AuthPrincipal
 
 # One verification at a time per serving process (API and console alike): each reads the
 # whole log and holds a worker thread and a connection for as long as that takes, and a

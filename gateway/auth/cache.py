@@ -1,7 +1,7 @@
 """This process's principals by API-key digest, valid for one policy epoch.
 
-Every change to a principal or its keys (adding, revoking) rebuilds the access rules
-and moves the store's policy epoch on (gateway.access.service), so an entry is used
+Every change to a principal or its keys (adding, revoking) rebuilds the role rules
+and moves the store's policy epoch on (gateway/auth/rules.py), so an entry is used
 only while the epoch it was read under is still current: a revoked key stops working
 at the next request, in every process. Failed lookups are never kept.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from gateway.auth.principal import AuthPrincipal
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 _LIMIT = 10_000  # distinct live keys one process remembers; emptied when full

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from gateway.access.permissions import Resource, require, require_caller
 from gateway.access.repository import AccessRepository
 from gateway.auth.models import Principal
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.schemas import KeyIssuedOut, KeysExpiredOut
 from gateway.auth.service import digest as key_digest
 from gateway.auth.service import issue_key
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import ApiKey, Principal
-from gateway.auth.principal import AuthPrincipal
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 

@@ -16,12 +16,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.access.repository import AccessRepository
-from gateway.access.service import rebuild_rules
 from gateway.auth.cache import PrincipalCache
 from gateway.auth.models import ApiKey, Principal
-from gateway.auth.principal import KINDS, AuthPrincipal
 from gateway.auth.repository import AuthRepository
+from gateway.auth.rules import rebuild_role_rules
 from gateway.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
+from gateway.principal import KINDS, AuthPrincipal
 from gateway.store.base import new_id, utcnow
 
 log = logging.getLogger("cdg.auth")
@@ -103,7 +103,7 @@ def add_principal(
     )
     repo.add(row)
     key = issue_key(session, row)
-    rebuild_rules(session)
+    rebuild_role_rules(session)
     return row, key
 
 
@@ -115,4 +115,4 @@ def revoke_principal(session: Session, name: str) -> None:
     row.active = False
     repo.revoke_keys(row.id)
     session.flush()
-    rebuild_rules(session)
+    rebuild_role_rules(session)

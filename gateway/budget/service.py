@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import listing_scope, require
-from gateway.auth.principal import AuthPrincipal
 from gateway.budget.caps import caps_of
 from gateway.budget.repository import BudgetRepository, Standing
 from gateway.budget.schemas import BudgetOut
 from gateway.budget.windows import from_micro
 from gateway.catalog.models import Dataset
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 

@@ -10,15 +10,14 @@ from sqlalchemy.orm import Session
 
 from anonymizers import AnonymizerError, OperatorContext, build_operator
 from gateway.access.permissions import Resource, allowed, require, require_caller
-from gateway.access.service import rebuild_rules
 from gateway.auditlog.service import record, record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.catalog_context import CatalogContext
 from gateway.catalog.credentials import decrypt_url, encrypt_url
 from gateway.catalog.engines import connect_failure, make_source_engine, table_columns
 from gateway.catalog.models import Dataset, PolicyVersion, Source
 from gateway.catalog.ownership import claim_identity
 from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.rules import rebuild_policy_rules
 from gateway.catalog.scan import scan_dataset
 from gateway.catalog.schemas import (
     ColumnFindingOut,
@@ -36,6 +35,7 @@ from gateway.catalog.source_identity import database_identity
 from gateway.catalog.source_urls import vet_source_url, with_default_driver
 from gateway.catalog.table_location import vet_table_location
 from gateway.errors import Conflict, GatewayError, InvalidRequest, NotFound, SourceError
+from gateway.principal import AuthPrincipal
 from gateway.queries.binding import DatasetView, coerce
 from gateway.store.base import new_id, utcnow
 from policies import PurposeRule, UsagePolicy, check_policy, policy_version
@@ -269,7 +269,7 @@ def register_dataset(
     )
     repo.add(dataset)
     repo.add(PolicyVersion(dataset_id=dataset.id, version=version, document=document))
-    rebuild_rules(session)
+    rebuild_policy_rules(session)
     record_in(
         session, ctx, "dataset.registered", principal, dataset=dataset.id, policy_version=version
     )
@@ -321,7 +321,7 @@ def update_policy(
     dataset.policy_version = version
     dataset.updated_at = utcnow()
     session.flush()
-    rebuild_rules(session)
+    rebuild_policy_rules(session)
     record_in(
         session, ctx, "policy.replaced", principal, dataset=dataset.id, policy_version=version
     )

@@ -22,7 +22,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from gateway import yaml_documents
-from gateway.access.service import rebuild_rules
+from gateway.catalog.rules import rebuild_rules
 from gateway.cli.text import _
 from gateway.context import GatewayContext
 from gateway.home import private_dir, private_file

@@ -9,8 +9,6 @@ import typer
 import yaml
 
 from gateway import yaml_documents
-from gateway.access.documents import check_document
-from gateway.access.policy_tests import run_directory
 from gateway.cli.common import (
     USAGE_ERROR,
     busy,
@@ -23,6 +21,8 @@ from gateway.cli.common import (
 )
 from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected
 from gateway.cli.text import _
+from gateway.decisions.documents import check_document
+from gateway.decisions.policy_tests import run_directory
 from policies import load_hierarchy
 
 app = typer.Typer(help="Usage-policy documents: check them, test them.", no_args_is_help=True)

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from gateway.auth.principal import KINDS
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import add_principal, revoke_principal
 from gateway.cli.common import emit, fail, instant, prepared
 from gateway.cli.remote import DEFAULT_URL, JsonOption, KeyOption, UrlOption, connected, show
 from gateway.errors import GatewayError
+from gateway.principal import KINDS
 from gateway.store.engine import Store
 
 app = typer.Typer(

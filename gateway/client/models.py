@@ -6,7 +6,6 @@ response is a field the client parses.
 
 from __future__ import annotations
 
-from gateway.access.schemas import ExplainOut, ExplainRequest
 from gateway.auditlog.schemas import (
     AuditEntryOut,
     CheckpointOut,
@@ -31,6 +30,7 @@ from gateway.catalog.schemas import (
     SourceOut,
     SourceRetirementOut,
 )
+from gateway.decisions.schemas import ExplainOut, ExplainRequest
 from gateway.queries.schemas import RunResult
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut
 from gateway.tokens.schemas import ReverseOut, ReverseRequest

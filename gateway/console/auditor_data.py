@@ -30,11 +30,11 @@ from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow
 from gateway.auditlog.residents import is_subject_ref
 from gateway.auditlog.schemas import SubjectLookup
 from gateway.auditlog.signing import verifier_keys
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
 from gateway.oversight import listings
+from gateway.principal import AuthPrincipal
 
 PAGE = 50  # entries per page of a search
 MAX_DAYS = 92  # the longest span the charts draw

@@ -12,9 +12,9 @@ import yaml
 from pydantic import ValidationError
 
 from gateway import yaml_documents
-from gateway.access.documents import Problem, check_document
-from gateway.access.policy_tests import Case, _run_case
 from gateway.catalog.schemas import DatasetCreate
+from gateway.decisions.documents import Problem, check_document
+from gateway.decisions.policy_tests import Case, _run_case
 from policies import PurposeHierarchy
 
 MAX_TEXT = 200_000  # characters of YAML the editor accepts

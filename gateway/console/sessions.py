@@ -24,10 +24,10 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import ApiKey, ConsoleSession, Principal
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.auth.service import digest as key_digest
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
 
 MAX_AGE: Final = timedelta(hours=12)  # a working day, whatever the idle setting

@@ -19,11 +19,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.console import form_tokens, sessions
 from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE
 from gateway.context import GatewayContext
 from gateway.i18n import LOCALE_COOKIE, Translator, negotiate, translator
+from gateway.principal import AuthPrincipal
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from gateway.auditlog.service import (
     unauthenticated_tail,
 )
 from gateway.auditlog.tail import UnauthenticatedEntry
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
+from gateway.principal import AuthPrincipal
 
 
 @dataclass(frozen=True)

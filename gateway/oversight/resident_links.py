@@ -34,10 +34,10 @@ from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued, ResidentLinkOut
 from gateway.auditlog.service import columns_damaged, record, record_in
 from gateway.auth.models import Principal
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
 from gateway.errors import NotFound
+from gateway.principal import AuthPrincipal
 from gateway.store.base import new_id, utcnow
 
 # Where the resident opens a link (the console); the token follows.

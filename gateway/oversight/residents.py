@@ -25,9 +25,9 @@ from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.residents import justification_digest
 from gateway.auditlog.schemas import SubjectAccess
 from gateway.auditlog.service import columns_damaged, record
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.oversight.listings import visible_scope
+from gateway.principal import AuthPrincipal
 from gateway.requests.repository import RequestRepository
 
 

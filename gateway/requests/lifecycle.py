@@ -19,13 +19,12 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from gateway.access.permissions import Resource, require, require_caller
-from gateway.access.service import rebuild_rules
 from gateway.auditlog.service import record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog import service as catalog
 from gateway.catalog.models import Dataset
 from gateway.catalog.policy_diff import policy_diff
 from gateway.catalog.repository import CatalogRepository
+from gateway.catalog.rules import rebuild_policy_rules
 from gateway.catalog.schemas import (
     ClosedQueryOut,
     DatasetOut,
@@ -35,6 +34,7 @@ from gateway.catalog.schemas import (
 )
 from gateway.context import GatewayContext
 from gateway.errors import NotFound
+from gateway.principal import AuthPrincipal
 from gateway.requests.impact import Impact, impacts
 from gateway.requests.repository import RequestRepository
 from gateway.requests.revocation import Cause, Closure, close_requests
@@ -120,7 +120,7 @@ def retire_dataset(
     catalog.refuse_retired(dataset)
     why = f"数据集已停用 / the dataset was retired: {reason}"
     out = _retire_datasets(session, ctx, principal, [dataset], reason, "dataset_retired", why)
-    rebuild_rules(session)
+    rebuild_policy_rules(session)
     return out[0]
 
 
@@ -150,7 +150,7 @@ def retire_source(
         source=source.name,
         datasets_retired=len(datasets),
     )
-    rebuild_rules(session)
+    rebuild_policy_rules(session)
     return SourceRetirementOut(source=catalog.source_out(source), datasets=datasets)
 
 

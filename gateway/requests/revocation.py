@@ -16,8 +16,8 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.batches import record_all_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from gateway.requests.models import QueryRequest
 from gateway.store.base import utcnow
 from gateway.webhooks import notify

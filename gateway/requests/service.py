@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, listing_scope, require, require_caller
 from gateway.auditlog.service import record, record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import dataset_resource
 from gateway.context import GatewayContext
+from gateway.decisions.facts import decide_for
 from gateway.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.queries.binding import DatasetView, bind_params, check_spec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest

@@ -8,10 +8,10 @@ from typing import Any
 
 from gateway.auditlog.residents import justification_digest
 from gateway.auditlog.service import record
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.models import Dataset, Source
 from gateway.context import GatewayContext
 from gateway.errors import Forbidden, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.queries.spec import QuerySpec
 from gateway.requests.models import QueryRequest
 from policies import Decision

@@ -22,7 +22,6 @@ from typing import Any
 
 from audit.digest import result_digest
 from gateway.auditlog.service import record
-from gateway.auth.principal import AuthPrincipal
 from gateway.budget.caps import EXHAUSTED, caps_of
 from gateway.budget.claims import ClaimRepository
 from gateway.budget.models import StoredRelease
@@ -35,6 +34,7 @@ from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, Forbidden, GatewayError, SourceTimeout, Unavailable
 from gateway.metrics import EPSILON_SPENT
+from gateway.principal import AuthPrincipal
 from gateway.queries.binding import DatasetView
 from gateway.queries.dp import DPPlan, measures_for, plan_dp, release
 from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult

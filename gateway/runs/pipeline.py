@@ -16,17 +16,17 @@ from __future__ import annotations
 from typing import Any
 
 from anonymizers import OperatorContext
-from gateway.access.decisions import decide_for
 from gateway.access.permissions import Resource, allowed
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import authenticate
 from gateway.catalog.engines import execute
 from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
 from gateway.context import GatewayContext
+from gateway.decisions.facts import decide_for
 from gateway.errors import GatewayError, SourceTimeout
+from gateway.principal import AuthPrincipal
 from gateway.queries.binding import DatasetView, bind_params
 from gateway.queries.classes import class_columns
 from gateway.queries.plan_cache import PLANS

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from gateway.runs.context import Loaded, RunContext, deny
 from gateway.runs.repository import RunCounts
 from gateway.store.base import utcnow

@@ -25,13 +25,13 @@ from anonymizers import AnonymizerError
 from anonymizers.tokens import TokenFormat, detokenise
 from gateway.access.permissions import Resource, require, require_caller
 from gateway.auditlog.service import record, record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.catalog.models import Dataset
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import dataset_policy
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.tokens.schemas import ReverseOut, ReverseRequest
 from policies import UsagePolicy
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from gateway.access.permissions import require
 from gateway.auditlog.service import record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
 from gateway.errors import Conflict, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.store.base import new_id, utcnow
 from gateway.webhooks.models import WebhookEndpoint
 from gateway.webhooks.repository import WebhookRepository

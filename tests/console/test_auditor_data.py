@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.console import auditor_data as data
@@ -18,6 +17,7 @@ from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import InvalidRequest, NotFound
 from gateway.oversight.listings import EntryFilter
+from gateway.principal import AuthPrincipal
 from tests.conftest import Gateway, make_settings, open_gateway
 from tests.gateway.auditlog.test_resident_history import PURPOSE, SPEC, register, released_ids
 

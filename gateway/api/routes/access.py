@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gateway.access.explain import explain
-from gateway.access.schemas import ExplainOut, ExplainRequest
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
 from gateway.api.schemas import ERRORS
+from gateway.decisions.explain import explain
+from gateway.decisions.schemas import ExplainOut, ExplainRequest
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], responses=ERRORS)
 

@@ -19,8 +19,6 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway import yaml_documents
 from gateway.access import permissions
-from gateway.access.explain import explain
-from gateway.access.schemas import ExplainRequest
 from gateway.budget.service import list_budgets
 from gateway.catalog import service as catalog
 from gateway.catalog.schemas import DatasetCreate
@@ -29,6 +27,8 @@ from gateway.console.routing import console_router
 from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
 from gateway.console.viewer import SignedIn, Visitor, context_of, principal_of
+from gateway.decisions.explain import explain
+from gateway.decisions.schemas import ExplainRequest
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.queries.spec import QuerySpec
 from gateway.requests import lifecycle

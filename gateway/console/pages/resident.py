@@ -17,7 +17,6 @@ from fastapi import Path, Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.access import permissions
-from gateway.auth.principal import AuthPrincipal
 from gateway.console import form_tokens
 from gateway.console.cookies import CSRF_COOKIE, clear_cookie, set_cookie
 from gateway.console.routing import console_router
@@ -25,6 +24,7 @@ from gateway.console.security import CsrfChecked
 from gateway.console.templating import render
 from gateway.console.viewer import AnyVisitor, Visitor, context_of
 from gateway.oversight import resident_links
+from gateway.principal import AuthPrincipal
 
 router = console_router()
 

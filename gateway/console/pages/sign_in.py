@@ -10,7 +10,6 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.access import permissions
 from gateway.auditlog.service import record, record_in
-from gateway.auth.principal import AuthPrincipal
 from gateway.console import form_tokens, sessions
 from gateway.console.cookies import CSRF_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from gateway.console.routing import console_router, safe_next
@@ -20,6 +19,7 @@ from gateway.console.throttle import throttle_of
 from gateway.console.viewer import AnyVisitor, Visitor, context_of
 from gateway.errors import Unauthenticated
 from gateway.i18n import LOCALE_COOKIE, LOCALES
+from gateway.principal import AuthPrincipal
 
 router = console_router()
 

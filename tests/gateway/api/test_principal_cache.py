@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.access.repository import AccessRepository
 from gateway.auth.cache import PrincipalCache
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.service import add_principal, digest, revoke_principal
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from tests.conftest import Gateway
 
 

@@ -6,8 +6,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.auditlog.service import record
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from gateway.settings import load_settings
 
 

@@ -22,8 +22,8 @@ from gateway.auditlog.signing import verifier_keys
 from gateway.auditlog.store_verify import verify_stored
 from gateway.auditlog.verify import Report
 from gateway.auditlog.witnessing import witness_policy
-from gateway.auth.principal import AuthPrincipal
 from gateway.context import GatewayContext
+from gateway.principal import AuthPrincipal
 from tests.conftest import make_settings
 from tests.gateway.auditlog.logged_gateway import STORES
 from tests.gateway.auditlog.test_auditlog_tamper import tamper

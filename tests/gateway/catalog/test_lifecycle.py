@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import mark_retired
 from gateway.demo.catalog import DATASETS
 from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import Conflict
+from gateway.principal import AuthPrincipal
 from gateway.requests.lifecycle import retire_dataset
 from gateway.requests.models import QueryRequest
 from gateway.store.base import new_id, utcnow

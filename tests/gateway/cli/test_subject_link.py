@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gateway.auth.principal import AuthPrincipal
 from gateway.cli.app import cli
 from gateway.oversight import resident_links
+from gateway.principal import AuthPrincipal
 from tests.conftest import make_settings, open_gateway
 
 runner = CliRunner()

@@ -6,15 +6,15 @@ import dataclasses
 
 from sqlalchemy.orm import Session
 
-from gateway.access.decisions import RulesContext, decide_for
 from gateway.access.permissions import require
-from gateway.access.schemas import ExplainOut, ExplainRequest, MatchedRule
-from gateway.auth.principal import AuthPrincipal
 from gateway.auth.repository import AuthRepository
 from gateway.auth.service import as_principal
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.service import dataset_resource
+from gateway.decisions.facts import RulesContext, decide_for
+from gateway.decisions.schemas import ExplainOut, ExplainRequest, MatchedRule
 from gateway.errors import Forbidden, NotFound
+from gateway.principal import AuthPrincipal
 from gateway.queries.binding import DatasetView, check_spec
 from policies import Decision
 
