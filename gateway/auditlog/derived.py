@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 # The columns of audit_entries that copy something of the entry (all but index/entry/leaf_hash).
@@ -69,11 +70,20 @@ def recorded_at(entry: Mapping[str, Any]) -> datetime | None:
     value = entry.get("recorded_at")
     if not isinstance(value, str):
         return None
+    return _parse_time(value) if type(value) is str else _parse(value)
+
+
+def _parse(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# The entries of one appended batch share their time, and the writer and verification
+# read it for every entry: parsed once per batch.
+_parse_time = lru_cache(maxsize=256)(_parse)
 
 
 def indexed_values(entry: Mapping[str, Any]) -> tuple[Any, ...]:

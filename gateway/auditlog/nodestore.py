@@ -82,7 +82,14 @@ class SqlNodeStore:
         return known
 
     def prefetch(self, keys: Sequence[NodeKey]) -> None:
-        """Read these nodes and the tree size in one round trip (a proof's whole need)."""
+        """Read these nodes and the tree size in one round trip (a proof's whole need).
+
+        Nodes never change once written and this is one statement: it needs no
+        transaction. When the session has not touched the store yet (the proof routes),
+        its connection runs in autocommit, which saves the BEGIN and COMMIT round trips.
+        """
+        if not self.session.in_transaction():
+            self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         conn = self.session.connection()
         fetch = list(dict.fromkeys(keys))
         size = "SELECT -1, MAX(idx), NULL FROM audit_nodes WHERE level = 0"

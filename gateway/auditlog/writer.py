@@ -117,9 +117,15 @@ def _row_fields(
     }
 
 
-def build_entry(pending: Pending, index: int, prev: str, now: datetime) -> dict[str, Any]:
-    """The entry that is hashed for ``pending`` at ``index`` (the one definition of it)."""
-    stamp = now.isoformat(timespec="microseconds")
+def build_entry(
+    pending: Pending, index: int, prev: str, now: datetime, stamp: str | None = None
+) -> dict[str, Any]:
+    """The entry that is hashed for ``pending`` at ``index`` (the one definition of it).
+
+    ``stamp``, when given, is ``now`` in the entry's form (made once for a whole batch).
+    """
+    if stamp is None:
+        stamp = now.isoformat(timespec="microseconds")
     entry = {**pending.entry, "index": index, "prev": prev, "recorded_at": stamp}
     entry.setdefault("time", stamp)
     if pending.subjects or "subject_count" in entry:
@@ -284,13 +290,14 @@ class Appender:
         tree = MerkleTree(nodes)
         prev = head.prev
         now = utcnow()
+        stamp = now.isoformat(timespec="microseconds")
         make_mac = self.macs.make
         rows: list[dict[str, Any]] = []
         leaves: list[bytes] = []
         subjects: list[dict[str, Any]] = []
         for offset, pending in enumerate(batch):
             index = start + offset
-            entry = build_entry(pending, index, prev, now)
+            entry = build_entry(pending, index, prev, now, stamp)
             data = canonical_json(entry)
             digest = leaf_hash(data)
             row = _row_fields(entry, data, digest, make_mac(index, digest))
@@ -664,6 +671,39 @@ def _pipelined_insert(
     return int(found[0])
 
 
+# The claim of a batch built ahead, refusing to go on unless it leaves exactly the size the
+# rows were built for: a division by zero aborts the transaction, and the COMMIT queued
+# behind it, when another process appended since (or the sequencer row is missing).
+_CLAIM_EXACTLY = (
+    "WITH claim AS (UPDATE audit_sequencer SET size = size + %s WHERE id = 1 RETURNING size) "
+    "SELECT 1 / (SELECT COUNT(*) FROM claim WHERE size = %s)::integer"
+)
+
+
+def _pipelined_commit(
+    conn: Connection, count: int, end: int, tables: list[tuple[Table, list[dict[str, Any]]]]
+) -> bool:
+    """Claim ``count`` indexes, insert every row and commit, in one round trip, if the
+    claim leaves the log at ``end``; otherwise nothing is committed and ``HeadMoved`` is
+    raised. False (nothing sent) when a value has no literal form here."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise AuditUnavailable("the store connection is closed")
+    try:
+        statements = [_unnest_insert(conn, table, rows) for table, rows in tables if rows]
+    except TypeError:
+        return False
+    try:
+        with raw.pipeline():
+            raw.cursor().execute(_CLAIM_EXACTLY, (count, end))
+            for sql, params in statements:
+                raw.cursor().execute(sql, params)
+            raw.commit()
+    except psycopg.Error as exc:
+        raise HeadMoved("the log grew in another process since this one wrote") from exc
+    return True
+
+
 _HEAD_KEY = "cdg.audit.head"
 _FLOOR_CANDIDATES = 64
 
@@ -785,8 +825,12 @@ class AuditLog:
             # commit then serves them all. An idle gateway never waits.
             deadline = time.monotonic() + _GATHER_SECONDS if self._last_batch > 1 else 0.0
             while len(batch) < _MAX_BATCH:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 and self._overlap and self._commits.full():
+                    # The committer has not taken the batch before this one yet: callers
+                    # arriving meanwhile join this batch instead of waiting for the next.
+                    remaining = _GATHER_SECONDS / 4
                 try:
-                    remaining = deadline - time.monotonic()
                     item = (
                         self._queue.get(timeout=remaining)
                         if remaining > 0
@@ -855,9 +899,8 @@ class AuditLog:
         appender.trust(None)  # until this batch commits
         try:
             with self._transaction() as conn:
-                claimed = _pipelined_insert(conn, len(batch), built.tables)
-                if claimed != built.head.size:
-                    raise HeadMoved("the log grew in another process since this one wrote")
+                if not _pipelined_commit(conn, len(batch), built.head.size, built.tables):
+                    raise HeadMoved("a value the pipelined insert cannot write")
         except Exception:  # rolled back: appended afresh, on the stored head
             self._stale = True
             return False
