@@ -5,30 +5,27 @@ included) to one worker thread, instead of one thread hop per sync dependency an
 another for the endpoint, and it writes its answer with the model's own serializer
 (the result is built from validated parts, so FastAPI's second validation is skipped).
 
-The hop goes to this route's own thread pool through the event loop's executor
-interface, which costs about half of the general worker-thread machinery per call
-(no capacity limiter or cancel scope; the context, with the request id for the
-logs, is carried over explicitly). Its size stays within the store's connection pool.
+The hop goes to this route's own threads (gateway/api/run_threads.py): one queue entry
+per call and the result set straight on the event loop, with the request's context
+carried over. Their number stays within the store's connection pool.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import functools
-from concurrent.futures import ThreadPoolExecutor
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.api.dependencies import BearerToken, Context, RequestId
+from gateway.api.run_threads import RunThreads
 from gateway.api.schemas import ERRORS
 from gateway.queries.schemas import RunRequest, RunResult
 from gateway.runs.context import RunContext
 from gateway.runs.pipeline import run_query
 
 RUN_THREADS = 16
-_RUNS = ThreadPoolExecutor(RUN_THREADS, thread_name_prefix="cdg-run")
+_RUNS = RunThreads(RUN_THREADS, "cdg-run")
 
 router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 
@@ -49,7 +46,5 @@ async def run(
     client = request.client.host if request.client else None
     context = RunContext(request_id=rid, client=client)
     call = functools.partial(run_query, ctx, api_key, query_request, body.params, context)
-    result = await asyncio.get_running_loop().run_in_executor(
-        _RUNS, contextvars.copy_context().run, call
-    )
+    result = await _RUNS.call(call)
     return Response(result.model_dump_json(), media_type="application/json")
