@@ -298,8 +298,12 @@ def _is_valid_key_name(name: str) -> bool:
     )
 
 
+_CONTROL_CHAR = re.compile("[\x00-\x1f]")
+
+
 def _has_control_chars(text: str) -> bool:
-    return any(ch < " " for ch in text)
+    # Any code point below U+0020 (one regex scan: this runs for every checkpoint signed).
+    return _CONTROL_CHAR.search(text) is not None
 
 
 def _is_utf8(text: str) -> bool:

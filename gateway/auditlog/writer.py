@@ -694,10 +694,11 @@ def _pipelined_commit(
     except TypeError:
         return False
     try:
-        with raw.pipeline():
-            raw.cursor().execute(_CLAIM_EXACTLY, (count, end))
+        # One cursor for every statement: no result is read before the COMMIT's.
+        with raw.pipeline(), raw.cursor() as cursor:
+            cursor.execute(_CLAIM_EXACTLY, (count, end))
             for sql, params in statements:
-                raw.cursor().execute(sql, params)
+                cursor.execute(sql, params)
             raw.commit()
     except psycopg.Error as exc:
         raise HeadMoved("the log grew in another process since this one wrote") from exc
