@@ -13,6 +13,7 @@ holding one to k-1 persons.
 from __future__ import annotations
 
 import decimal
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -44,7 +45,13 @@ class Release:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        # JSON has no NaN or infinity (a PostgreSQL float or numeric can hold them): the
+        # answer says null, and so does the result digest computed from it.
+        return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return None
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, datetime | date):
         return value.isoformat()

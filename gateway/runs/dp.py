@@ -286,7 +286,13 @@ def _answer(
     cached: bool,
 ) -> RunResult:
     assert decision.dp is not None
-    digest = result_digest(answer["columns"], answer["rows"])
+    try:
+        digest = result_digest(answer["columns"], answer["rows"])
+    except Exception:
+        # A value without a canonical form: logged like any failure after the source read.
+        spent = f"{from_micro(cost):.6f}"
+        record(ctx, "query.run", principal, outcome="error", privacy_cost=spent, **common)
+        raise GatewayError("the release could not be prepared") from None
     receipt = record(
         ctx,
         "query.run",

@@ -133,9 +133,10 @@ def run_query(
         record(ctx, "query.run", principal, outcome="error", **common)
         raise GatewayError("the source could not be read") from None
 
-    # Release.
+    # Release (with its digest: anything that fails after the source was read is logged).
     try:
         release = _release(ctx, principal, loaded, verdict, view, result, cap, bound)
+        digest = release.digest()
     except Exception:
         # The source was read: the failure is logged before anything else happens.
         record(ctx, "query.run", principal, outcome="error", **common)
@@ -152,7 +153,7 @@ def run_query(
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
         suppressed_cells=release.suppressed_cells,
-        result_digest=release.digest(),
+        result_digest=digest,
         **common,
     )
 
