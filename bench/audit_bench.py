@@ -63,7 +63,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import sqlalchemy as sa
@@ -393,7 +393,9 @@ def bench_appends(target: Target, args: argparse.Namespace, sync: str | None) ->
             ctx, args.warmup, args.appends, args.threads, args.append_budget, args.subjects
         )
         with ctx.store.sessions() as session:
-            stored = int(session.scalar(sa.select(sa.func.count()).select_from(AuditEntryRow)))
+            stored = session.execute(
+                sa.select(sa.func.count()).select_from(AuditEntryRow)
+            ).scalar_one()
     finally:
         ctx.close()
     if out["failed"] or stored != args.warmup + out["appends"]:
@@ -424,8 +426,8 @@ def plain_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         return sa.Table(name, metadata, *columns, *indexes)
 
     return (
-        copy(AuditEntryRow.__table__, "bench_plain_entries"),
-        copy(AuditSubject.__table__, "bench_plain_subjects"),
+        copy(cast(sa.Table, AuditEntryRow.__table__), "bench_plain_entries"),
+        copy(cast(sa.Table, AuditSubject.__table__), "bench_plain_subjects"),
     )
 
 
@@ -472,7 +474,7 @@ def bench_plain(
             list(pool.map(work, range(threads)))
             wall = time.perf_counter() - started
         with store.engine.connect() as conn:
-            stored = int(conn.execute(sa.select(sa.func.count()).select_from(entries)).scalar())
+            stored = conn.execute(sa.select(sa.func.count()).select_from(entries)).scalar_one()
     finally:
         store.dispose()
     if stored != count + batch:
