@@ -16,6 +16,23 @@ from gateway.queries.spec import QuerySpec
 from gateway.requests.models import QueryRequest
 from policies import Decision
 
+_NOT_RUNNABLE = {
+    "pending": ("query_pending", "该查询尚未获批准", "the query has not been approved"),
+    "rejected": ("query_rejected", "该查询申请已被拒绝", "the query request was rejected"),
+    "revoked": ("query_revoked", "该查询已被撤销", "the query was revoked"),
+    "expired": ("query_expired", "该查询已过期", "the query approval has expired"),
+}
+
+
+def not_runnable(status: str, reason: str) -> tuple[str, str]:
+    """The refusal's code and text for a query in ``status`` (not "approved")."""
+    code, zh, en = _NOT_RUNNABLE.get(
+        status, ("query_not_runnable", "该查询不可运行", "not runnable")
+    )
+    why = reason if status in ("revoked", "rejected") else ""
+    # The department's reason reaches the app in the answer, never the access log.
+    return code, f"{zh} / {en}" + (f": {why}" if why else "")
+
 
 @dataclass(frozen=True)
 class RunContext:

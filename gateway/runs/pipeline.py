@@ -38,18 +38,11 @@ from gateway.queries.spec import QuerySpec
 from gateway.queries.value_sets import refused_values
 from gateway.requests.models import QueryRequest
 from gateway.requests.status import effective_status
-from gateway.runs.context import Loaded, RunContext, audit_fields, deny
+from gateway.runs.context import Loaded, RunContext, audit_fields, deny, not_runnable
 from gateway.runs.dp import run_dp
 from gateway.runs.quota import take_quota
 from gateway.runs.repository import RunRepository
 from policies import Decision, Denial
-
-_NOT_RUNNABLE = {
-    "pending": ("query_pending", "该查询尚未获批准", "the query has not been approved"),
-    "rejected": ("query_rejected", "该查询申请已被拒绝", "the query request was rejected"),
-    "revoked": ("query_revoked", "该查询已被撤销", "the query was revoked"),
-    "expired": ("query_expired", "该查询已过期", "the query approval has expired"),
-}
 
 
 def run_query(
@@ -87,12 +80,8 @@ def run_query(
         raise deny(ctx, principal, run, None, "unknown_query", "")
     status = effective_status(loaded.query)
     if status != "approved":
-        code, zh, en = _NOT_RUNNABLE.get(
-            status, ("query_not_runnable", "该查询不可运行", "not runnable")
-        )
-        why = loaded.query.reason if status in ("revoked", "rejected") else ""
-        # The department's reason reaches the app in the answer, never the access log.
-        raise deny(ctx, principal, run, loaded, code, f"{zh} / {en}" + (f": {why}" if why else ""))
+        code, text = not_runnable(status, loaded.query.reason)
+        raise deny(ctx, principal, run, loaded, code, text)
     bound = bind_params(loaded.spec, params)
     assert verdict is not None  # decided above for every approved query
     if isinstance(verdict, Decision):

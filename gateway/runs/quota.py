@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.context import GatewayContext
 from gateway.principal import AuthPrincipal
-from gateway.runs.context import Loaded, RunContext, deny
+from gateway.runs.context import Loaded, RunContext, deny, not_runnable
 from gateway.runs.repository import RunCounts
 from gateway.store.base import utcnow
 from policies import Decision
@@ -28,11 +28,15 @@ def take_quota(
     one short write transaction: a refused daily count rolls the query's count back, so
     a refusal uses up nothing. Raises the logged refusal.
     """
+    stored = ("approved", "")
     try:
         with ctx.store.writing_connection() as conn:
             repo = RunCounts(conn)
             counted = repo.take_run(loaded.query.id)
-            if counted:
+            if not counted:
+                # Revoked (or retired) since it was loaded, or its runs are used up.
+                stored = repo.status(loaded.query.id)
+            else:
                 day = utcnow().date().isoformat()
                 if not repo.take_daily_run(
                     principal.name,
@@ -51,6 +55,9 @@ def take_quota(
             "daily_quota_used",
             "该用途今日运行次数已用完 / this purpose's runs for today are used",
         ) from None
+    if not counted and stored[0] != "approved":
+        code, text = not_runnable(*stored)
+        raise deny(ctx, principal, run, loaded, code, text)
     if not counted:
         raise deny(
             ctx,

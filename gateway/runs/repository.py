@@ -190,11 +190,21 @@ class RunRepository:
         return int(epoch), (query, dataset, source)
 
 
+_STATUS = select(_REQUESTS.c.status, _REQUESTS.c.reason).where(
+    _REQUESTS.c.id == bindparam("query_request_id")
+)
+
+
 class RunCounts:
     """The run counts, Core statements on a connection in a write transaction."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def status(self, query_request_id: str) -> tuple[str, str]:
+        """The query's stored status and reason now (after a run could not be counted)."""
+        row = self.conn.execute(_STATUS, {"query_request_id": query_request_id}).first()
+        return (str(row[0]), str(row[1] or "")) if row is not None else ("revoked", "")
 
     def take_run(self, query_request_id: str) -> bool:
         """Count one run of the query if its quota allows; atomic across gateway processes."""
