@@ -38,6 +38,12 @@ def as_principal(row: Principal) -> AuthPrincipal:
     return AuthPrincipal(id=row.id, name=row.name, kind=row.kind, role=row.role, domain=row.domain)
 
 
+def check_key_form(api_key: str) -> None:
+    """Refuse what cannot be an API key before anything is read for it."""
+    if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
+        raise Unauthenticated("invalid API key")
+
+
 def authenticate(
     session: Session,
     api_key: str,
@@ -49,8 +55,7 @@ def authenticate(
     ``epoch``: the policy epoch already read in this transaction (a run reads it once for
     authentication and its decision).
     """
-    if not api_key.startswith(KEY_PREFIX) or len(api_key) > 100:
-        raise Unauthenticated("invalid API key")
+    check_key_form(api_key)
     key = digest(api_key)
     if cache is None:
         epoch = -1

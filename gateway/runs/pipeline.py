@@ -19,7 +19,7 @@ from anonymizers import OperatorContext
 from gateway.access.permissions import Resource, allowed
 from gateway.auditlog.service import record
 from gateway.auditlog.writer import Receipt
-from gateway.auth.service import authenticate
+from gateway.auth.service import authenticate, check_key_form
 from gateway.catalog.engines import execute
 from gateway.catalog.models import Dataset, Source
 from gateway.catalog.service import source_engine
@@ -55,6 +55,8 @@ def run_query(
     # Authenticate, load and decide: one read transaction, one SELECT for the policy epoch
     # (the principal cache and the decision are both valid for it) with the request, its
     # dataset, source and policy; nothing is shown before the key is authenticated.
+    if not isinstance(caller, AuthPrincipal):
+        check_key_form(caller)  # nothing is read for what cannot be a key
     with ctx.store.transaction() as session:
         epoch, found = RunRepository(session).runnable(query_request_id)
         # An API key as sent (the API), or a principal a console session already holds.
