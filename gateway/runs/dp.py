@@ -47,13 +47,19 @@ from policies import Decision
 MECHANISM = "laplace (discrete for counts and integer sums), pure epsilon-DP"
 
 
+def _param_key(value: Any) -> Any:
+    if isinstance(value, list):  # an "in" list: its order and repeats select the same rows
+        return sorted({str(v) for v in value})
+    return str(value)
+
+
 def _release_key(loaded: Loaded, decision: Decision, bound: dict[str, Any], window: str) -> str:
     material = [
         loaded.query.id,
         decision.policy_version,
         window,
         decision.epsilon,
-        sorted((k, str(v)) for k, v in bound.items()),
+        sorted((k, _param_key(v)) for k, v in bound.items()),
     ]
     return hashlib.sha256(json.dumps(material, default=str).encode()).hexdigest()
 

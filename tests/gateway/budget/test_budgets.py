@@ -236,3 +236,22 @@ def test_four_processes_fifty_runs_each_spend_exactly_the_budget(
     engine.dispose()
     assert spent == spends == costs == 37 * 100_000
     assert abs(float(logged) - 3.7) < 1e-9
+
+
+def test_an_in_list_in_another_order_or_with_repeats_is_the_same_release(
+    gateway: Gateway, visits: str
+) -> None:
+    spec = {
+        **SUM_BY_GROUP,
+        "filters": [{"column": "grp", "op": "in", "value": {"param": "groups"}}],
+        "params": {"groups": {"type": "integer", "many": True, "default": [0, 1]}},
+    }
+    dataset = setup(gateway, visits, dp_policy())
+    qid = gateway.approved_query("heping-committee", dataset, PURPOSE, spec)
+    lists = [[0, 1], [1, 0], [1, 0, 1], [0, 0, 1]]
+    answers = [gateway.run("heping-committee", qid, {"groups": g}).json() for g in lists]
+    assert [a["dp"]["cached"] for a in answers] == [False, True, True, True]
+    assert all(a["rows"] == answers[0]["rows"] for a in answers)
+    assert ledger(gateway)[0]["spent"] == 1.0  # one charge for one set of groups
+    other = gateway.run("heping-committee", qid, {"groups": [0, 2]}).json()
+    assert not other["dp"]["cached"] and ledger(gateway)[0]["spent"] == 2.0
