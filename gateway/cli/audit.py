@@ -470,6 +470,33 @@ def checkpoint(
         typer.echo(note, nl=False)
 
 
+# What a run response says that its entry records as well: (response field, entry field).
+_RECORDED = (
+    ("query_id", "approved_query"),
+    ("kind", "kind"),
+    ("purpose", "purpose"),
+    ("policy_version", "policy_version"),
+    ("row_count", "row_count"),
+)
+
+
+def _differing_fields(response: dict[str, Any], entry: dict[str, Any]) -> list[str]:
+    """Fields of a run response that contradict its entry (the rows are checked apart)."""
+    differing = [
+        name
+        for name, recorded in _RECORDED
+        if name in response and recorded in entry and response[name] != entry[recorded]
+    ]
+    columns = entry.get("columns")
+    if "treatments" in response and isinstance(columns, list):
+        recorded_treatments = {
+            c.get("name"): c.get("treatment") for c in columns if isinstance(c, dict)
+        }
+        if response["treatments"] != recorded_treatments:
+            differing.append("treatments")
+    return differing
+
+
 @app.command("verify-receipt")
 def verify_receipt(
     receipt: Annotated[
@@ -486,7 +513,8 @@ def verify_receipt(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Check a receipt offline: its entry is in the log under a signed checkpoint, and the
-    rows beside it (in a run response) are the ones whose digest the entry records."""
+    rows beside it (in a run response) are the ones whose digest the entry records, with the
+    query, purpose, policy version, row count and treatments the entry records."""
     trust = trust_from_file(keys, origin, 0)
     try:
         data = loads_strict(read_text(receipt))
@@ -527,6 +555,15 @@ def verify_receipt(
         if entry.get("result_digest") != computed:
             raise fail(
                 _("the rows do not match the result digest entry %(index)s records", index=index)
+            )
+        differing = _differing_fields(data, entry)
+        if differing:
+            raise fail(
+                _(
+                    "the response's %(fields)s differ from what entry %(index)s records",
+                    fields=", ".join(differing),
+                    index=index,
+                )
             )
     if as_json:
         emit({**result, "rows_checked": computed is not None, "result_digest": computed}, True)

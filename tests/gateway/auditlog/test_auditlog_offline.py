@@ -252,6 +252,16 @@ def test_receipt_rows_are_checked_against_the_result_digest(kit: Kit) -> None:
     code, out = offline(kit, "verify-receipt", str(bad), "--keys", str(kit.keys))
     assert code == 1 and "do not match" in out
     assert "receipt verified" not in out  # no mixed signal: changed rows verify nothing
+    # What the response says beside its rows must be what the entry records, too.
+    for field, value in [
+        ("treatments", {**response["treatments"], "name": "keep"}),
+        ("policy_version", "0" * 64),
+        ("row_count", response["row_count"] + 1),
+        ("query_id", "qr_00000000000000000000"),
+    ]:
+        edited = kit.write("edited.json", json.dumps({**response, field: value}))
+        code, out = offline(kit, "verify-receipt", str(edited), "--keys", str(kit.keys))
+        assert code == 1 and field in out and "differ" in out, (field, out)
     receipt_only = kit.write("receipt.json", json.dumps(response["receipt"]))
     code, out = offline(kit, "verify-receipt", str(receipt_only), "--keys", str(kit.keys))
     assert code == 0 and "not checked" in out
