@@ -60,6 +60,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _as_boolean(value: Any) -> Any:
+    """A declared boolean column's value: SQLite and MariaDB keep booleans as 0 and 1."""
+    return bool(value) if type(value) is int and value in (0, 1) else value
+
+
 def release_rows(
     result: SourceResult,
     decision: Decision,
@@ -69,6 +74,7 @@ def release_rows(
     class_columns: Collection[str] | None = None,
     resident_column: bool = False,
     constrained: Collection[str] = (),
+    booleans: Collection[str] = (),
 ) -> Release:
     """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers).
 
@@ -96,6 +102,8 @@ def release_rows(
     for position, name in enumerate(columns):
         rule = decision.columns[name]
         values: Sequence[Any] = [_plain(r[position]) for r in rows]
+        if name in booleans:  # true/false whichever database the department runs
+            values = [_as_boolean(v) for v in values]
         if rule.treatment != "keep":
             params = (
                 without_birth_year(rule.treatment, rule.params)
@@ -142,6 +150,7 @@ def release_aggregates(
     decision: Decision,
     limit: int,
     spec: QuerySpec,
+    booleans: Collection[str] = (),
 ) -> Release:
     """Groups under k persons are dropped, or merged into one "other" row (policy).
 
@@ -158,6 +167,10 @@ def release_aggregates(
         if a.fn in ("count", "persons", "sum")
     ]
     rows = [[_plain(v) for v in row] for row in result.rows[:limit]]
+    for i, key in enumerate(spec.group_by):
+        if key in booleans:  # true/false whichever database the department runs
+            for row in rows:
+                row[i] = _as_boolean(row[i])
     # Without group keys there is nothing to merge into an "other" row.
     merge = decision.small_groups == "merge" and bool(group_by)
     mode: Literal["suppress", "merge"] = "merge" if merge else "suppress"

@@ -209,6 +209,7 @@ def _release(
     cap: int,
     bound: dict[str, Any],
 ) -> Release:
+    booleans = {n for n, c in view.columns.items() if c.type == "boolean"}
     if loaded.spec.kind == "rows":
         context = OperatorContext(
             master_key=ctx.keyring.current,
@@ -232,5 +233,6 @@ def _release(
             classes,
             resident_column=resident,
             constrained=constrained,
+            booleans=booleans,
         )
-    return release_aggregates(result, decision, cap, loaded.spec)
+    return release_aggregates(result, decision, cap, loaded.spec, booleans)
