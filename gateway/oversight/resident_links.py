@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -33,10 +31,10 @@ from gateway.auditlog.models import ResidentLink
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.schemas import ResidentLinkCreate, ResidentLinkIssued, ResidentLinkOut
 from gateway.auditlog.service import columns_damaged, record, record_in
-from gateway.auth.models import Principal
 from gateway.catalog.repository import CatalogRepository
 from gateway.context import GatewayContext
 from gateway.errors import NotFound
+from gateway.oversight.link_repository import ResidentLinkRepository
 from gateway.principal import AuthPrincipal
 from gateway.store.base import new_id, utcnow
 
@@ -102,8 +100,7 @@ def issue(
         created_at=now,
         expires_at=now + timedelta(hours=body.expires_in_hours or ctx.settings.resident_link_hours),
     )
-    session.add(row)
-    session.flush()
+    ResidentLinkRepository(session).add(row)
     # The link and its entry commit together; the entry names the link, not the resident.
     record_in(
         session,
@@ -127,15 +124,9 @@ def list_links(
 ) -> list[ResidentLinkOut]:
     """Links issued by the caller's department (any of its principals), newest first."""
     require("resident_link.list", principal)
-    stmt = (
-        select(ResidentLink, Principal.name)
-        .join(Principal, Principal.id == ResidentLink.issuer_id)
-        .where(Principal.kind == "department", Principal.domain == principal.domain)
-        .order_by(ResidentLink.created_at.desc(), ResidentLink.id)
-        .limit(limit)
-    )
+    found = ResidentLinkRepository(session).of_department(principal.domain, limit)
     now = utcnow()
-    return [_out(row, name, now) for row, name in session.execute(stmt).all()]
+    return [_out(row, name, now) for row, name in found]
 
 
 def revoke(
@@ -147,18 +138,13 @@ def revoke(
 ) -> ResidentLinkOut:
     """End a link (and any session it opened); only its issuing department may."""
     require_caller("resident_link.revoke", principal)
-    found = session.execute(
-        select(ResidentLink, Principal.name, Principal.domain)
-        .join(Principal, Principal.id == ResidentLink.issuer_id)
-        .where(ResidentLink.id == link_id)
-    ).first()
+    found = ResidentLinkRepository(session).with_issuer(link_id)
     if found is None:
         raise NotFound("no such resident link")
     row, issuer, domain = found
     require("resident_link.revoke", principal, Resource(owner=domain))
     if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.flush()
+        ResidentLinkRepository(session).revoke(row, utcnow())
         record_in(
             session, ctx, "subject.link_revoked", principal, link=row.id, request_id=request_id
         )
@@ -183,8 +169,7 @@ def link_state(session: Session, token: str) -> LinkState:
     """What opening this token would meet, without opening it (for the page before it)."""
     if not is_token(token):
         return "unknown"
-    row = session.scalars(select(ResidentLink).where(ResidentLink.token_digest == _digest(token)))
-    found = row.first()
+    found = ResidentLinkRepository(session).by_token(_digest(token))
     return "unknown" if found is None else _state(found, utcnow())
 
 
@@ -210,28 +195,14 @@ def open_link(session: Session, ctx: GatewayContext, token: str, request_id: str
     now = utcnow()
     session_token = secrets.token_urlsafe(32)
     ends = now + timedelta(minutes=ctx.settings.resident_session_minutes)
-    result = session.execute(
-        update(ResidentLink)
-        .where(
-            ResidentLink.token_digest == digest,
-            ResidentLink.opened_at.is_(None),
-            ResidentLink.revoked_at.is_(None),
-            ResidentLink.expires_at > now,
-        )
-        .values(opened_at=now, session_digest=_digest(session_token), session_expires_at=ends)
-        .execution_options(synchronize_session=False)
-    )
-    assert isinstance(result, CursorResult)
-    found = session.execute(
-        select(ResidentLink, Principal.domain)
-        .join(Principal, Principal.id == ResidentLink.issuer_id)
-        .where(ResidentLink.token_digest == digest)
-    ).first()
+    links = ResidentLinkRepository(session)
+    opened = links.claim_open(digest, now, _digest(session_token), ends)
+    found = links.by_token_with_domain(digest)
     if found is None:
         return Opened("unknown")  # not logged: anyone may send a token, and it names nothing
     row, domain = found
     resident = _resident(row, domain)
-    if result.rowcount == 1:
+    if opened:
         record_in(
             session,
             ctx,
@@ -272,15 +243,7 @@ def resident_for_session(session: Session, session_token: str) -> Resident | Non
     """The resident holding this session token, while the session lasts and is not revoked."""
     if not is_token(session_token):
         return None
-    found = session.execute(
-        select(ResidentLink, Principal.domain, Principal.display_name, Principal.name)
-        .join(Principal, Principal.id == ResidentLink.issuer_id)
-        .where(
-            ResidentLink.session_digest == _digest(session_token),
-            ResidentLink.revoked_at.is_(None),
-            ResidentLink.session_expires_at > utcnow(),
-        )
-    ).first()
+    found = ResidentLinkRepository(session).live_session(_digest(session_token), utcnow())
     if found is None:
         return None
     row, domain, display, name = found
@@ -293,12 +256,7 @@ def resident_for_session(session: Session, session_token: str) -> Resident | Non
 def end_session(session: Session, session_token: str) -> None:
     """Sign the resident out: the session ends now (the link was used up already)."""
     if is_token(session_token):
-        session.execute(
-            update(ResidentLink)
-            .where(ResidentLink.session_digest == _digest(session_token))
-            .values(session_expires_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        ResidentLinkRepository(session).end_session(_digest(session_token), utcnow())
 
 
 @dataclass(frozen=True)
@@ -344,7 +302,9 @@ def history(
         entries_shown=len(entries),
         request_id=request_id,
     )
-    names = _display_names(session, {str(e.get("principal", "")) for e in entries})
+    names = ResidentLinkRepository(session).display_names(
+        {str(e.get("principal", "")) for e in entries}
+    )
     nodes = ctx.access.hierarchy.nodes
     out = []
     for entry in reversed(entries):
@@ -361,10 +321,3 @@ def history(
             )
         )
     return out, cut
-
-
-def _display_names(session: Session, names: set[str]) -> dict[str, str]:
-    if not names:
-        return {}
-    stmt = select(Principal.name, Principal.display_name).where(Principal.name.in_(names))
-    return {n: d for n, d in session.execute(stmt).all() if d}
