@@ -174,6 +174,14 @@ def _entries_query(job: RangeJob, dialect: str) -> Any:
     leaf = _NODES.alias("leaf")
     e = _ENTRIES.c
     readable = readable_time(dialect)
+    # The leaves' bounds are implied by the entries' (leaf.idx = index), but stated they let
+    # PostgreSQL read just the range's leaves in index order: without them it sorted every
+    # leaf of the log for each range (on disk, at a million entries).
+    on = (leaf.c.level == 0) & (leaf.c.idx == e.index)
+    if not job.first:
+        on &= leaf.c.idx >= job.start
+    if not job.last:
+        on &= leaf.c.idx < job.stop
     stmt = (
         select(
             e.index,
@@ -194,7 +202,7 @@ def _entries_query(job: RangeJob, dialect: str) -> Any:
             e.mac,
             case((readable, False), (e.recorded_at.is_(None), False), else_=True),
         )
-        .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.index))
+        .outerjoin(leaf, on)
         .order_by(e.index)
     )
     if not job.first:
