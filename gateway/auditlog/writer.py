@@ -223,6 +223,11 @@ class Appender:
         # cosigned would look like a fork forever after).
         self.checkpoint_wanted = False
         self._head: _Head | None = None
+        # Entries [0, _checked) were written by this process or had their MACs checked by
+        # it. Unlike the head, it survives another process appending: with two gateway
+        # processes taking turns, each reload checks only the entries added since, not
+        # every entry back to the last signed checkpoint (and that checkpoint's signature).
+        self._checked = 0
 
     def append(self, session: Session, batch: list[Pending]) -> list[Receipt]:
         """Append ``batch`` in the session's transaction (the caller commits).
@@ -275,6 +280,8 @@ class Appender:
     def trust(self, head: _Head | None) -> None:
         """``head`` is committed: the next batch builds on it without reading the store."""
         self._head = head
+        if head is not None:
+            self._checked = max(self._checked, head.size)
 
     def build(
         self,
@@ -381,9 +388,12 @@ class Appender:
         checkpoint_size, checkpoint_at = self._last_checkpoint(session)
         if known is not None and known.size <= start:
             checked = known.size  # what this process wrote or checked already
-        else:
+        elif 0 < self._checked <= start:
+            checked = self._checked  # the same, across heads another process moved
+        else:  # a first read, or a log shorter than what was checked: from the signed floor
             checked = self._signed_floor(session, start + 1)
         check_tail(session, self.macs, checked, start)
+        self._checked = start  # committed entries, whatever becomes of this transaction
         prev = found[(0, start - 1)].hex() if start else ""
         return _Head(start, prev, {k: found[k] for k in keys}, checkpoint_size, checkpoint_at)
 
@@ -402,7 +412,7 @@ class Appender:
         def committed(done: Session) -> None:
             value = done.info.pop(_HEAD_KEY, None)
             if isinstance(value, _Head):
-                self._head = value
+                self.trust(value)
 
         def rolled_back(done: Session) -> None:
             done.info.pop(_HEAD_KEY, None)

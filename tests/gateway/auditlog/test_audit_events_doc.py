@@ -45,7 +45,7 @@ def test_every_event_the_code_records_is_registered() -> None:
 def test_every_reason_code_the_code_writes_is_registered() -> None:
     decision = (ROOT / "policies" / "decision.py").read_text(encoding="utf-8")
     denials = set(re.findall(r"_deny\(\s*\"([a-z_]+)\"", decision))
-    runs = (ROOT / "gateway" / "runs" / "pipeline.py").read_text(encoding="utf-8")
+    runs = (ROOT / "gateway" / "runs" / "context.py").read_text(encoding="utf-8")
     not_runnable = set(re.findall(r"^\s+\"[a-z]+\": \(\"([a-z_]+)\"", runs, re.M))
     queries = sources("gateway/runs", "gateway/queries", "gateway/tokens")
     refusals = set(re.findall(r"deny\(\s*ctx,\s*principal,\s*run,\s*\w+,\s*\"([a-z_]+)\"", queries))

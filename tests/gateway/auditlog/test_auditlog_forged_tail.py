@@ -167,3 +167,39 @@ def test_a_mac_removed_or_edited_in_the_unsigned_tail_is_found(log: Log) -> None
     tamper(log.engine, "UPDATE audit_entries SET mac = '1:00' WHERE \"index\" = :i", i=tail)
     out = verify(log.env)
     assert (out["problem"], out["first_bad_index"]) == ("forged_entry_mac", tail), out
+
+
+def test_two_writers_taking_turns_check_only_what_is_new_and_still_refuse_a_forgery(
+    log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second gateway process on the same store, appending in turn with the first.
+    from gateway.auditlog.service import record
+    from gateway.context import GatewayContext
+    from gateway.errors import Unavailable
+    from gateway.principal import AuthPrincipal
+
+    other = GatewayContext.open(log.gw.ctx.settings)
+    who = AuthPrincipal(id="p", name="heping-committee", kind="app", role="r", domain="heping")
+    floors: list[int] = []
+    appender = log.gw.ctx.audit.appender
+    signed_floor = appender._signed_floor
+
+    def counted(session: Session, below: int) -> int:
+        floors.append(below)
+        return signed_floor(session, below)
+
+    monkeypatch.setattr(appender, "_signed_floor", counted)
+    try:
+        for turn in range(6):
+            for ctx in (log.gw.ctx, other):
+                record(ctx, "query.run", who, outcome="ok", request_id=f"turn-{turn}")
+        # This process read the signed floor at most once; later reloads start from the
+        # entries it had already written or checked.
+        assert len(floors) <= 1, floors
+        assert verify(log.env)["intact"]
+        forged = forge_tail_entry(log.engine)
+        with pytest.raises(Unavailable):
+            record(log.gw.ctx, "query.run", who, outcome="ok", request_id="after-forgery")
+        assert scalar(log.engine, "SELECT size FROM audit_sequencer") == forged + 1
+    finally:
+        other.close()
