@@ -65,6 +65,7 @@ _MAX_BATCH = 512
 _ATTEMPTS = 20
 _WAIT_SECONDS = 60.0
 _GATHER_SECONDS = 0.002
+_CONTENDED_SECONDS = 2.0
 
 
 class AuditUnavailable(RuntimeError):
@@ -788,6 +789,10 @@ class AuditLog:
         self._predicted: _Head | None = None
         self._in_flight = 0
         self._stale = False
+        # Until then another process was seen appending: batches claim their indexes first
+        # instead of being built ahead on a head the other process keeps moving (each such
+        # batch was built, sent and rolled back before being appended afresh).
+        self._contended_until = 0.0
         self._drained = threading.Condition(threading.Lock())
 
     def append(self, pending: Pending) -> Receipt:
@@ -873,7 +878,7 @@ class AuditLog:
             base = self._predicted
             self._in_flight += 1
         built = None
-        if base is not None:
+        if base is not None and not self._contended():
             try:
                 built = self.appender.build([w.pending for w in batch], base)
             except Exception as exc:  # never leave a caller waiting
@@ -882,6 +887,9 @@ class AuditLog:
                 return
             self._predicted = built.head
         self._commits.put((batch, built))
+
+    def _contended(self) -> bool:
+        return time.monotonic() < self._contended_until
 
     def _landed(self) -> None:
         with self._drained:
@@ -914,6 +922,7 @@ class AuditLog:
                     raise HeadMoved("a value the pipelined insert cannot write")
         except Exception:  # rolled back: appended afresh, on the stored head
             self._stale = True
+            self._contended_until = time.monotonic() + _CONTENDED_SECONDS
             return False
         appender.trust(built.head)
         self._finish(batch, built.receipts, None, started)
@@ -932,8 +941,9 @@ class AuditLog:
         for attempt in range(_ATTEMPTS):
             try:
                 with self._transaction() as conn:
-                    built = self.appender.write(conn, pendings, optimistic=True)
+                    built = self.appender.write(conn, pendings, optimistic=not self._contended())
             except (IntegrityError, DBAPIError, HeadMoved) as exc:
+                self._contended_until = time.monotonic() + _CONTENDED_SECONDS
                 if attempt + 1 < _ATTEMPTS:
                     continue
                 self._finish(batch, None, AuditUnavailable(type(exc).__name__))

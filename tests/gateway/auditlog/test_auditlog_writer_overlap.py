@@ -63,6 +63,17 @@ def test_a_batch_built_on_a_head_another_process_moved_is_not_committed_as_built
         log._write(ahead)  # appended afresh on the stored head
         assert [r.entry_index for r in _receipts(ahead)] == [7, 8, 9, 10]
         _intact(ours, 11)
+        # Another process is appending: for a while batches are not built ahead (they would
+        # be built, sent and rolled back again) but claim their indexes first.
+        assert log._contended()
+        later = _batch(300, 2)
+        log._hand_over(later)
+        queued, built_ahead = log._commits.get_nowait()
+        log._landed()
+        assert queued is later and built_ahead is None
+        log._write(later)
+        assert [r.entry_index for r in _receipts(later)] == [11, 12]
+        _intact(ours, 13)
     finally:
         ours.close()
         theirs.close()
