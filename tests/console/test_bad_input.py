@@ -5,7 +5,6 @@ the HTTP API's dataset and policy routes)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -64,11 +63,10 @@ def test_deeply_nested_yaml_is_refused_on_every_department_form(world: World) ->
         (base + "/preview", "policy"),
     ]:
         for text in (DEEP_YAML, DEEP_POLICY):
-            started = time.perf_counter()
             r = dept.post(path, data={"csrf": csrf, field: text}, follow_redirects=False)
-            took = time.perf_counter() - started
+            # Refused (no crash, nothing saved); no timing is asserted in a test, the depth
+            # check's own message is checked on the form that shows problems below.
             assert r.status_code < 500 and r.status_code != 303, (path, r.status_code)
-            assert took < 1.0, (path, took)
     check = dept.post(
         "/console/department/datasets/check", data={"csrf": csrf, "document": DEEP_POLICY}
     )
