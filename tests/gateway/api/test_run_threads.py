@@ -28,12 +28,16 @@ def test_results_errors_and_context_reach_the_caller() -> None:
 
         with pytest.raises(LookupError, match="no such query"):
             await threads.call(fails)
-        # Calls run side by side: eight sleeps of 0.2 s on four threads take about 0.4 s.
-        started = time.monotonic()
-        done = await asyncio.gather(
-            *(threads.call(lambda n=n: time.sleep(0.2) or n) for n in range(8))
-        )
-        assert done == list(range(8)) and time.monotonic() - started < 0.7
+        # Calls run side by side: four calls meet at a barrier, which one thread alone
+        # (or calls run one after another) could never pass.
+        meet = threading.Barrier(4, timeout=30)
+
+        def arrive(n: int) -> int:
+            meet.wait()  # BrokenBarrierError unless four threads wait at once
+            return n
+
+        done = await asyncio.gather(*(threads.call(lambda n=n: arrive(n)) for n in range(4)))
+        assert done == list(range(4))
 
     asyncio.run(main())
 
