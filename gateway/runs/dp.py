@@ -113,12 +113,12 @@ def run_dp(
             )
         # The quota is taken only by the run that reads the source; a refusal drops
         # the claim (below), so identical runs waiting on it answer 409.
-        take_quota(ctx, principal, run, loaded, decision)
-        answer = _run_once(ctx, principal, run, loaded, decision, plan, key, ids, common)
+        counted = {**common, "counted_at": take_quota(ctx, principal, run, loaded, decision)}
+        answer = _run_once(ctx, principal, run, loaded, decision, plan, key, ids, counted)
     finally:
         with ctx.store.writing() as session:
             ClaimRepository(session).drop(key, holder)
-    return _answer(ctx, principal, loaded, decision, common, answer, cost, ids, cached=False)
+    return _answer(ctx, principal, loaded, decision, counted, answer, cost, ids, cached=False)
 
 
 def _stored(ctx: GatewayContext, key: str) -> dict[str, Any] | None:

@@ -98,13 +98,13 @@ def run_query(
         return run_dp(ctx, principal, run, loaded, verdict, bound)
 
     # Take quota, before the source is touched.
-    take_quota(ctx, principal, run, loaded, verdict)
+    counted_at = take_quota(ctx, principal, run, loaded, verdict)
 
     # Plan: the statement planned once per (query, policy version); the run binds values.
     cap = _row_cap(ctx, verdict, loaded.query, loaded.spec)
     planned = PLANS.get(loaded.query.id, loaded.dataset, loaded.spec, verdict, cap + 1)
     view = planned.view
-    common = audit_fields(loaded, verdict, run)
+    common = {**audit_fields(loaded, verdict, run), "counted_at": counted_at}
 
     # Execute.
     try:

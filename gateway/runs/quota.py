@@ -20,24 +20,31 @@ def take_quota(
     run: RunContext,
     loaded: Loaded,
     decision: Decision,
-) -> None:
-    """Count one run of the query and one of the purpose today; or refuse.
+) -> str:
+    """Count one run of the query and one of the purpose today, and return the moment it
+    was counted (ISO 8601, UTC, microseconds); or refuse.
 
     The day's count moves whether or not the purpose has a daily cap, so a cap a
     department adds later in the day counts the runs already made. Both counts move in
     one short write transaction: a refused daily count rolls the query's count back, so
     a refusal uses up nothing. Raises the logged refusal.
+
+    The moment is read inside the counting transaction. The count and a revocation update
+    the same row, so a counted run was authorised before any revocation that commits after
+    it; the run's entry, appended once the source has answered, can come after the
+    revocation's entry in log order, and carries this moment (``counted_at``) to show it.
     """
     stored = ("approved", "")
     try:
         with ctx.store.writing_connection() as conn:
             repo = RunCounts(conn)
+            moment = utcnow()
             counted = repo.take_run(loaded.query.id)
             if not counted:
                 # Revoked (or retired) since it was loaded, or its runs are used up.
                 stored = repo.status(loaded.query.id)
             else:
-                day = utcnow().date().isoformat()
+                day = moment.date().isoformat()
                 if not repo.take_daily_run(
                     principal.name,
                     loaded.dataset.id,
@@ -67,3 +74,4 @@ def take_quota(
             "run_quota_used",
             "该查询的运行次数已用完 / the query has used all its runs",
         )
+    return moment.isoformat(timespec="microseconds")

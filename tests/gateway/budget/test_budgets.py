@@ -89,6 +89,15 @@ def test_identical_runs_get_the_stored_answer_and_spend_nothing(
     assert ledger(gateway)[0]["spent"] == 1.0
     fresh = gateway.run("heping-committee", qid, {"max_age": 151}).json()
     assert not fresh["dp"]["cached"] and ledger(gateway)[0]["spent"] == 2.0
+    # Only the runs that were counted say when: a stored answer used up no run.
+    entries = gateway.get("district-auditor", "/v1/audit/entries", params={"limit": 1000}).json()
+    runs = [
+        e["entry"]
+        for e in sorted(entries, key=lambda e: int(e["index"]))
+        if e["entry"]["event"] == "query.run" and e["entry"].get("approved_query") == qid
+    ]
+    assert ["counted_at" in e for e in runs] == [True, False, False, False, False, True]
+    assert all(e["counted_at"] <= e["time"] for e in runs if "counted_at" in e)
 
 
 def test_stored_answers_use_up_no_runs_of_the_query(gateway: Gateway, visits: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,7 @@ from gateway.demo.community import Community
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import GatewayError
 from gateway.queries.spec import QuerySpec
+from gateway.runs import pipeline
 from gateway.runs.context import Loaded, RunContext
 from gateway.runs.quota import take_quota
 from gateway.runs.repository import RunRepository
@@ -48,3 +51,54 @@ def test_a_run_racing_a_revocation_is_told_it_was_revoked(
         )
     assert refused.value.reason == "query_revoked"
     assert "停止" in refused.value.detail  # the department's reason, as for any revoked run
+
+
+def test_a_run_counted_before_a_revocation_says_when_it_was_counted(
+    gateway: Gateway,
+    small_community: Community,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counted, then revoked while the source is read, then appended: the revocation's entry
+    comes first in the log, and the run's entry carries the earlier moment it was counted."""
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, url))
+    dataset = gateway.register_demo_dataset("residents", url)
+    qid = gateway.approved_query("heping-committee", dataset, HOME_VISIT, {"select": ["age"]})
+    real_execute = pipeline.execute  # type: ignore[attr-defined]
+
+    def revoked_while_reading(*args: Any, **kwargs: Any) -> Any:
+        r = gateway.post("civil-affairs", f"/v1/query-requests/{qid}/revoke", {"reason": "停止"})
+        assert r.status_code == 200, r.text
+        return real_execute(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "execute", revoked_while_reading)
+    r = gateway.run("heping-committee", qid)
+    assert r.status_code == 200, r.text
+    monkeypatch.undo()
+
+    entries = {
+        e["index"]: e["entry"]
+        for e in gateway.get("district-auditor", "/v1/audit/entries", params={"limit": 1000}).json()
+        if e["entry"].get("approved_query") == qid
+    }
+    at_revoked, revoked = next(
+        (i, e) for i, e in entries.items() if e["event"] == "request.revoked"
+    )
+    at_ran, ran = next((i, e) for i, e in entries.items() if e["event"] == "query.run")
+    assert at_revoked < at_ran  # "revoked, then granted" in log order ...
+    counted = datetime.fromisoformat(ran["counted_at"])
+    assert counted < datetime.fromisoformat(revoked["time"])  # ... yet counted before it
+    assert counted <= datetime.fromisoformat(ran["time"])
+
+    # A run refused as revoked was never counted, and says nothing of a count.
+    r = gateway.run("heping-committee", qid)
+    assert r.status_code == 403 and r.json()["reason"] == "query_revoked"
+    runs = [
+        (e["index"], e["entry"])
+        for e in gateway.get("district-auditor", "/v1/audit/entries", params={"limit": 1000}).json()
+        if e["entry"].get("approved_query") == qid and e["entry"]["event"] == "query.run"
+    ]
+    refused = max(runs, key=lambda r: int(r[0]))[1]
+    assert refused["decision"]["reason_code"] == "query_revoked"
+    assert "counted_at" not in refused
