@@ -39,20 +39,20 @@ def take_quota(
         with ctx.store.writing_connection() as conn:
             repo = RunCounts(conn)
             moment = utcnow()
-            counted = repo.take_run(loaded.query.id)
-            if not counted:
+            taken = repo.take(
+                loaded.query.id,
+                principal.name,
+                loaded.dataset.id,
+                decision.purpose,
+                moment.date().isoformat(),
+                decision.max_runs_per_day,
+            )
+            counted = taken == "counted"
+            if taken == "run_refused":
                 # Revoked (or retired) since it was loaded, or its runs are used up.
                 stored = repo.status(loaded.query.id)
-            else:
-                day = moment.date().isoformat()
-                if not repo.take_daily_run(
-                    principal.name,
-                    loaded.dataset.id,
-                    decision.purpose,
-                    day,
-                    decision.max_runs_per_day,
-                ):
-                    raise _DailyQuotaUsed  # rolls the run count back too
+            elif taken == "day_refused":
+                raise _DailyQuotaUsed  # rolls the run count back too
     except _DailyQuotaUsed:
         raise deny(
             ctx,

@@ -89,4 +89,36 @@ def test_run_counts_stop_at_their_caps_on_every_store(
         raise RuntimeError
     with store.transaction() as session:
         assert session.get(DailyRuns, day).runs == 3  # type: ignore[union-attr]
+
+    # Both counts in one call, as a run takes them: the day moves only with the query.
+    with store.transaction() as session:
+        row = session.get(QueryRequest, "qr_1")
+        assert row is not None
+        row.max_runs = 4
+    other = ("heping-committee", "ds_1", "p", "2026-12-05")
+    with store.writing_connection() as conn:
+        counts = RunCounts(conn)
+        assert counts.take("qr_1", *other, 1) == "counted"  # runs_used 3, the day at 1
+        assert counts.take("qr_unknown", *other, None) == "run_refused"
+    with pytest.raises(RuntimeError), store.writing_connection() as conn:
+        # The day is full: the caller rolls back, and the query's count with it.
+        assert RunCounts(conn).take("qr_1", *other, 1) == "day_refused"
+        raise RuntimeError
+    with pytest.raises(RuntimeError), store.writing_connection() as conn:
+        assert RunCounts(conn).take("qr_1", *other, 0) == "day_refused"
+        raise RuntimeError
+    with store.writing_connection() as conn:
+        assert RunCounts(conn).take("qr_1", *other, None) == "counted"  # runs_used 4
+        assert RunCounts(conn).take("qr_1", *other, None) == "run_refused"  # 4 of 4 used
+    with store.transaction() as session:
+        assert session.get(QueryRequest, "qr_1").runs_used == 4  # type: ignore[union-attr]
+        assert session.get(DailyRuns, other).runs == 2  # type: ignore[union-attr]
+        row = session.get(QueryRequest, "qr_1")
+        assert row is not None
+        row.status, row.max_runs = "revoked", None
+    with store.writing_connection() as conn:
+        assert RunCounts(conn).take("qr_1", *other, None) == "run_refused"
+    with store.transaction() as session:
+        assert session.get(QueryRequest, "qr_1").runs_used == 4  # type: ignore[union-attr]
+        assert session.get(DailyRuns, other).runs == 2  # type: ignore[union-attr]
     gw.ctx.close()
