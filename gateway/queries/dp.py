@@ -71,6 +71,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from gateway.errors import Forbidden
 from gateway.queries.binding import DatasetView
+from gateway.queries.conformance import numeric_only
 from gateway.queries.planner import table_of, where_clause
 from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
@@ -205,7 +206,9 @@ def plan_dp(
         if ":" in m.name and not m.name.startswith("nn:"):
             kind, column = m.name.split(":", 1)
             b = dp.bounds[column]
-            value = t.c[column]
+            # Only numbers of the declared type are summed: a text value a SQLite column
+            # holds is left out like a NULL (else the clamp would read it as the upper bound).
+            value = numeric_only(t.c[column], view.columns[column].type)
             clamped: ColumnElement[Any] = case(
                 (value < b.lower, b.lower), (value > b.upper, b.upper), else_=value
             )

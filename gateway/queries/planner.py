@@ -32,6 +32,7 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.types import TypeEngine
 
 from gateway.queries.binding import DatasetView
+from gateway.queries.conformance import numeric_only, raw
 from gateway.queries.spec import Filter, ParamRef, QuerySpec
 from policies import Decision
 
@@ -198,10 +199,18 @@ def plan(
         hidden = [subject]
         if view.resident_id is not None:
             hidden = [t.c[view.resident_id].label(RESIDENT), subject]
-        stmt = select(*[t.c[name] for name in spec.select], *hidden)
+        # Released columns are read as stored: the release holds them to their declared type.
+        stmt = select(*[raw(t.c[name], name) for name in spec.select], *hidden)
         order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]
+        # Sums and means read numbers only (a text value in a SQLite numeric column is
+        # left out, not read as 0); group keys are read as stored, like released columns.
+        numeric = {
+            name: numeric_only(t.c[name], view.columns[name].type)
+            for name in {a.column for a in spec.aggregates if a.fn in ("sum", "mean")}
+            if name is not None
+        }
         # Layout: group keys, the aggregates in the spec's order, then the person count.
         outputs: dict[str, ColumnElement[Any]] = {}
         for agg in spec.aggregates:
@@ -213,14 +222,14 @@ def plan(
             elif agg.fn == "persons":
                 expr = func.count(t.c[view.privacy_unit].distinct())
             elif agg.fn == "sum":
-                expr = func.sum(target)
+                expr = func.sum(numeric[str(agg.column)])
             else:
-                expr = func.avg(target)
+                expr = func.avg(numeric[str(agg.column)])
             outputs[agg.alias] = expr.label(agg.alias)
         persons = func.count(t.c[view.privacy_unit].distinct()).label(PERSONS)
         if len(outputs) != len(spec.aggregates):
             raise ValueError("aggregate names must be unique")  # the layout would shift
-        stmt = select(*keys, *outputs.values(), persons)
+        stmt = select(*(raw(k, k.name) for k in keys), *outputs.values(), persons)
         if keys:
             stmt = stmt.group_by(*keys)
         order_cols = {**{name: t.c[name] for name in spec.group_by}, **outputs}

@@ -8,13 +8,17 @@ groups are hidden so that none can be recomputed from margins (secondary
 suppression), and the hidden person count is dropped. How many groups were
 hidden is not reported either: the count would tell an empty cell from one
 holding one to k-1 persons.
+
+Every released value (a row's column, an aggregate's group key) is first held to its
+column's declared type (``conformance``): one that does not conform is released as
+null and counted in ``withheld_values``, over the rows actually released.
 """
 
 from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -23,6 +27,7 @@ from anonymizers import OperatorContext, build_operator
 from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from anonymizers.operators import narrows_birth_date, without_birth_year
 from audit.digest import result_digest
+from gateway.queries.conformance import WITHHELD, conform_all, count_withheld
 from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
 from policies import Decision
@@ -38,6 +43,7 @@ class Release:
     # ID numbers of the residents in released rows, for the access log's index (row releases).
     residents: list[Any] = field(default_factory=list)
     suppressed_cells: int = 0  # quasi-identifier cells withheld to reach k-anonymity
+    withheld_values: int = 0  # stored values not of their column's declared type: null
 
     def digest(self) -> str:
         """The audit entry's fingerprint of the answer (one definition: ``audit.digest``)."""
@@ -60,11 +66,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _as_boolean(value: Any) -> Any:
-    """A declared boolean column's value: SQLite and MariaDB keep booleans as 0 and 1."""
-    return bool(value) if type(value) is int and value in (0, 1) else value
-
-
 def release_rows(
     result: SourceResult,
     decision: Decision,
@@ -74,13 +75,14 @@ def release_rows(
     class_columns: Collection[str] | None = None,
     resident_column: bool = False,
     constrained: Collection[str] = (),
-    booleans: Collection[str] = (),
+    declared: Mapping[str, str] | None = None,
 ) -> Release:
     """``class_columns``: what k-anonymity groups by (default: the quasi-identifiers).
 
     ``resident_column``: the planner put the residents' ID numbers before the privacy unit.
     ``constrained``: columns the query's filters or the row scope restrict; a restricted
     quasi-identifier (an age filter, say) narrows a birth date as a released one does.
+    ``declared``: each column's declared type (``conformance``); None holds nothing to one.
     """
     truncated = len(result.rows) > limit
     rows = result.rows[:limit]
@@ -99,11 +101,13 @@ def release_rows(
         )
     } | {name for name in constrained if name in quasi_identifiers}
     vectors: list[list[Any]] = []
+    withheld = 0
     for position, name in enumerate(columns):
         rule = decision.columns[name]
-        values: Sequence[Any] = [_plain(r[position]) for r in rows]
-        if name in booleans:  # true/false whichever database the department runs
-            values = [_as_boolean(v) for v in values]
+        held = conform_all([r[position] for r in rows], (declared or {}).get(name))
+        withheld += sum(1 for v in held if v is WITHHELD)
+        # A withheld value is null before any treatment: no operator sees what was stored.
+        values: Sequence[Any] = [None if v is WITHHELD else _plain(v) for v in held]
         if rule.treatment != "keep":
             params = (
                 without_birth_year(rule.treatment, rule.params)
@@ -134,6 +138,7 @@ def release_rows(
             # is then exactly that of a query matching no one: a count of withheld cells
             # would tell how many persons matched.
             released, subjects, residents, suppressed_cells = [], [], [], 0
+            withheld = 0  # like suppressed_cells: a count would tell how many matched
     return Release(
         columns=columns,
         rows=released,
@@ -142,6 +147,7 @@ def release_rows(
         subjects=subjects,
         residents=residents,
         suppressed_cells=suppressed_cells,
+        withheld_values=withheld,
     )
 
 
@@ -150,7 +156,7 @@ def release_aggregates(
     decision: Decision,
     limit: int,
     spec: QuerySpec,
-    booleans: Collection[str] = (),
+    declared: Mapping[str, str] | None = None,
 ) -> Release:
     """Groups under k persons are dropped, or merged into one "other" row (policy).
 
@@ -168,9 +174,11 @@ def release_aggregates(
     ]
     rows = [[_plain(v) for v in row] for row in result.rows[:limit]]
     for i, key in enumerate(spec.group_by):
-        if key in booleans:  # true/false whichever database the department runs
-            for row in rows:
-                row[i] = _as_boolean(row[i])
+        # A group key not of its declared type is held as WITHHELD (one value, so such
+        # groups still group as null does) through suppression, then released as null.
+        held = conform_all([r[i] for r in result.rows[:limit]], (declared or {}).get(key))
+        for row, value in zip(rows, held, strict=True):
+            row[i] = value if value is WITHHELD else _plain(value)
     # Without group keys there is nothing to merge into an "other" row.
     merge = decision.small_groups == "merge" and bool(group_by)
     mode: Literal["suppress", "merge"] = "merge" if merge else "suppress"
@@ -183,10 +191,13 @@ def release_aggregates(
         sum_indexes=additive,
         complementary=True,  # no hidden group may be recomputed from margins or totals
     )
+    released = [[v for i, v in enumerate(row) if i != persons_at] for row in kept]
     return Release(
         columns=names,
-        rows=[[v for i, v in enumerate(row) if i != persons_at] for row in kept],
+        rows=released,
         treatments={name: "aggregate" for name in names},
         truncated=len(result.rows) > limit,
         subjects=[],
+        # Counted over the groups released: hidden groups are not told of.
+        withheld_values=count_withheld(released),
     )

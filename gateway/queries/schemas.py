@@ -59,6 +59,10 @@ class RunResult(BaseModel):
     suppressed_cells: int = Field(
         default=0, description="Quasi-identifier cells withheld so the rows are k-anonymous."
     )
+    withheld_values: int = Field(
+        default=0,
+        description="Stored values not of their column's declared type, released as null.",
+    )
     truncated: bool = Field(description="True when the row cap cut the result.")
     retention: str
     receipt: ReceiptOut

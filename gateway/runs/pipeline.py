@@ -144,6 +144,8 @@ def run_query(
         columns=[{"name": n, "treatment": t} for n, t in release.treatments.items()],
         row_count=len(release.rows),
         suppressed_cells=release.suppressed_cells,
+        withheld_values=release.withheld_values,
+        truncated=release.truncated,
         result_digest=digest,
         **common,
     )
@@ -159,6 +161,7 @@ def run_query(
         row_count=len(release.rows),
         treatments=release.treatments,
         suppressed_cells=release.suppressed_cells,
+        withheld_values=release.withheld_values,
         truncated=release.truncated,
         retention=verdict.retention,
         receipt=ReceiptOut.model_validate(receipt.bundle()),
@@ -209,7 +212,7 @@ def _release(
     cap: int,
     bound: dict[str, Any],
 ) -> Release:
-    booleans = {n for n, c in view.columns.items() if c.type == "boolean"}
+    declared = {n: c.type for n, c in view.columns.items()}
     if loaded.spec.kind == "rows":
         context = OperatorContext(
             master_key=ctx.keyring.current,
@@ -233,6 +236,6 @@ def _release(
             classes,
             resident_column=resident,
             constrained=constrained,
-            booleans=booleans,
+            declared=declared,
         )
-    return release_aggregates(result, decision, cap, loaded.spec, booleans)
+    return release_aggregates(result, decision, cap, loaded.spec, declared)
