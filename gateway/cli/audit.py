@@ -60,6 +60,7 @@ from gateway.cli.common import (
     output_file,
     read_text,
 )
+from gateway.cli.receipt_fields import differing_fields
 from gateway.cli.remote import DEFAULT_URL, KeyOption, UrlOption, connected
 from gateway.cli.text import _
 from gateway.context import GatewayContext
@@ -470,33 +471,6 @@ def checkpoint(
         typer.echo(note, nl=False)
 
 
-# What a run response says that its entry records as well: (response field, entry field).
-_RECORDED = (
-    ("query_id", "approved_query"),
-    ("kind", "kind"),
-    ("purpose", "purpose"),
-    ("policy_version", "policy_version"),
-    ("row_count", "row_count"),
-)
-
-
-def _differing_fields(response: dict[str, Any], entry: dict[str, Any]) -> list[str]:
-    """Fields of a run response that contradict its entry (the rows are checked apart)."""
-    differing = [
-        name
-        for name, recorded in _RECORDED
-        if name in response and recorded in entry and response[name] != entry[recorded]
-    ]
-    columns = entry.get("columns")
-    if "treatments" in response and isinstance(columns, list):
-        recorded_treatments = {
-            c.get("name"): c.get("treatment") for c in columns if isinstance(c, dict)
-        }
-        if response["treatments"] != recorded_treatments:
-            differing.append("treatments")
-    return differing
-
-
 @app.command("verify-receipt")
 def verify_receipt(
     receipt: Annotated[
@@ -514,7 +488,8 @@ def verify_receipt(
 ) -> None:
     """Check a receipt offline: its entry is in the log under a signed checkpoint, and the
     rows beside it (in a run response) are the ones whose digest the entry records, with the
-    query, purpose, policy version, row count and treatments the entry records."""
+    query, kind, purpose, policy version, counts, truncation, treatments, ε and cached flag
+    the entry records."""
     trust = trust_from_file(keys, origin, 0)
     try:
         data = loads_strict(read_text(receipt))
@@ -556,7 +531,7 @@ def verify_receipt(
             raise fail(
                 _("the rows do not match the result digest entry %(index)s records", index=index)
             )
-        differing = _differing_fields(data, entry)
+        differing = differing_fields(data, entry)
         if differing:
             raise fail(
                 _(

@@ -1,0 +1,151 @@
+"""``cdg audit verify-receipt`` compares every field a run response shares with its entry.
+
+Real runs over HTTP give real responses with their receipts; each is checked offline by
+the CLI (an empty home, the published keys only) as received, then with one field altered:
+the command must fail, naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli.app import cli
+from gateway.demo.community import Community
+from gateway.demo.sources import SOURCE_TABLES, write_sources
+from tests.conftest import Gateway
+from tests.gateway.budget.dp_setup import DATASET, POLICY, rows, write
+from tests.gateway.runs.test_declared_types import POLICY as TYPED_POLICY
+from tests.gateway.runs.test_declared_types import ROWS, make_source, register
+
+HEPING = "heping-committee"
+
+
+def verify(tmp_path: Path, gateway: Gateway, response: dict[str, Any]) -> tuple[int, str]:
+    home = tmp_path / "nohome"
+    home.mkdir(exist_ok=True)
+    keys = tmp_path / "keys.txt"
+    keys.write_text(gateway.client.get("/.well-known/cdg-audit-keys").text)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(response, ensure_ascii=False))
+    result = CliRunner().invoke(
+        cli,
+        ["audit", "verify-receipt", str(path), "--keys", str(keys)],
+        env={"CDG_HOME": str(home)},
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+def altered(response: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """``response`` with the field at ``path`` (dotted) set to ``value`` (None: removed)."""
+    changed = copy.deepcopy(response)
+    *parents, name = path.split(".")
+    target = changed
+    for parent in parents:
+        target = target[parent]
+    if value is None:
+        del target[name]
+    else:
+        target[name] = value
+    return changed
+
+
+def refused_naming(tmp_path: Path, gateway: Gateway, response: dict[str, Any], field: str) -> None:
+    code, out = verify(tmp_path, gateway, response)
+    assert code == 1, (field, out)
+    assert field in out and "differ" in out and "receipt verified" not in out, (field, out)
+
+
+def test_row_release_fields(gateway: Gateway, tmp_path: Path, small_community: Community) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
+    dataset = gateway.register_demo_dataset("residents", source)
+    qid = gateway.approved_query(
+        HEPING, dataset, "public-service.elderly-care.home-visit", {"select": ["age"], "limit": 3}
+    )
+    response = gateway.run(HEPING, qid).json()
+    entry = json.loads(response["receipt"]["entry"])
+    assert response["truncated"] is True and entry["truncated"] is True
+    assert entry["withheld_values"] == 0 and entry["suppressed_cells"] == 0
+    code, out = verify(tmp_path, gateway, response)
+    assert code == 0 and "rows match" in out, out
+    count = response["row_count"]
+    for field, value in [
+        ("row_count", float(count)),  # 3.0 == 3 in Python: refused all the same
+        ("row_count", True if count == 1 else count + 1),
+        ("row_count", str(count)),
+        ("truncated", False),
+        ("truncated", 1),
+        ("suppressed_cells", 1),
+        ("suppressed_cells", 0.0),
+        ("withheld_values", 2),
+        ("kind", "aggregate"),
+        ("purpose", "public-service.community-planning"),
+        ("policy_version", "0" * 64),
+        ("query_id", "qr_00000000000000000000"),
+        ("treatments", {"age": "drop"}),
+        ("dp", {"epsilon": 0.0, "cached": False}),
+    ]:
+        refused_naming(tmp_path, gateway, altered(response, field, value), field)
+
+
+def test_withheld_values_are_compared(gateway: Gateway, tmp_path: Path) -> None:
+    dataset = register(gateway, make_source(tmp_path), TYPED_POLICY)
+    qid = gateway.approved_query(HEPING, dataset, ROWS, {"select": ["tag", "visits"], "limit": 100})
+    response = gateway.run(HEPING, qid).json()
+    assert response["withheld_values"] == 3  # 'yes', 3.5 and 'seven'
+    assert verify(tmp_path, gateway, response)[0] == 0
+    for value in (0, 3.0, None):
+        refused_naming(
+            tmp_path, gateway, altered(response, "withheld_values", value), "withheld_values"
+        )
+
+
+@pytest.fixture
+def dp_query(gateway: Gateway, tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'visits.db'}"
+    write(url, rows(people=200))
+    assert (
+        gateway.post("civil-affairs", "/v1/sources", {"name": "visits-db", "url": url}).status_code
+        == 201
+    )
+    created = gateway.post("civil-affairs", "/v1/datasets", {**DATASET, "policy": POLICY})
+    assert created.status_code == 201, created.text
+    spec = {"aggregates": [{"fn": "sum", "column": "value", "as": "total"}], "group_by": ["grp"]}
+    return gateway.approved_query(
+        HEPING, str(created.json()["id"]), "public-service.statistics", spec
+    )
+
+
+def test_dp_release_fields(gateway: Gateway, tmp_path: Path, dp_query: str) -> None:
+    first = gateway.run(HEPING, dp_query).json()
+    again = gateway.run(HEPING, dp_query).json()  # answered from the stored release
+    assert first["dp"]["cached"] is False and first["dp"]["epsilon"] > 0
+    assert again["dp"]["cached"] is True and again["dp"]["epsilon"] == 0
+    for response in (first, again):
+        code, out = verify(tmp_path, gateway, response)
+        assert code == 0 and "rows match" in out, out
+        epsilon = response["dp"]["epsilon"]
+        for field, value in [
+            ("dp.epsilon", epsilon + 0.5),
+            ("dp.epsilon", epsilon + 0.0000001),  # the entry records six places: exact
+            ("dp.epsilon", str(epsilon)),
+            ("dp.cached", not response["dp"]["cached"]),
+            ("dp.cached", int(response["dp"]["cached"])),
+            ("dp.cached", None),
+        ]:
+            refused_naming(tmp_path, gateway, altered(response, field, value), field)
+        # A DP answer passed off as an exact one.
+        refused_naming(tmp_path, gateway, altered(response, "dp", None), "dp")
+        refused_naming(
+            tmp_path, gateway, altered(response, "withheld_values", 1), "withheld_values"
+        )
+        refused_naming(
+            tmp_path, gateway, altered(response, "suppressed_cells", 1), "suppressed_cells"
+        )
