@@ -16,7 +16,10 @@ What it does (see bench/README.md for how to read the output):
    keep-alive HTTP/1.1 load generator running in this process, separate from both
    servers, at a fixed concurrency (each timed run ends after --requests requests or
    --max-seconds, whichever comes first), reading each server's CPU time from /proc;
-6. checks that every gateway run was written to the access log, prints req/s and
+   ``--client wrk`` drives them with wrk instead (C, one thread: it leaves the servers
+   more of a small machine), each timed run lasting --max-seconds;
+6. checks that every run the gateway counted was written to the access log once and
+   that every run the client was answered is among them, prints req/s and
    p50/p99 per round and for the median round, and the throughput ratio gateway/bare
    against the target.
 
@@ -63,6 +66,8 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 QUOTA_FOR_BENCH = 1_000_000  # the policy schema's largest runs-per-day value
 RUN_TIMEOUT = 600.0  # seconds for one timed run of one target before the bench gives up
 WARMUP_SECONDS = 10.0  # a warm-up stops after this long even if requests remain
+WRK_SECONDS = 15.0  # one timed wrk run when --max-seconds is 0
+WRK_WARMUP_SECONDS = 3.0
 
 SPEC: dict[str, Any] = {
     "select": COLUMNS,
@@ -402,6 +407,8 @@ class Sample:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     server_cpu_seconds: float | None = None
+    # wrk reports percentiles and the mean, not each latency.
+    reported_ms: dict[str, float] | None = None
 
     @property
     def rps(self) -> float:
@@ -415,6 +422,8 @@ class Sample:
         return self.server_cpu_seconds * 1000 / self.requests
 
     def pct(self, q: float) -> float:
+        if self.reported_ms is not None:
+            return self.reported_ms[f"p{q * 100:g}"]
         ordered = sorted(self.latencies_ms)
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
@@ -423,7 +432,10 @@ class Sample:
             "target": self.target, "round": self.round, "requests": self.requests,
             "seconds": round(self.seconds, 3), "rps": round(self.rps, 1),
             "p50_ms": round(self.pct(0.50), 2), "p99_ms": round(self.pct(0.99), 2),
-            "mean_ms": round(statistics.fmean(self.latencies_ms), 2),
+            "mean_ms": round(
+                self.reported_ms["mean"] if self.reported_ms is not None
+                else statistics.fmean(self.latencies_ms), 2
+            ),
             "server_cpu_ms_per_request": None if self.cpu_ms is None else round(self.cpu_ms, 3),
         }
 
@@ -515,6 +527,74 @@ async def _drive_httpx(
     return elapsed, latencies
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+-- globals, so that done() can read them from each thread
+bad, first_bad = 0, ""
+function response(status, headers, body)
+  if status ~= 200 then
+    bad = bad + 1
+    if first_bad == "" then first_bad = status .. " " .. string.sub(body, 1, 300) end
+  end
+end
+function done(summary, latency, requests)
+  local bad_total, first = 0, ""
+  for _, t in ipairs(threads) do
+    bad_total = bad_total + t:get("bad")
+    if first == "" then first = t:get("first_bad") end
+  end
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %.1f %.1f %.1f\\n", summary.requests,
+    summary.duration, bad_total, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+  if first ~= "" then io.write("WRK_BAD " .. first .. "\\n") end
+end
+"""
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def _drive_wrk(
+    target: Target, concurrency: int, seconds: float
+) -> tuple[float, list[float], dict[str, float]]:
+    """wrk (C, one thread, keep-alive): far less CPU per request than a Python client, so
+    more of the machine is left to the servers. It runs for ``seconds`` (whole seconds, at
+    least one), not for a number of requests; requests still in flight at the end are
+    answered by the server but not counted here (the access-log check counts runs on the
+    server's side)."""
+    auth = f'wrk.headers["Authorization"] = "Bearer {target.key}"' if target.key else ""
+    script = WRK_SCRIPT.format(
+        body=json.dumps(json.dumps(target.body, separators=(",", ":"))), auth=auth
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    duration = max(1, round(seconds if seconds > 0 else WRK_SECONDS))
+    try:
+        done = subprocess.run(
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "--timeout", "60s", "-s",
+             f.name, f"http://{HOST}:{target.port}{target.path}"],
+            capture_output=True, text=True, timeout=duration + 60, check=False,
+        )
+    finally:
+        os.unlink(f.name)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(f"{target.name}: wrk failed: {(done.stderr or done.stdout)[-400:]}")
+    count, micros, bad, errors, p50, p99, mean = line.split()[1:]
+    if int(bad) or int(errors):
+        first = next((x for x in done.stdout.splitlines() if x.startswith("WRK_BAD")), "")
+        raise BenchError(f"{target.name}: {bad} answers not 200, {errors} socket errors {first}")
+    reported = {"p50": float(p50) / 1000, "p99": float(p99) / 1000, "mean": float(mean) / 1000}
+    return int(micros) / 1e6, [0.0] * int(count), reported
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     try:
         import uvloop
@@ -533,12 +613,16 @@ def drive(
     seconds: float,
 ) -> Sample:
     """``requests`` requests, or fewer if ``seconds`` (> 0) run out first."""
-    fn = _drive_raw if client == "raw" else _drive_httpx
+    reported: dict[str, float] | None = None
     cpu_before = process_cpu_seconds(target.pid)
-    elapsed, latencies = runner.run(fn(target, requests, concurrency, seconds))
+    if client == "wrk":
+        elapsed, latencies, reported = _drive_wrk(target, concurrency, seconds)
+    else:
+        fn = _drive_raw if client == "raw" else _drive_httpx
+        elapsed, latencies = runner.run(fn(target, requests, concurrency, seconds))
     cpu_after = process_cpu_seconds(target.pid)
     cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-    return Sample(target.name, rnd, len(latencies), elapsed, latencies, cpu)
+    return Sample(target.name, rnd, len(latencies), elapsed, latencies, cpu, reported)
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -643,8 +727,8 @@ def render(result: dict[str, Any]) -> str:
             "to itself; steadier than req/s on a busy machine)"
         )
     out.append(
-        f"access log: {result['audited']} gateway runs timed or warmed, "
-        f"{result['audited']} entries appended (each run audited)"
+        f"access log: {result['audited']} gateway runs counted by the gateway (timed, warmed "
+        "or left in flight by the client), as many entries appended (each run audited)"
     )
     scaling, postgres = result.get("scaling"), result.get("postgres")
     failed = {k: v["error"] for k, v in (("scaling", scaling), ("postgres", postgres))
@@ -721,8 +805,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    "(default 15; 0 = no limit); keeps the bench near 2 minutes")
     p.add_argument("--warmup", type=int, default=300,
                    help="warm-up requests per target (default 300, at most 10 s)")
-    p.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                   help="load generator: raw asyncio HTTP/1.1 (default) or httpx.AsyncClient")
+    p.add_argument("--client", choices=("raw", "httpx", "wrk"), default="raw",
+                   help="load generator: raw asyncio HTTP/1.1 (default), httpx.AsyncClient, "
+                   "or wrk (when installed: `apt-get install wrk`; it leaves more CPU to the "
+                   "servers; each timed run then lasts --max-seconds, whatever --requests "
+                   "says, and a warm-up 3 s)")
     p.add_argument("--residents", type=int, default=10_000, help="size of the demo community")
     p.add_argument("--target", type=float, default=TARGET,
                    help="required gateway/bare throughput ratio (default 0.50)")
@@ -750,6 +837,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--concurrency, --requests and --rounds must be positive, --warmup >= 0")
     if args.max_seconds < 0:
         p.error("--max-seconds must be >= 0")
+    if args.client == "wrk" and not wrk_available():
+        p.error("--client wrk: no wrk on PATH (apt-get install wrk)")
     return args
 
 
@@ -789,12 +878,15 @@ def compare(
 ) -> dict[str, Any]:
     """Warm both up, then alternating rounds; the ratio is first/second req/s."""
     runs = {first.name: 0, second.name: 0}
+    calls = {first.name: 0, second.name: 0}  # timed or warm-up runs of the client
     if args.warmup:
         for target in (first, second):
             warm = drive(
-                runner, args.client, target, args.warmup, args.concurrency, 0, WARMUP_SECONDS
+                runner, args.client, target, args.warmup, args.concurrency, 0,
+                WRK_WARMUP_SECONDS if args.client == "wrk" else WARMUP_SECONDS,
             )
             runs[target.name] += warm.requests
+            calls[target.name] += 1
     rounds: list[dict[str, Any]] = []
     for rnd in range(1, args.rounds + 1):
         order = (first, second) if rnd % 2 else (second, first)
@@ -805,6 +897,7 @@ def compare(
                 args.max_seconds,
             )
             runs[target.name] += got[target.name].requests
+            calls[target.name] += 1
         ratio = round(got[first.name].rps / got[second.name].rps, 4)
         log(
             f"round {rnd}: {first.name} {got[first.name].rps:.1f} req/s, "
@@ -823,7 +916,14 @@ def compare(
         "ratio": round(statistics.median(r["ratio"] for r in rounds), 4),
         "ratio_of_medians": round(medians[first.name].rps / medians[second.name].rps, 4),
         "runs": runs,
+        "calls": calls,
     }
+
+
+def in_flight(args: argparse.Namespace, calls: int) -> int:
+    """Runs a client may leave unanswered to it but run by the gateway: wrk stops with
+    requests in flight, up to the concurrency each time; the Python clients never do."""
+    return args.concurrency * calls if args.client == "wrk" else 0
 
 
 def _summarised(phase: dict[str, Any], target: float) -> dict[str, Any]:
@@ -856,16 +956,37 @@ def postgres_database(admin_url: str, name: str, create: bool) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
+def runs_used(port: int, query_id: str, key: str) -> int:
+    """The query's runs as the gateway counted them."""
+    status, shown = http_call(port, "GET", f"/v1/query-requests/{query_id}", None, key)
+    return int(expect(status, shown, 200, "the query request")["runs_used"])
+
+
+@dataclass
+class AuditStart:
+    """Where the access-log check starts: the first checked run's entry and the run count."""
+
+    entry_index: int
+    runs_used: int
+
+
 def check_audited(
-    port: int, path: str, body: dict[str, Any], key: str, first: int, ran: int
+    port: int, path: str, body: dict[str, Any], key: str, start: AuditStart, ran: int | None,
+    in_flight: int,
 ) -> int:
-    """Every run since the first check appended exactly one access-log entry; returns them."""
+    """Every run the gateway counted since ``start`` appended exactly one access-log entry,
+    and the client's ``ran`` runs are among them (a client that stops with requests in
+    flight, as wrk does, leaves up to ``in_flight`` more); returns the runs counted."""
     status, last = http_call(port, "POST", path, body, key)
     expect(status, last, 200, "gateway run after the bench")
-    appended = int(last["receipt"]["entry_index"]) - first
-    if appended != ran + 1:
-        raise BenchError(f"{ran + 1} gateway runs but {appended} access-log entries")
-    return ran
+    query_id = path.rsplit("/", 2)[-2]
+    counted = runs_used(port, query_id, key) - start.runs_used  # the check's own run too
+    appended = int(last["receipt"]["entry_index"]) - start.entry_index
+    if appended != counted:
+        raise BenchError(f"{counted} gateway runs counted but {appended} access-log entries")
+    if ran is not None and not ran + 1 <= counted <= ran + 1 + in_flight:
+        raise BenchError(f"{ran} runs answered to the client but {counted - 1} counted")
+    return counted - 1
 
 
 def _postgres_phase(
@@ -901,16 +1022,16 @@ def _postgres_phase(
     status, answer = http_call(server.port, "POST", path, bare.body, key)
     expect(status, answer, 200, "gateway run on the PostgreSQL store")
     check_answers(answer, bare_answer)
-    first = int(answer["receipt"]["entry_index"])
+    start = AuditStart(int(answer["receipt"]["entry_index"]), runs_used(server.port, query, key))
     name = f"pg x{args.pg_workers}"
     log(f"{name}: cdg serve --workers {args.pg_workers} on :{server.port}")
     target = Target(name, server.port, path, bare.body, key, server.proc.pid)
     phase = compare(runner, args, target, bare)
-    check_audited(server.port, path, bare.body, key, first, phase["runs"][name])
-    return {
-        **_summarised(phase, args.target), "workers": args.pg_workers,
-        "audited": phase["runs"][name],
-    }
+    audited = check_audited(
+        server.port, path, bare.body, key, start, phase["runs"][name],
+        in_flight(args, phase["calls"][name]),
+    )
+    return {**_summarised(phase, args.target), "workers": args.pg_workers, "audited": audited}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -928,6 +1049,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         wait_ready(gateway, args.startup_timeout)
         phases = 1 + (args.workers > 1) + bool(args.postgres)
         runs = (args.warmup + args.rounds * args.requests) * 2 * phases + 10
+        if args.client == "wrk":  # timed by the clock, not by a number of requests
+            runs = QUOTA_FOR_BENCH
         query_id, app_key, domain = file_and_approve(gateway, summary, runs)
         log(f"gateway on :{gateway.port}, approved query {query_id}")
 
@@ -956,14 +1079,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         status, b_answer = http_call(bare.port, "POST", "/run", body)
         expect(status, b_answer, 200, "bare run")
         check_answers(g_answer, b_answer)
-        first_index = int(g_answer["receipt"]["entry_index"])
+        start = AuditStart(
+            int(g_answer["receipt"]["entry_index"]), runs_used(gateway.port, query_id, app_key)
+        )
         log(f"answers checked: {ROWS} rows x {len(COLUMNS)} columns, {', '.join(MASKED)} masked")
 
         scaling: dict[str, Any] | None = None
         postgres: dict[str, Any] | None = None
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             main_phase = compare(runner, args, targets["gateway"], targets["bare"])
-            sqlite_runs = main_phase["runs"]["gateway"]
+            sqlite_runs: int | None = main_phase["runs"]["gateway"]
+            sqlite_calls = main_phase["calls"]["gateway"]
 
             if args.workers > 1:
                 # The same store and query, served by `cdg serve --workers N`.
@@ -978,14 +1104,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     one = Target("1 worker", gateway.port, path, body, app_key, gateway.proc.pid)
                     phase = compare(runner, args, many, one)
-                    sqlite_runs += sum(phase["runs"].values())
+                    sqlite_runs = (sqlite_runs or 0) + sum(phase["runs"].values())
+                    sqlite_calls += sum(phase["calls"].values())
                     scaling = _summarised(phase, args.scaling_target)
                 except BenchError as exc:  # the other figures still stand
                     log(f"scaling not measured: {exc}")
                     scaling = {"error": str(exc).splitlines()[0]}
-                    # Runs a failed phase made are unknown: the access-log check then
-                    # counts only what was timed before it.
-                    sqlite_runs = -1
+                    # Runs a failed phase made are unknown to the client: the access-log
+                    # check then compares the gateway's own count with the entries only.
+                    sqlite_runs = None
                 multi.stop()
 
             if args.postgres:
@@ -997,10 +1124,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     log(f"PostgreSQL store not measured: {exc}")
                     postgres = {"error": str(exc).splitlines()[0]}
 
-        audited = (
-            check_audited(gateway.port, path, body, app_key, first_index, sqlite_runs)
-            if sqlite_runs >= 0
-            else 0
+        audited = check_audited(
+            gateway.port, path, body, app_key, start, sqlite_runs, in_flight(args, sqlite_calls)
         )
         for s in servers:
             if s.proc.poll() is not None and s.name in ("gateway", "bare"):
