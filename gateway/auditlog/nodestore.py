@@ -1,21 +1,17 @@
-"""The Merkle tree's node store in the gateway database (audit_nodes)."""
+"""The Merkle tree's node store in the gateway database (audit_nodes).
+
+What it remembers is decided here; its SQL is in ``node_repository.py``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from gateway.auditlog.models import AuditNode
+from gateway.auditlog.node_repository import NodeRepository
 
 NodeKey = tuple[int, int]
-
-
-_PG_NODES = (
-    "SELECT n.level, n.idx, n.hash FROM unnest(%s::integer[], %s::bigint[]) AS k(level, idx) "
-    "JOIN audit_nodes n ON n.level = k.level AND n.idx = k.idx"
-)
 
 
 class SqlNodeStore:
@@ -33,7 +29,7 @@ class SqlNodeStore:
         self._nodes: dict[NodeKey, bytes] = {}
         self._size: int | None = None
         self._wanted: list[NodeKey] = []
-        self._postgres = session.get_bind().dialect.name == "postgresql"
+        self._rows = NodeRepository(session)
 
     def want(self, *keys: NodeKey) -> None:
         """Fetch these nodes too with the next query (one round trip for a proof and its leaf)."""
@@ -53,26 +49,7 @@ class SqlNodeStore:
         extra = [k for k in self._wanted if k not in self._nodes]
         self._wanted = []
         fetch = list(dict.fromkeys(missing + extra))
-        conn = self.session.connection()
-        # Plain driver SQL: building and compiling an expression of ~40 terms per proof cost
-        # several times the query itself.
-        if self._postgres:
-            # One index lookup per pair through a join on unnest: PostgreSQL plans a long
-            # OR of pairs slower than the lookups themselves.
-            rows = conn.exec_driver_sql(
-                _PG_NODES, ([lv for lv, _ in fetch], [ix for _, ix in fetch])
-            )
-        else:
-            # An OR of (level, idx) pairs uses the primary key on SQLite and MariaDB; SQLite
-            # answers a row-value IN list with a full scan.
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            pair = f"(level = {mark} AND idx = {mark})"
-            rows = conn.exec_driver_sql(
-                # Only placeholders are joined in; the values travel as parameters.
-                "SELECT level, idx, hash FROM audit_nodes WHERE "  # noqa: S608
-                + " OR ".join([pair] * len(fetch)),
-                tuple(value for key in fetch for value in key),
-            )
+        rows = self._rows.nodes(fetch)
         wanted_now = set(missing)
         for level, idx, digest in rows:
             key = (int(level), int(idx))
@@ -90,25 +67,7 @@ class SqlNodeStore:
         """
         if not self.session.in_transaction():
             self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        conn = self.session.connection()
-        fetch = list(dict.fromkeys(keys))
-        size = "SELECT -1, MAX(idx), NULL FROM audit_nodes WHERE level = 0"
-        if not fetch:
-            rows = conn.exec_driver_sql(size)
-        elif self._postgres:
-            rows = conn.exec_driver_sql(
-                f"{_PG_NODES} UNION ALL {size}", ([lv for lv, _ in fetch], [ix for _, ix in fetch])
-            )
-        else:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            pair = f"(level = {mark} AND idx = {mark})"
-            rows = conn.exec_driver_sql(
-                # Only placeholders are joined in; the values travel as parameters.
-                "SELECT level, idx, hash FROM audit_nodes WHERE "  # noqa: S608
-                + " OR ".join([pair] * len(fetch))
-                + f" UNION ALL {size}",
-                tuple(value for key in fetch for value in key),
-            )
+        rows = self._rows.nodes_and_size(list(dict.fromkeys(keys)))
         for level, idx, digest in rows:
             if int(level) == -1:
                 self._size = 0 if idx is None else int(idx) + 1
@@ -118,9 +77,7 @@ class SqlNodeStore:
     def put_many(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         if not nodes:
             return
-        self.session.execute(
-            insert(AuditNode), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes]
-        )
+        self._rows.insert(nodes)
         for level, idx, digest in nodes:
             self._nodes[(level, idx)] = digest
             if level == 0 and self._size is not None:
@@ -128,10 +85,5 @@ class SqlNodeStore:
 
     def size(self) -> int:
         if self._size is None:
-            last = (
-                self.session.connection()
-                .exec_driver_sql("SELECT MAX(idx) FROM audit_nodes WHERE level = 0")
-                .scalar()
-            )
-            self._size = 0 if last is None else int(last) + 1
+            self._size = self._rows.leaf_count()
         return self._size

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
-
 from gateway.auditlog.derived_checks import REPAIRABLE, DerivedChecks
 from gateway.auditlog.log_context import LogContext
-from gateway.auditlog.models import AuditNode, AuditSequencer
+from gateway.auditlog.node_repository import NodeRepository
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.service import record_in, verify_store
 from gateway.auditlog.verify import Problem
@@ -43,20 +41,14 @@ def repair_tree(ctx: LogContext) -> Repaired:
             return Repaired(0)
     with ctx.store.writing() as session:
         # Take the appenders' lock: no append may read the frontier while nodes go in.
-        session.execute(
-            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
-        )
-        checks = DerivedChecks(AuditRepository(session))
+        repository = AuditRepository(session)
+        repository.lock_sequencer()
+        checks = DerivedChecks(repository)
         for _ in checks.entries():
             pass
         missing = checks.missing
+        nodes = NodeRepository(session)
         for start in range(0, len(missing), _CHUNK):
-            session.execute(
-                insert(AuditNode),
-                [
-                    {"level": lv, "idx": ix, "hash": h}
-                    for lv, ix, h in missing[start : start + _CHUNK]
-                ],
-            )
+            nodes.insert(missing[start : start + _CHUNK])
         record_in(session, ctx, "audit.repaired", OPERATOR, nodes_restored=len(missing))
     return Repaired(len(missing))

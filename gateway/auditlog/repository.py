@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, or_, select, true, type_coerce
+from sqlalchemy import Result, String, and_, case, func, or_, select, true, type_coerce, update
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
@@ -180,6 +180,25 @@ class AuditRepository:
                 nodes=nodes,
             )
             after = last
+
+    def entries_with_leaves(self, start: int, end: int) -> Result[Any, Any, Any, Any]:
+        """Rows (index, entry, MAC, tree leaf or None) of the entries in ``[start, end)``,
+        in index order, read as they are iterated."""
+        leaf = AuditNode.__table__.alias("leaf")
+        e = AuditEntryRow.__table__
+        return self.session.execute(
+            select(e.c.index, e.c.entry, e.c.mac, leaf.c.hash)
+            .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.c.index))
+            .where(e.c.index >= start, e.c.index < end)
+            .order_by(e.c.index)
+        )
+
+    def lock_sequencer(self) -> None:
+        """Take the appenders' lock (a no-op update of the sequencer row) until the
+        transaction ends."""
+        self.session.execute(
+            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
+        )
 
     def beyond(self, size: int) -> tuple[int, int]:
         """(subject rows, tree nodes) stored for entries at or past ``size`` (none belong)."""

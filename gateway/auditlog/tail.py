@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import leaf_hash
 from gateway.auditlog.entry_macs import EntryMacs
-from gateway.auditlog.models import AuditEntryRow, AuditNode
+from gateway.auditlog.repository import AuditRepository
 
 log = logging.getLogger("cdg.audit")
 
@@ -32,14 +31,7 @@ def first_unauthenticated(session: Session, macs: EntryMacs, start: int, end: in
     """The first index in ``[start, end)`` whose entry, tree leaf or MAC is not genuine."""
     if start >= end:
         return None
-    leaf = AuditNode.__table__.alias("leaf")
-    e = AuditEntryRow.__table__
-    rows = session.execute(
-        select(e.c.index, e.c.entry, e.c.mac, leaf.c.hash)
-        .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.c.index))
-        .where(e.c.index >= start, e.c.index < end)
-        .order_by(e.c.index)
-    )
+    rows = AuditRepository(session).entries_with_leaves(start, end)
     position = start
     for index, text, mac, node in rows:
         if index != position:
