@@ -100,6 +100,23 @@ def conform(value: Any, declared: str) -> Any:
     return value if kind is str else WITHHELD
 
 
+def plain(value: Any) -> Any:
+    """A value as JSON holds it (the answer and its result digest agree on it)."""
+    if isinstance(value, float):
+        # JSON has no NaN or infinity (a PostgreSQL float or numeric can hold them): the
+        # answer says null, and so does the result digest computed from it.
+        return value if math.isfinite(value) else None
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return None
+    return value
+
+
 def conform_all(values: Sequence[Any], declared: str | None) -> list[Any]:
     """Every value of one column held to its declared type (None: not a dataset column)."""
     if declared is None:

@@ -71,7 +71,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from gateway.errors import Forbidden
 from gateway.queries.binding import DatasetView
-from gateway.queries.conformance import numeric_only
+from gateway.queries.conformance import WITHHELD, conform, numeric_only, plain, raw
 from gateway.queries.planner import table_of, where_clause
 from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
@@ -101,6 +101,7 @@ class DPPlan:
     measures: list[Measure]
     groups: list[tuple[Any, ...]] | None  # declared key combinations, or None (threshold)
     epsilon_each: float
+    key_types: tuple[str, ...] = ()  # each group key's declared type (``conformance``)
 
 
 def measure_name(fn: str, column: str | None) -> str:
@@ -197,8 +198,9 @@ def plan_dp(
     t = table_of(view)
     unit, normalised = _person(view, t.c[view.privacy_unit])
     nkeys = len(spec.group_by)
+    # Group keys are read as stored: the release holds them to their declared type.
     inner_cols: list[ColumnElement[Any]] = [
-        t.c[k].label(f"cdg_k{i}") for i, k in enumerate(spec.group_by)
+        raw(t.c[k], f"cdg_k{i}") for i, k in enumerate(spec.group_by)
     ]
     inner_cols.append(unit.label(_UNIT))
     value_at: dict[str, int] = {}  # measure name -> its clamped values' place in inner_cols
@@ -248,7 +250,8 @@ def plan_dp(
         statement = statement.where(own[len(inner_cols)] <= limit)
     if keys:
         statement = statement.group_by(*keys)
-    return DPPlan(statement, measures, groups, epsilon_each)
+    key_types = tuple(view.columns[k].type for k in spec.group_by)
+    return DPPlan(statement, measures, groups, epsilon_each, key_types)
 
 
 def _person(view: DatasetView, column: ColumnElement[Any]) -> tuple[ColumnElement[Any], bool]:
@@ -334,6 +337,15 @@ class DPRelease:
     scales: dict[str, float]
 
 
+def _conformed(values: Sequence[Any], types: Sequence[str]) -> tuple[Any, ...] | None:
+    """A group's key held to the declared types (as JSON holds it), or None if a part
+    of it is not of its type."""
+    if not types:  # a plan made without them (none in the gateway's own runs)
+        return tuple(values)
+    key = tuple(conform(v, t) for v, t in zip(values, types, strict=True))
+    return None if any(v is WITHHELD for v in key) else tuple(plain(v) for v in key)
+
+
 def _key(values: Sequence[Any]) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
@@ -342,8 +354,24 @@ def release(plan: DPPlan, spec: QuerySpec, decision: Decision, result: SourceRes
     assert decision.dp is not None
     dp = decision.dp
     nkeys = len(spec.group_by)
-    by_key = {_key(row[:nkeys]): row[nkeys:] for row in result.rows}
-    groups = plan.groups if plan.groups is not None else [tuple(r[:nkeys]) for r in result.rows]
+    # A group whose key is not of its column's declared type is never released: with
+    # declared keys it matches none of them; without, it is left out before the noise,
+    # as a filter on the key would leave it out (a person still reaches at most L groups).
+    found = [(_conformed(row[:nkeys], plan.key_types), row[nkeys:]) for row in result.rows]
+    by_key: dict[tuple[str, ...], list[Any]] = {}
+    keys: list[tuple[Any, ...]] = []
+    for key, values in found:
+        if key is None:
+            continue
+        seen = by_key.get(_key(key))
+        if seen is None:
+            by_key[_key(key)] = list(values)
+            keys.append(key)
+        else:
+            # Two stored keys that release as one (1.0 and 1.00 in a decimal column): one
+            # group, its measures added, never two groups noised apart from one truth.
+            by_key[_key(key)] = [(x or 0) + (y or 0) for x, y in zip(seen, values, strict=True)]
+    groups = plan.groups if plan.groups is not None else keys
     truth: dict[str, list[float]] = {}
     for position, m in enumerate(plan.measures):
         truth[m.name] = [

@@ -16,11 +16,8 @@ null and counted in ``withheld_values``, over the rows actually released.
 
 from __future__ import annotations
 
-import decimal
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from typing import Any, Literal
 
 from anonymizers import OperatorContext, build_operator
@@ -28,6 +25,7 @@ from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
 from anonymizers.operators import narrows_birth_date, without_birth_year
 from audit.digest import result_digest
 from gateway.queries.conformance import WITHHELD, conform_all, count_withheld
+from gateway.queries.conformance import plain as _plain
 from gateway.queries.source_result import SourceResult
 from gateway.queries.spec import QuerySpec
 from policies import Decision
@@ -48,22 +46,6 @@ class Release:
     def digest(self) -> str:
         """The audit entry's fingerprint of the answer (one definition: ``audit.digest``)."""
         return result_digest(self.columns, self.rows)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        # JSON has no NaN or infinity (a PostgreSQL float or numeric can hold them): the
-        # answer says null, and so does the result digest computed from it.
-        return value if math.isfinite(value) else None
-    if isinstance(value, decimal.Decimal):
-        if not value.is_finite():
-            return None
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return None
-    return value
 
 
 def release_rows(

@@ -7,6 +7,7 @@ declared type, and sums and DP aggregates read numbers only.
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 from pathlib import Path
@@ -345,3 +346,24 @@ def test_an_integer_column_declared_boolean_releases_only_0_and_1_as_booleans(
     assert by_key["null"][0] == 3 and groups["withheld_values"] == 1
     ones = [s for a, s in zip(alone, scores, strict=True) if a == 1 and s == s]
     assert by_key["true"] == [4, sum(ones)]
+
+
+def test_dp_groups_whose_key_is_not_of_the_declared_type_are_not_released(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    # Grouping by undeclared keys (δ > 0): the groups come from the data. 2, -1 and 'yes'
+    # in the BOOLEAN column are no booleans; SQLAlchemy's Boolean type would have read each
+    # as true, releasing "true" several times, each with its own noise on its own rows.
+    policy = copy.deepcopy(DP_POLICY)
+    dp = policy["purposes"][0]["dp"]
+    dp.pop("group_keys")
+    dp["delta"] = 1e-6
+    dataset = register(gateway, make_source(tmp_path), policy)
+    spec = {"aggregates": [{"fn": "count", "as": "n"}], "group_by": ["alone"]}
+    body = run(gateway, dataset, PLANNING, spec)
+    assert body["dp"] is not None
+    released = {row[0]: row[1] for row in body["rows"]}
+    assert len(body["rows"]) == len(released) == 2  # the NULL group (one person) is below τ
+    # Noise of scale 0.1 (L/ε = 1/10) on the counts: eight persons hold 1 ('1' is stored
+    # as 1), six hold 0.
+    assert abs(released[True] - 8) < 1 and abs(released[False] - 6) < 1
