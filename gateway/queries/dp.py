@@ -33,7 +33,8 @@ L is the policy's contribution limit, G the number of released groups):
 - persons (distinct persons per group): the person changes each of at most
   min(L, G) groups by one.                                      Δ = min(L, G)
 - sum(col): each of the person's ≤ L rows adds a value clamped to [lo, hi], so at
-  most M = max(|lo|, |hi|) in absolute value; NULLs add nothing. Δ = L·M
+  most M = max(|lo|, |hi|) in absolute value; NULLs add nothing, and neither do
+  stored values that are no number of the column's declared type (conformance.py). Δ = L·M
 - mean(col): the values are clamped and centred on c = (lo + hi) / 2 before summing,
   so each row adds at most (hi − lo) / 2.                       Δ = L·(hi − lo)/2
   and the values present (non-NULL) are counted:                Δ = L

@@ -88,9 +88,9 @@ ODD: dict[str, dict[str, Any]] = {
     "p04": {"alone": None, "visits": None, "income": None, "born": None, "note": None},
     "p05": {"visits": "seven", "note": 12},  # a TEXT column makes 12 the text '12'
     "p06": {"alone": 2, "visits": "1e3"},  # '1e3' into INTEGER: SQLite stores 1000
-    "p07": {"alone": 2},
+    "p07": {"alone": 2, "visits": "99999999999999999999999"},  # kept as a REAL, 1e23
 }
-WITHHELD_IN_ROWS = 5 + 4 + 2 + 0 + 0 + 1 + 1 + 1  # p00 … p07 (p02's infinity is null, as before)
+WITHHELD_IN_ROWS = 5 + 4 + 2 + 0 + 0 + 1 + 1 + 2  # p00 … p07 (p02's infinity is null, as before)
 LEAKS = ("Zhang San", "yes", "not a date", "2024-13-45", "20240101", "seven")
 
 
@@ -194,6 +194,7 @@ def test_rows_release_null_for_values_not_of_the_declared_type(
     assert rows["t03"]["born"] == "2024-01-02 10:00:00"
     assert rows["t05"]["note"] == "12" and rows["t05"]["visits"] is None
     assert rows["t06"]["visits"] == 1000 and rows["t06"]["alone"] is None
+    assert rows["t07"]["visits"] is None  # beyond 64 bits: no integer of the column
     assert rows["t04"] == {"tag": "t04", **dict.fromkeys(COLUMNS[1:])}
     assert rows["t08"] == {
         "tag": "t08",
@@ -221,8 +222,8 @@ def test_aggregates_group_non_conforming_keys_as_null_and_sum_numbers_only(
     assert "yes" not in json.dumps(body["rows"])
     # alone = 2 (three persons: p00, p06, p07) is released under null; -1, 'yes' and NULL
     # hold one person each and are suppressed, so only the released key is counted.
-    # p00's 'yes' adds nothing; p06's '1e3' is 1000; p07 visits twice.
-    assert groups["null"] == [3, 1000 + 2]
+    # p00's 'yes' and p07's 1e23 (no 64-bit integer) add nothing; p06's '1e3' is 1000.
+    assert groups["null"] == [3, 1000]
     assert body["withheld_values"] == 1
     # True: p03 (least 64-bit integer), odd n but p01 (-1); p05's 'seven' adds nothing.
     true_visits = [p["visits"] for p in PEOPLE if p["alone"] in (1, "1")]
