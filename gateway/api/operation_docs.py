@@ -482,6 +482,7 @@ OPERATIONS: dict[str, OperationDoc] = {
                     "age": "keep",
                 },
                 "suppressed_cells": 0,
+                "withheld_values": 0,
                 "truncated": False,
                 "retention": "探访结束后30天内删除 / delete 30 days after the visit",
                 "receipt": _RECEIPT,
