@@ -90,8 +90,13 @@ async def get_epsilon_left() -> EpsilonLeft:
 EpsilonLeftLookup = Annotated[EpsilonLeft, Depends(get_epsilon_left)]
 
 
-async def request_id(request: Request) -> str:
+def request_id_of(request: Request) -> str:
+    """The id RequestIdMiddleware gave this HTTP request."""
     return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+async def request_id(request: Request) -> str:
+    return request_id_of(request)
 
 
 RequestId = Annotated[str, Depends(request_id)]
