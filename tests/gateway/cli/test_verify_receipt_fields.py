@@ -99,7 +99,7 @@ def test_withheld_values_are_compared(gateway: Gateway, tmp_path: Path) -> None:
     dataset = register(gateway, make_source(tmp_path), TYPED_POLICY)
     qid = gateway.approved_query(HEPING, dataset, ROWS, {"select": ["tag", "visits"], "limit": 100})
     response = gateway.run(HEPING, qid).json()
-    assert response["withheld_values"] == 3  # 'yes', 3.5 and 'seven'
+    assert response["withheld_values"] == 4  # 'yes', 3.5, 'seven' and 1e23
     assert verify(tmp_path, gateway, response)[0] == 0
     for value in (0, 3.0, None):
         refused_naming(
