@@ -18,7 +18,6 @@ from __future__ import annotations
 import _thread
 import base64
 import logging
-import math
 import queue
 import threading
 import time
@@ -26,10 +25,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, LargeBinary, Table, event, func, insert, select, update
+from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,18 +41,19 @@ from audit import (
     leaf_hash,
     open_checkpoint,
 )
-from gateway.auditlog.derived import indexed_columns, subjects_digest
-from gateway.auditlog.entry_macs import EntryMacs
-from gateway.auditlog.models import (
-    AuditCheckpoint,
-    AuditEntryRow,
-    AuditNode,
-    AuditSequencer,
-    AuditSubject,
+from gateway.auditlog import writer_repository as sql
+from gateway.auditlog.derived import (
+    INDEXED_COLUMNS,
+    indexed_columns,
+    indexed_values,
+    subjects_digest,
 )
+from gateway.auditlog.entry_macs import EntryMacs
+from gateway.auditlog.models import AuditCheckpoint
 from gateway.auditlog.nodestore import NodeKey, SqlNodeStore
 from gateway.auditlog.tail import check_tail
 from gateway.auditlog.witnessing import configured_witnesses, cosign
+from gateway.auditlog.writer_repository import Rows, Statement, Tables
 from gateway.metrics import AUDIT_APPEND_SECONDS, AUDIT_BATCH_SIZE
 from gateway.settings import Settings
 from gateway.store.base import utcnow
@@ -155,19 +155,21 @@ class _Head:
     checkpoint_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Built:
     """One batch made on a known head: the rows to write and the receipts they answer.
 
     Nothing in it may reach a caller before the transaction that writes ``tables`` has
-    committed; ``head`` is what the log looks like then.
+    committed; ``head`` is what the log looks like then. ``statements`` are the inserts
+    of ``tables`` as the pipelined commit sends them, when made ahead (PostgreSQL).
     """
 
     base: _Head
     head: _Head
-    tables: list[tuple[Table, list[dict[str, Any]]]]
+    tables: Tables
     receipts: list[Receipt]
     checkpoint_wanted: bool
+    statements: list[Statement] | None = None
 
 
 class _BatchNodes:
@@ -196,11 +198,120 @@ class _BatchNodes:
         return self._size
 
 
-_ENTRIES = cast(Table, AuditEntryRow.__table__)
-_NODES = cast(Table, AuditNode.__table__)
-_SUBJECTS = cast(Table, AuditSubject.__table__)
-_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
-_SEQUENCER = cast(Table, AuditSequencer.__table__)
+_ENTRY_COLUMNS = ("index", "entry", "leaf_hash", "mac", *INDEXED_COLUMNS)
+
+
+class BatchBuilder:
+    """One batch built on a known head, an entry at a time (``Appender.build`` is this).
+
+    The writer adds each caller's entry as it arrives, so the entry's JSON, hashes and
+    MAC are made while the batch is still gathering; ``finish`` adds what depends on the
+    whole batch: the tree nodes, the root and its signed note, the receipts. Pure work in
+    memory: nothing is read or written here.
+    """
+
+    def __init__(
+        self,
+        appender: Appender,
+        head: _Head,
+        last_checkpoint: tuple[int, datetime | None] | None = None,
+    ) -> None:
+        self._appender = appender
+        self.base = head
+        self._last_checkpoint = last_checkpoint
+        self._now = utcnow()
+        self._stamp = self._now.isoformat(timespec="microseconds")
+        self._make_mac = appender.macs.make
+        self._prev = head.prev
+        self._leaves: list[bytes] = []
+        # audit_entries by column, in _ENTRY_COLUMNS order; audit_subjects likewise.
+        self._entries: list[list[Any]] = [[] for _ in _ENTRY_COLUMNS]
+        self._refs: list[str] = []
+        self._ref_entries: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._leaves)
+
+    def add(self, pending: Pending) -> None:
+        """Add ``pending`` as the batch's next entry. Raises (and adds nothing) when the
+        entry cannot be written: a value canonical JSON refuses."""
+        index = self.base.size + len(self._leaves)
+        entry = build_entry(pending, index, self._prev, self._now, self._stamp)
+        data = canonical_json(entry)
+        digest = leaf_hash(data)
+        leaf = digest.hex()
+        # Every column beside the entry text is derived from it (verification recomputes
+        # them), except the MAC, which only the master key's holder can make.
+        values = (index, data.decode("utf-8"), leaf, self._make_mac(index, digest))
+        for column, value in zip(self._entries, (*values, *indexed_values(entry)), strict=True):
+            column.append(value)
+        self._leaves.append(digest)
+        self._prev = leaf
+        for ref in pending.subjects:
+            self._refs.append(ref)
+            self._ref_entries.append(index)
+
+    def finish(self) -> Built:
+        """The batch: its rows, its receipts and the head it leaves once committed."""
+        appender, head, now = self._appender, self.base, self._now
+        start = head.size
+        end = start + len(self._leaves)
+        nodes = _BatchNodes(start, head.frontier)
+        tree = MerkleTree(nodes)
+        tree.append_many(self._leaves)
+        root = tree.root(end)
+        note = appender.signer.sign(Checkpoint(appender.settings.log_origin, end, root))
+        checkpoint_size, checkpoint_at = self._last_checkpoint or (
+            head.checkpoint_size,
+            head.checkpoint_at,
+        )
+        new = nodes.new
+        tables: Tables = [
+            (sql.ENTRIES, Rows(_ENTRY_COLUMNS, self._entries)),
+            (
+                sql.NODES,
+                Rows(
+                    ("level", "idx", "hash"),
+                    [[n[0] for n in new], [n[1] for n in new], [n[2] for n in new]],
+                ),
+            ),
+            (sql.SUBJECTS, Rows(("subject_ref", "entry_index"), [self._refs, self._ref_entries])),
+        ]
+        wanted = False
+        if appender._due(checkpoint_size, checkpoint_at, end, now):
+            if appender.witnessed:
+                wanted = True  # made after the commit: a witness sees only trees that exist
+            else:
+                checkpoint = Rows(
+                    ("size", "root", "note", "signed_at"), [[end], [root], [note], [now]]
+                )
+                tables.append((sql.CHECKPOINTS, checkpoint))
+                checkpoint_size, checkpoint_at = end, now
+        frontier = {key: nodes.nodes[key] for key in frontier_keys(end)}
+        # The receipts' paths share most of their hashes: each is folded and encoded once.
+        encoded: dict[bytes, str] = {}
+        receipts = []
+        texts, leaves = self._entries[1], self._entries[2]
+        for offset, path in enumerate(tree.inclusion_proofs(start, end, end)):
+            proof = []
+            for digest in path:
+                text = encoded.get(digest)
+                if text is None:
+                    text = encoded[digest] = base64.b64encode(digest).decode("ascii")
+                proof.append(text)
+            receipts.append(
+                Receipt(
+                    entry_index=start + offset,
+                    leaf_hash=leaves[offset],
+                    recorded_at=now,
+                    tree_size=end,
+                    inclusion_proof=proof,
+                    checkpoint=note,
+                    entry=texts[offset],
+                )
+            )
+        new_head = _Head(end, self._prev, frontier, checkpoint_size, checkpoint_at)
+        return Built(head, new_head, tables, receipts, wanted)
 
 
 class Appender:
@@ -252,7 +363,7 @@ class Appender:
         head = self._head
         pipelined = optimistic and head is not None and conn.dialect.name == "postgresql"
         if head is None or not pipelined:
-            start = self._claim(conn, len(batch)) - len(batch)
+            start = sql.claim(conn, len(batch)) - len(batch)
             if head is None or head.size != start:
                 with Session(bind=conn) as session:  # joins the transaction, never ends it
                     head = self._load_head(session, start, head)
@@ -260,15 +371,23 @@ class Appender:
         if self.witnessed:
             # Witnessed checkpoints are stored after the commit, by another transaction.
             with Session(bind=conn) as session:
-                last = self._last_checkpoint(session)
+                last = sql.last_checkpoint(session)
         built = self.build(batch, head, last)
         if pipelined:
             self._head = None  # until this batch commits: a retry reads the head again
-            if _pipelined_insert(conn, len(batch), built.tables) != built.head.size:
+            try:
+                claimed = sql.pipelined_insert(conn, len(batch), built.tables)
+            except psycopg.Error as exc:
+                # Those indexes were taken meanwhile (or the batch failed otherwise): the
+                # retry claims first and reads the head, as a writer without a head does.
+                raise HeadMoved("the log grew in another process since this one wrote") from exc
+            except (LookupError, ConnectionError) as exc:
+                raise AuditUnavailable(str(exc)) from exc
+            if claimed != built.head.size:
                 raise HeadMoved("the log grew in another process since this one wrote")
         else:
-            for table, table_rows in built.tables:
-                _insert_rows(conn, table, table_rows)
+            for table, rows in built.tables:
+                sql.insert_rows(conn, table, rows)
         if built.checkpoint_wanted:
             self.checkpoint_wanted = True
         return built
@@ -292,85 +411,16 @@ class Appender:
     ) -> Built:
         """Everything ``batch`` writes on top of ``head``, and its receipts (pure work in
         memory: nothing is read or written here)."""
-        start = head.size
-        end = start + len(batch)
-        nodes = _BatchNodes(start, head.frontier)
-        tree = MerkleTree(nodes)
-        prev = head.prev
-        now = utcnow()
-        stamp = now.isoformat(timespec="microseconds")
-        make_mac = self.macs.make
-        rows: list[dict[str, Any]] = []
-        leaves: list[bytes] = []
-        subjects: list[dict[str, Any]] = []
-        for offset, pending in enumerate(batch):
-            index = start + offset
-            entry = build_entry(pending, index, prev, now, stamp)
-            data = canonical_json(entry)
-            digest = leaf_hash(data)
-            row = _row_fields(entry, data, digest, make_mac(index, digest))
-            rows.append(row)
-            leaves.append(digest)
-            prev = row["leaf_hash"]
-            for ref in pending.subjects:
-                subjects.append({"subject_ref": ref, "entry_index": index})
-        tree.append_many(leaves)
-        root = tree.root(end)
-        note = self.signer.sign(Checkpoint(self.settings.log_origin, end, root))
-        checkpoint_size, checkpoint_at = last_checkpoint or (
-            head.checkpoint_size,
-            head.checkpoint_at,
-        )
-        tables: list[tuple[Table, list[dict[str, Any]]]] = [
-            (_ENTRIES, rows),
-            (_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in nodes.new]),
-            (_SUBJECTS, subjects),
-        ]
-        wanted = False
-        if self._due(checkpoint_size, checkpoint_at, end, now):
-            if self.witnessed:
-                wanted = True  # made after the commit: a witness sees only trees that exist
-            else:
-                checkpoint = {"size": end, "root": root, "note": note, "signed_at": now}
-                tables.append((_CHECKPOINTS, [checkpoint]))
-                checkpoint_size, checkpoint_at = end, now
-        frontier = {key: nodes.nodes[key] for key in frontier_keys(end)}
-        # The receipts' paths share most of their hashes: each is folded and encoded once.
-        encoded: dict[bytes, str] = {}
-        receipts = []
-        for offset, path in enumerate(tree.inclusion_proofs(start, end, end)):
-            proof = []
-            for digest in path:
-                text = encoded.get(digest)
-                if text is None:
-                    text = encoded[digest] = base64.b64encode(digest).decode("ascii")
-                proof.append(text)
-            row = rows[offset]
-            receipts.append(
-                Receipt(
-                    entry_index=start + offset,
-                    leaf_hash=row["leaf_hash"],
-                    recorded_at=now,
-                    tree_size=end,
-                    inclusion_proof=proof,
-                    checkpoint=note,
-                    entry=row["entry"],
-                )
-            )
-        new_head = _Head(end, prev, frontier, checkpoint_size, checkpoint_at)
-        return Built(head, new_head, tables, receipts, wanted)
+        builder = self.builder(head, last_checkpoint)
+        for pending in batch:
+            builder.add(pending)
+        return builder.finish()
 
-    def _claim(self, conn: Connection, count: int) -> int:
-        """Take the appenders' lock and ``count`` indexes; returns the new size."""
-        dialect = conn.dialect
-        if dialect.update_returning:
-            # Driver SQL: the statement is the same every batch, nothing to build or cache.
-            sql = _CLAIM if dialect.paramstyle in ("format", "pyformat") else _CLAIM_QMARK
-            return int(conn.exec_driver_sql(sql, (count,)).scalar_one())
-        conn.execute(
-            update(_SEQUENCER).where(_SEQUENCER.c.id == 1).values(size=_SEQUENCER.c.size + count)
-        )
-        return int(conn.scalar(select(_SEQUENCER.c.size).where(_SEQUENCER.c.id == 1)) or 0)
+    def builder(
+        self, head: _Head, last_checkpoint: tuple[int, datetime | None] | None = None
+    ) -> BatchBuilder:
+        """A batch on top of ``head``, built entry by entry as callers arrive."""
+        return BatchBuilder(self, head, last_checkpoint)
 
     def _load_head(self, session: Session, start: int, known: _Head | None) -> _Head:
         """Read the log's head (another process appended, or this one just started).
@@ -386,7 +436,7 @@ class Appender:
         found = store.get_many([*keys, (0, start - 1)] if start else keys)
         if len(found) < len(set(keys) | ({(0, start - 1)} if start else set())):
             raise AuditUnavailable("the audit tree is missing a node; run `cdg audit repair`")
-        checkpoint_size, checkpoint_at = self._last_checkpoint(session)
+        checkpoint_size, checkpoint_at = sql.last_checkpoint(session)
         if known is not None and known.size <= start:
             checked = known.size  # what this process wrote or checked already
         elif 0 < self._checked <= start:
@@ -397,14 +447,6 @@ class Appender:
         self._checked = start  # committed entries, whatever becomes of this transaction
         prev = found[(0, start - 1)].hex() if start else ""
         return _Head(start, prev, {k: found[k] for k in keys}, checkpoint_size, checkpoint_at)
-
-    def _last_checkpoint(self, session: Session) -> tuple[int, datetime | None]:
-        last = session.execute(
-            select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.signed_at)
-            .order_by(_CHECKPOINTS.c.size.desc())
-            .limit(1)
-        ).first()
-        return (int(last[0]), last[1]) if last else (0, None)
 
     def _remember(self, session: Session, head: _Head) -> None:
         # Only a committed head may be trusted: a rolled-back batch leaves the old one.
@@ -432,9 +474,7 @@ class Appender:
 
     def tail_unsigned(self, session: Session) -> bool:
         """Whether entries exist past the newest stored checkpoint."""
-        size = session.scalar(select(AuditSequencer.size).where(AuditSequencer.id == 1)) or 0
-        last = session.scalar(select(func.max(AuditCheckpoint.size))) or 0
-        return int(size) > int(last)
+        return sql.tail_unsigned(session)
 
     def _signed_floor(self, session: Session, below: int) -> int:
         """Size of the newest genuine checkpoint below ``below`` (0 if none).
@@ -442,19 +482,13 @@ class Appender:
         A checkpoint row is only data: one inserted by hand must not mark a forged
         tail as already checked, so its signature is verified first.
         """
-        rows = session.execute(
-            select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.note)
-            .where(_CHECKPOINTS.c.size < below)
-            .order_by(_CHECKPOINTS.c.size.desc())
-            .limit(_FLOOR_CANDIDATES)
-        )
-        for size, note in rows:
+        for size, note in sql.checkpoints_below(session, below, _FLOOR_CANDIDATES):
             try:
                 opened = open_checkpoint(note, self.verifier_keys, origin=self.settings.log_origin)
             except CheckpointError:
                 continue
             if opened.size == size:
-                return int(size)
+                return size
         return 0
 
     def _check_unsigned(self, session: Session, size: int) -> None:
@@ -467,9 +501,7 @@ class Appender:
         """
         if self.witnessed:
             return self._witnessed_checkpoint(session)
-        session.execute(
-            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
-        )
+        sql.lock_sequencer(session)
         tree = MerkleTree(SqlNodeStore(session))
         size = tree.size()
         if size == 0:
@@ -504,21 +536,14 @@ class Appender:
             return existing
         self._check_unsigned(session, size)
         root = tree.root(size)
-        last = session.scalar(
-            select(AuditCheckpoint.size)
-            .where(AuditCheckpoint.size < size)
-            .order_by(AuditCheckpoint.size.desc())
-            .limit(1)
-        )
+        last = sql.checkpoint_size_below(session, size)
         note = cosign(
             self.settings,
             self.signer.sign(Checkpoint(self.settings.log_origin, size, root)),
             int(last or 0),
             lambda old: tree.consistency_proof(old, size),
         )
-        session.execute(
-            update(AuditSequencer).where(AuditSequencer.id == 1).values(size=AuditSequencer.size)
-        )
+        sql.lock_sequencer(session)
         existing = session.get(AuditCheckpoint, size)
         if existing is not None:  # another process stored it while we asked the witnesses
             return existing
@@ -526,194 +551,6 @@ class Appender:
         session.add(row)
         session.flush()
         return row
-
-
-def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) into ``table`` in this transaction.
-
-    PostgreSQL gets COPY: SQLAlchemy's executemany there sends one INSERT per row through
-    the driver's pipeline, which cost the writer more than everything else it does. SQLite
-    gets the driver's executemany of a statement made once per table and column set (a
-    Core insert is compiled, or looked up in the cache, every batch). The column types'
-    own bind processing is applied, so the stored values are the same.
-    """
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        conn.execute(insert(table), rows)
-        return
-    names = tuple(rows[0])
-    processors = _processors(conn, table, names)
-    values = [
-        [row[name] if convert is None else convert(row[name]) for name, convert in processors]
-        for row in rows
-    ]
-    columns = ", ".join(f'"{name}"' for name in names)
-    if dialect == "sqlite":
-        marks = ", ".join("?" * len(names))
-        # Only the table's own column names are joined in; values are parameters.
-        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608
-        conn.exec_driver_sql(sql, [tuple(v) for v in values])
-        return
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise AuditUnavailable("the store connection is closed")
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-        for row_values in values:
-            copy.write_row(row_values)
-
-
-_PROCESSORS: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, Any]]] = {}
-
-
-def _processors(conn: Connection, table: Table, names: tuple[str, ...]) -> list[tuple[str, Any]]:
-    """(column, bind processor or None) for these columns, looked up once per dialect."""
-    key = (conn.dialect.name, table.name, names)
-    found = _PROCESSORS.get(key)
-    if found is None:
-        found = [(name, table.c[name].type.bind_processor(conn.dialect)) for name in names]
-        _PROCESSORS[key] = found
-    return found
-
-
-def _array_literal(values: list[Any]) -> str:
-    """``values`` as a PostgreSQL array literal, every element quoted as the input syntax
-    wants: psycopg's own list adapter escapes element by element in Python, several times
-    what everything else in an append costs."""
-    parts = []
-    for value in values:
-        kind = type(value)  # the exact types first: nearly every value is one of them
-        if kind is str:
-            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
-        elif kind is int:
-            parts.append(str(value))
-        elif value is None:
-            parts.append("NULL")
-        else:
-            parts.append(_other_literal(value))
-    return "{" + ",".join(parts) + "}"
-
-
-def _other_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        raise TypeError("no booleans in audit rows")
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise TypeError("no infinite costs in audit rows")
-        return repr(float(value))  # the shortest text that reads back as this double
-    if isinstance(value, str):
-        text = str(value)
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, bytes):
-        return '"\\\\x' + value.hex() + '"'
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return '"' + value.isoformat(sep=" ") + '"'
-    raise TypeError(f"no {type(value).__name__} in audit rows")
-
-
-_UNNEST: dict[tuple[str, tuple[str, ...]], tuple[str, list[tuple[str, Any]]]] = {}
-
-
-def _unnest_insert(
-    conn: Connection, table: Table, rows: list[dict[str, Any]]
-) -> tuple[str, list[str]]:
-    """One INSERT of every row, each column one array parameter (PostgreSQL)."""
-    names = tuple(rows[0])
-    found = _UNNEST.get((table.name, names))
-    if found is None:
-        dialect = conn.dialect
-        converters, casts = [], []
-        for name in names:
-            column_type = table.c[name].type
-            # Hashes stay bytes (the driver's processor would wrap them for its adapter).
-            binary = isinstance(column_type, LargeBinary)
-            converters.append((name, None if binary else column_type.bind_processor(dialect)))
-            casts.append(f"%s::{column_type.compile(dialect=dialect)}[]")
-        columns = ", ".join(f'"{name}"' for name in names)
-        # Only the table's own column names and types are joined in; values are parameters.
-        sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608
-        found = _UNNEST[(table.name, names)] = (sql, converters)
-    sql, converters = found
-    arrays = []
-    for name, convert in converters:
-        values = [row[name] for row in rows]
-        arrays.append(_array_literal(values if convert is None else [convert(v) for v in values]))
-    return sql, arrays
-
-
-_CLAIM = "UPDATE audit_sequencer SET size = size + %s WHERE id = 1 RETURNING size"
-_CLAIM_QMARK = _CLAIM.replace("%s", "?")
-
-
-def _pipelined_insert(
-    conn: Connection, count: int, tables: list[tuple[Table, list[dict[str, Any]]]]
-) -> int:
-    """Claim ``count`` indexes and insert every row, in one round trip (psycopg's pipeline
-    mode: the statements run in order, the claim's row lock first). Returns the size the
-    claim made; the caller commits only if it is the size the rows were built for."""
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise AuditUnavailable("the store connection is closed")
-    try:
-        statements = [_unnest_insert(conn, table, rows) for table, rows in tables if rows]
-    except TypeError:  # a value without a literal form here: claim, then COPY as usual
-        claimed = conn.exec_driver_sql(_CLAIM, (count,)).scalar_one()
-        for table, rows in tables:
-            _insert_rows(conn, table, rows)
-        return int(claimed)
-    claim = raw.cursor()
-    try:
-        with raw.pipeline():
-            claim.execute(_CLAIM, (count,))
-            for sql, params in statements:
-                raw.cursor().execute(sql, params)
-        found = claim.fetchone()
-    except psycopg.Error as exc:
-        # Those indexes were taken meanwhile (or the batch failed otherwise): the retry
-        # claims first and reads the head, as a writer without a remembered head does.
-        raise HeadMoved("the log grew in another process since this one wrote") from exc
-    finally:
-        claim.close()
-    if found is None:
-        raise AuditUnavailable("the audit sequencer row is missing")
-    return int(found[0])
-
-
-# The claim of a batch built ahead, refusing to go on unless it leaves exactly the size the
-# rows were built for: a division by zero aborts the transaction, and the COMMIT queued
-# behind it, when another process appended since (or the sequencer row is missing).
-_CLAIM_EXACTLY = (
-    "WITH claim AS (UPDATE audit_sequencer SET size = size + %s WHERE id = 1 RETURNING size) "
-    "SELECT 1 / (SELECT COUNT(*) FROM claim WHERE size = %s)::integer"
-)
-
-
-def _pipelined_commit(
-    conn: Connection, count: int, end: int, tables: list[tuple[Table, list[dict[str, Any]]]]
-) -> bool:
-    """Claim ``count`` indexes, insert every row and commit, in one round trip, if the
-    claim leaves the log at ``end``; otherwise nothing is committed and ``HeadMoved`` is
-    raised. False (nothing sent) when a value has no literal form here."""
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise AuditUnavailable("the store connection is closed")
-    try:
-        statements = [_unnest_insert(conn, table, rows) for table, rows in tables if rows]
-    except TypeError:
-        return False
-    try:
-        # One cursor for every statement: no result is read before the COMMIT's.
-        with raw.pipeline(), raw.cursor() as cursor:
-            cursor.execute(_CLAIM_EXACTLY, (count, end))
-            for sql, params in statements:
-                cursor.execute(sql, params)
-            raw.commit()
-    except psycopg.Error as exc:
-        raise HeadMoved("the log grew in another process since this one wrote") from exc
-    return True
 
 
 _HEAD_KEY = "cdg.audit.head"
@@ -836,38 +673,58 @@ class AuditLog:
             if first is _STOP:
                 self._stop_committer()
                 return
-            batch = [first]
-            # Under load (the last batch had company) wait a moment for more callers: one
-            # commit then serves them all. An idle gateway never waits.
-            deadline = time.monotonic() + _GATHER_SECONDS if self._last_batch > 1 else 0.0
-            while len(batch) < _MAX_BATCH:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 and self._overlap and self._commits.full():
-                    # The committer has not taken the batch before this one yet: callers
-                    # arriving meanwhile join this batch instead of waiting for the next.
-                    remaining = _GATHER_SECONDS / 4
-                try:
-                    item = (
-                        self._queue.get(timeout=remaining)
-                        if remaining > 0
-                        else (self._queue.get_nowait())
-                    )
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._queue.put(item)
-                    break
-                batch.append(item)
-            self._last_batch = len(batch)
             if self._overlap:
-                self._hand_over(batch)
+                # Each caller's entry is built as it joins the batch, while the batch
+                # before it commits: what is left once the batch closes is the tree.
+                builder = self._open_batch()
+                batch: _Batch = []
+                for waiter in self._gathered(first):
+                    self._add(builder, batch, waiter)
+                self._close_batch(batch, builder)
             else:
-                self._write(batch)
+                self._write(list(self._gathered(first)))
+
+    def _gathered(self, first: _Waiter) -> Iterator[_Waiter]:
+        """``first`` and the callers who join its batch."""
+        yield first
+        taken = 1
+        # Under load (the last batch had company) wait a moment for more callers: one
+        # commit then serves them all. An idle gateway never waits.
+        deadline = time.monotonic() + _GATHER_SECONDS if self._last_batch > 1 else 0.0
+        while taken < _MAX_BATCH:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 and self._overlap and self._commits.full():
+                # The committer has not taken the batch before this one yet: callers
+                # arriving meanwhile join this batch instead of waiting for the next.
+                remaining = _GATHER_SECONDS / 4
+            try:
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(item)
+                break
+            yield item
+            taken += 1
+        self._last_batch = taken
 
     # -- overlapped (PostgreSQL): build here, commit in the committer ---------------------
 
     def _hand_over(self, batch: _Batch) -> None:
         """Build ``batch`` on the predicted head (if there is one) and queue it."""
+        builder = self._open_batch()
+        kept: _Batch = []
+        for waiter in batch:
+            self._add(builder, kept, waiter)
+        self._close_batch(batch if len(kept) == len(batch) else kept, builder)
+
+    def _open_batch(self) -> BatchBuilder | None:
+        """Take the next place in the committer's order; a builder on the head the batch
+        before leaves (None: the batch claims its indexes first, in ``_write``)."""
         with self._drained:
             if self._stale or self._predicted is None:
                 # A batch did not commit as built (or none has yet): once everything handed
@@ -877,10 +734,30 @@ class AuditLog:
                 self._predicted, self._stale = self.appender.head, False
             base = self._predicted
             self._in_flight += 1
-        built = None
-        if base is not None and not self._contended():
+        if base is None or self._contended():
+            return None
+        return self.appender.builder(base)
+
+    def _add(self, builder: BatchBuilder | None, batch: _Batch, waiter: _Waiter) -> None:
+        if builder is not None:
             try:
-                built = self.appender.build([w.pending for w in batch], base)
+                builder.add(waiter.pending)
+            except Exception as exc:  # this caller's entry cannot be written; the others can
+                waiter.fail(AuditUnavailable(type(exc).__name__))
+                return
+        batch.append(waiter)
+
+    def _close_batch(self, batch: _Batch, builder: BatchBuilder | None) -> None:
+        """Finish ``batch`` (if built ahead) and queue it for the committer."""
+        if not batch:
+            self._landed()
+            return
+        built = None
+        if builder is not None:
+            try:
+                built = builder.finish()
+                # The statements' text is made here, not on the committer's critical path.
+                built.statements = sql.unnest_statements(self.store.engine.dialect, built.tables)
             except Exception as exc:  # never leave a caller waiting
                 self._finish(batch, None, exc)
                 self._landed()
@@ -917,9 +794,13 @@ class AuditLog:
         started = time.perf_counter()
         appender.trust(None)  # until this batch commits
         try:
+            statements = built.statements
+            if statements is None:
+                statements = sql.unnest_statements(self.store.engine.dialect, built.tables)
+            if statements is None:
+                raise HeadMoved("a value the pipelined insert cannot write")
             with self._transaction() as conn:
-                if not _pipelined_commit(conn, len(batch), built.head.size, built.tables):
-                    raise HeadMoved("a value the pipelined insert cannot write")
+                sql.pipelined_commit(conn, len(batch), built.head.size, statements)
         except Exception:  # rolled back: appended afresh, on the stored head
             self._stale = True
             self._contended_until = time.monotonic() + _CONTENDED_SECONDS
