@@ -689,10 +689,13 @@ class AuditLog:
         yield first
         taken = 1
         # Under load (the last batch had company) wait a moment for more callers: one
-        # commit then serves them all. An idle gateway never waits.
-        deadline = time.monotonic() + _GATHER_SECONDS if self._last_batch > 1 else 0.0
+        # commit then serves them all. An idle gateway never waits. Once as many have come
+        # as the last batch had (its callers, back with their next entry), nobody more is
+        # waited for: those already waiting still join.
+        expected = self._last_batch
+        deadline = time.monotonic() + _GATHER_SECONDS if expected > 1 else 0.0
         while taken < _MAX_BATCH:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - time.monotonic() if taken < expected else 0.0
             if remaining <= 0 and self._overlap and self._commits.full():
                 # The committer has not taken the batch before this one yet: callers
                 # arriving meanwhile join this batch instead of waiting for the next.
