@@ -44,6 +44,8 @@ class DerivedChecks:
     unmacked: list[list[int]] = field(default_factory=list)
     missing: list[tuple[int, int, bytes]] = field(default_factory=list)  # (level, idx, hash)
     _stack: list[tuple[int, bytes]] = field(default_factory=list)  # (level, hash) frontier
+    # (size, rows past it, rows at negative positions): read by ``read_stray_rows``.
+    _stray: tuple[int, tuple[int, int], tuple[int, int, int]] | None = None
     _order: TimeOrder = field(default_factory=TimeOrder)
 
     def entries(self) -> Iterator[LoggedEntry]:
@@ -83,6 +85,11 @@ class DerivedChecks:
         else:
             runs.append([index, index])
 
+    def read_stray_rows(self, size: int) -> None:
+        """Count the rows ``finish`` reports for a log of ``size`` entries now, in the
+        transaction that read the log, so ``finish`` needs no statement of its own."""
+        self._stray = (size, self.repo.beyond(size), self.repo.stray_rows())
+
     def finish(self, size: int, signed_size: int | None = None) -> None:
         """Rows stored for entries that do not exist (past the end of the log), and entries
         without a MAC that no signed checkpoint covers (``signed_size``: entries covered)."""
@@ -96,14 +103,17 @@ class DerivedChecks:
                         f"entry {index}: no entry MAC and no signed checkpoint covers it "
                         "(written outside the gateway; the gateway will not sign it)",
                     )
-        subjects, nodes = self.repo.beyond(size)
+        stray = self._stray
+        if stray is None or stray[0] != size:
+            stray = (size, self.repo.beyond(size), self.repo.stray_rows())
+        subjects, nodes = stray[1]
         if subjects or nodes:
             self._problem(
                 size,
                 EXTRA_ROWS,
                 f"{subjects} subject index rows and {nodes} tree nodes lie past the last entry",
             )
-        subjects, nodes, sequencers = self.repo.stray_rows()
+        subjects, nodes, sequencers = stray[2]
         if subjects or nodes or sequencers:
             self._problem(
                 0,

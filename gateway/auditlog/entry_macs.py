@@ -15,6 +15,7 @@ counts, and only the gateway (with the master key) checks MACs.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from anonymizers import derive_key
 from gateway.keys import KeyRing
 
 _CONTEXT = "audit-entry-mac"
+_BLOCK = 64  # SHA-256's block size, in bytes
 
 
 def _message(index: int, leaf: bytes) -> bytes:
@@ -58,16 +60,23 @@ class EntryMacs:
         return hmac.compare_digest(want, value)
 
     def checker(self) -> Callable[[int, bytes, str | None], bool]:
-        """``valid`` for a million calls: the current key's HMAC state is prepared once."""
-        base = hmac.new(self._key, digestmod="sha256")
+        """``valid`` for a million calls: HMAC-SHA256 (RFC 2104) of the current key from
+        its inner and outer SHA-256 states, prepared once (the HMAC objects of ``hmac``
+        cost twice as much per call, most of it setting up)."""
+        key = self._key if len(self._key) <= _BLOCK else hashlib.sha256(self._key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
         prefix, skip = self._prefix, len(self._prefix)
         fallback = self.valid
 
         def valid(index: int, leaf: bytes, mac: str | None) -> bool:
             if not mac or not mac.startswith(prefix):
                 return fallback(index, leaf, mac)
-            state = base.copy()
+            state = inner.copy()
             state.update(_message(index, leaf))
-            return hmac.compare_digest(state.hexdigest(), mac[skip:])
+            result = outer.copy()
+            result.update(state.digest())
+            return hmac.compare_digest(result.hexdigest(), mac[skip:])
 
         return valid

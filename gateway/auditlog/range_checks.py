@@ -11,16 +11,22 @@ join.
 Per entry, in this order (the same checks and problem kinds as ``verify`` and
 ``DerivedChecks``, which read the log in one stream): its position, its leaf hash, the
 index it claims, the tree's leaf, the previous-leaf link, the indexed columns, the time
-order, the subject index rows, the entry MAC, and the tree nodes it completes. The entry
-text is read for the dozen fields these checks need with a typed decoder that skips the
-rest; an entry that decoder refuses is parsed whole, as before, so nothing is decided on
-a partial reading.
+order, the subject index rows and the entry MAC. The entry text is read for the dozen
+fields these checks need with a typed decoder that skips the rest; an entry that decoder
+refuses (a field of another type, no JSON) is parsed whole, as before, so nothing is
+decided on a partial reading.
+
+The tree nodes above the leaves are checked after the entries, level by level: each level
+is hashed from the one below in one pass and compared with the stored level as a whole;
+only a level that differs (a node missing, changed, or not a hash) is then walked node by
+node. Problems are reported in the order the per-entry stream found them (by the entry
+whose leaf completes the node, lower levels first). The rows come from
+``gateway.auditlog.verify_repository``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
@@ -28,7 +34,7 @@ from typing import Any, cast
 
 import msgspec
 import orjson
-from sqlalchemy import Connection, String, Table, and_, case, or_, select, type_coerce
+from sqlalchemy import Connection
 
 from audit import node_hash
 from gateway.auditlog.derived import (
@@ -45,35 +51,33 @@ from gateway.auditlog.derived_checks import (
     FORGED_ENTRY_MAC,
 )
 from gateway.auditlog.entry_macs import EntryMacs
-from gateway.auditlog.models import AuditEntryRow, AuditNode, AuditSubject
-from gateway.auditlog.repository import readable_time
-from gateway.auditlog.time_order import TIME_REVERSED, TimeOrder
+from gateway.auditlog.time_order import CLOCK_SKEW, TIME_REVERSED, reversed_message
 from gateway.auditlog.verify import Problem
+from gateway.auditlog.verify_repository import RangeRows, read_range
 
-_ENTRIES = cast(Table, AuditEntryRow.__table__)
-_NODES = cast(Table, AuditNode.__table__)
-_SUBJECTS = cast(Table, AuditSubject.__table__)
 _PROBLEM_CAP = 101  # as the one-stream verifier: past 100 problems the rest is noise
-_FETCH = 10_000
 _UNREADABLE_TIME = "(a time that does not read back)"  # equals no entry's time
 _NO_SUBJECTS = subjects_digest([])  # most entries: a commitment to no residents
 
 
-class _Head(msgspec.Struct):
-    """The fields of an entry that verification reads; the decoder skips all others."""
+class _Head(msgspec.Struct, gc=False):
+    """The fields of an entry that verification reads, typed as the writer writes them;
+    the decoder skips all others. A field of another type fails the decoder, and the
+    entry is then parsed whole (``_parse_whole``), so every check sees the value as the
+    JSON holds it either way."""
 
-    index: Any = None
-    prev: Any = None
-    recorded_at: Any = None
-    principal: Any = None
-    dataset: Any = None
-    purpose: Any = None
-    event: Any = None
-    decision: Any = None
-    row_count: Any = None
-    privacy_cost: Any = None
-    subjects_digest: Any = None
-    subject_count: Any = None
+    index: int | None = None
+    prev: str | None = None
+    recorded_at: str | None = None
+    principal: str | None = None
+    dataset: str | None = None
+    purpose: str | None = None
+    event: str | None = None
+    decision: dict[str, Any] | None = None
+    row_count: int | None = None
+    privacy_cost: str | None = None
+    subjects_digest: str | None = None
+    subject_count: int | None = None
 
 
 _DECODE_HEAD = msgspec.json.Decoder(_Head).decode
@@ -133,18 +137,18 @@ def _float(value: object) -> object:
         return value
 
 
-def _parse_whole(text: str) -> dict[str, Any] | None:
+def _parse_whole(data: bytes) -> dict[str, Any] | None:
     try:
-        entry = orjson.loads(text)
+        entry = orjson.loads(data)
     except orjson.JSONDecodeError:
         try:  # orjson refuses some valid JSON (integers past 64 bits)
-            entry = json.loads(text)
-        except ValueError:
+            entry = json.loads(data.decode("utf-8"))
+        except ValueError:  # no JSON, or no UTF-8
             return None  # the leaf hash check reports a damaged entry
     return entry if isinstance(entry, dict) else None
 
 
-def _read(text: str, data: bytes) -> dict[str, Any] | None:
+def _read(data: bytes) -> dict[str, Any] | None:
     """The entry's fields (those verification reads), or None when it is no JSON object.
 
     Reading a missing field and a null one is the same for every check (``get``), so the
@@ -153,12 +157,13 @@ def _read(text: str, data: bytes) -> dict[str, Any] | None:
     try:
         return _AS_DICT(_DECODE_HEAD(data))
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return _parse_whole(text)
+        return _parse_whole(data)
 
 
-def _columns_ok(values: tuple[Any, ...], stored: tuple[Any, ...]) -> bool:
+def _columns_ok(values: tuple[Any, ...], stored: tuple[Any, ...], naive: datetime | None) -> bool:
     """True when the stored columns certainly equal the entry's ``indexed_values``;
-    False means ``column_mismatches`` must decide."""
+    False means ``column_mismatches`` must decide. ``naive`` is the entry's time without
+    its zone (UTC)."""
     if values[1:] != stored[1:]:
         return False
     when, have = values[0], stored[0]
@@ -166,134 +171,44 @@ def _columns_ok(values: tuple[Any, ...], stored: tuple[Any, ...]) -> bool:
         return True
     if isinstance(have, datetime):
         # A naive stored time is UTC (how the store keeps it); equal means the same instant.
-        return bool(have == (when.replace(tzinfo=None) if have.tzinfo is None else when))
+        return bool(have == (naive if have.tzinfo is None else when))
     return isinstance(have, str) and have == stored_text(when)
-
-
-def _entries_query(job: RangeJob, dialect: str) -> Any:
-    leaf = _NODES.alias("leaf")
-    e = _ENTRIES.c
-    readable = readable_time(dialect)
-    # The leaves' bounds are implied by the entries' (leaf.idx = index), but stated they let
-    # PostgreSQL read just the range's leaves in index order: without them it sorted every
-    # leaf of the log for each range (on disk, at a million entries).
-    on = (leaf.c.level == 0) & (leaf.c.idx == e.index)
-    if not job.first:
-        on &= leaf.c.idx >= job.start
-    if not job.last:
-        on &= leaf.c.idx < job.stop
-    stmt = (
-        select(
-            e.index,
-            e.entry,
-            e.leaf_hash,
-            leaf.c.hash,
-            # As stored: SQLite keeps text, and only its exact form is the derived value.
-            # A PostgreSQL time no datetime holds (infinity) would fail the whole read:
-            # it is read as null and flagged (the last column) instead.
-            type_coerce(case((readable, e.recorded_at), else_=None), String),
-            e.principal,
-            e.dataset,
-            e.purpose,
-            e.event,
-            e.decision,
-            e.row_count,
-            e.privacy_cost,
-            e.mac,
-            case((readable, False), (e.recorded_at.is_(None), False), else_=True),
-        )
-        .outerjoin(leaf, on)
-        .order_by(e.index)
-    )
-    if not job.first:
-        stmt = stmt.where(e.index >= job.start)
-    if not job.last:
-        stmt = stmt.where(e.index < job.stop)
-    return stmt
-
-
-def _subjects(conn: Connection, job: RangeJob) -> dict[int, list[str]]:
-    s = _SUBJECTS.c
-    found: dict[int, list[str]] = {}
-    rows = conn.execute(
-        select(s.entry_index, s.subject_ref).where(
-            s.entry_index >= job.start, s.entry_index < job.stop
-        )
-    )
-    for index, ref in rows:
-        found.setdefault(int(index), []).append(str(ref))
-    return found
-
-
-def _nodes(conn: Connection, job: RangeJob) -> dict[tuple[int, int], bytes]:
-    """Stored interior nodes (levels 1..level) whose last leaf lies in the range."""
-    n = _NODES.c
-    terms = []
-    for level in range(1, job.level + 1):
-        lo = -(-(job.start + 1) // (1 << level)) - 1
-        hi = job.stop // (1 << level) - 1
-        if lo <= hi:
-            terms.append(and_(n.level == level, n.idx >= lo, n.idx <= hi))
-    if not terms:
-        return {}
-    rows = conn.execute(select(n.level, n.idx, n.hash).where(or_(*terms)))
-    return {(int(level), int(idx)): _blob(digest) for level, idx, digest in rows}
 
 
 def check_range(conn: Connection, job: RangeJob, macs: EntryMacs | None) -> RangeResult:
     """Read and check the entries of ``job`` on ``conn`` (one pass, streamed)."""
-    subjects = _subjects(conn, job)
-    stored_nodes = _nodes(conn, job)
-    stmt = _entries_query(job, conn.dialect.name)
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql" and raw is not None:
-        # The driver's own server-side cursor: plain tuples, no per-row result processing
-        # (a million rows); the statement is the same one, compiled for this dialect.
-        compiled = stmt.compile(dialect=conn.dialect)
-        with raw.cursor(name=f"cdg_verify_{job.start}") as cursor:
-            cursor.itersize = _FETCH
-            cursor.execute(str(compiled), compiled.params)
-            return _check_rows(_fetched(cursor), job, macs, subjects, stored_nodes)
-    rows = conn.execution_options(stream_results=True, yield_per=_FETCH).execute(stmt)
-    try:
-        return _check_rows(rows, job, macs, subjects, stored_nodes)
-    finally:
-        rows.close()
-
-
-def _fetched(cursor: Any) -> Iterator[Sequence[Any]]:
-    """The cursor's rows, ``_FETCH`` at a time: iterating a server-side cursor fetches
-    row by row through the driver's Python code, a few microseconds per row."""
-    while rows := cursor.fetchmany(_FETCH):
-        yield from rows
+    with read_range(conn, job.start, job.stop, job.level, first=job.first, last=job.last) as rows:
+        return _check_rows(rows, job, macs)
 
 
 def _check_rows(  # one tight loop, run a million times: kept in one piece
-    rows: Iterable[Sequence[Any]],
-    job: RangeJob,
-    macs: EntryMacs | None,
-    subjects: dict[int, list[str]],
-    stored_nodes: dict[tuple[int, int], bytes],
+    rows: RangeRows, job: RangeJob, macs: EntryMacs | None
 ) -> RangeResult:
     result = RangeResult(start=job.start, position=job.start)
-    core, derived = result.core, result.derived
+    core = result.core
+    found: list[Problem] = []  # derived kinds, in entry order
+    tree_problems: list[tuple[int, int, Problem]] = []  # (entry index, level, problem)
     targets = set(job.targets)
+    subjects = rows.subjects
+    idxs, hashes = rows.nodes.get(0, ([], []))
+    leaves = dict(zip(idxs, hashes, strict=True))
     mac_valid = macs.checker() if macs is not None else None
-    order = TimeOrder()
-    acc: list[tuple[int, bytes]] = []  # (level, hash): the entries' own subtrees
-    tree: list[tuple[int, bytes]] | None = None  # the stored leaves' subtrees, once they differ
-    seen: set[int] = set()
+    digests: list[bytes] = []  # the entries' leaf hashes, in order
+    differing: dict[int, bytes] = {}  # offset -> the tree's leaf where it is another hash
     prev: str | None = "" if job.start == 0 else None  # unknown before a later range
-    position = job.start
-    start = job.start
+    position = start = job.start
+    utf8, typed = rows.utf8, rows.typed
+    last_when: datetime | None = None  # the time order: the latest entry with a time
+    last_when_index = -1
+    naive_of: datetime | None = None
+    naive: datetime | None = None
     leaf_prefix = b"\x00"
-    node_prefix = b"\x01"
 
     def problem(into: list[Problem], index: int, kind: str, message: str) -> None:
         if len(into) < _PROBLEM_CAP:
             into.append(Problem(index, kind, message))
 
-    for row in rows:
+    for row in rows.entries:
         index = row[0]
         if index != position:
             kind = "missing_entry" if index > position else "reordered_entries"
@@ -302,13 +217,17 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
             )
             break
         text = row[1]
-        if type(text) is str:
+        is_text = True
+        if utf8:
+            data = text  # the stored text's UTF-8 bytes (see ``RangeRows.utf8``)
+            entry = _read(data)
+        elif type(text) is str:
             data = text.encode("utf-8")
-            entry = _read(text, data)
+            entry = _read(data)
         else:
             # Not the text the writer stores (a blob, invalid UTF-8): hashed as the bytes
             # it holds, so the leaf hash locates it, and changed whatever it hashes to.
-            data, entry = _blob(text), None
+            data, entry, is_text = _blob(text), None, False
         digest = sha256(leaf_prefix + data).digest()
         hexed = digest.hex()
         if entry is None:
@@ -318,17 +237,17 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
             claimed_index = claimed if isinstance(claimed, int) else None
             claimed_p = entry.get("prev")
             claimed_prev = claimed_p if isinstance(claimed_p, str) else None
-        node = row[3]
+        node = leaves.get(index)
         if node is not None and type(node) is not bytes:
             node = _blob(node)
         # The entry itself (the checks of ``verify``, first failing one reported).
-        if hexed != row[2] or type(text) is not str:
+        if hexed != row[2] or not is_text:
             problem(
                 core,
                 position,
                 "changed_entry",
                 f"entry {position}: content does not match its leaf hash"
-                if type(text) is str
+                if is_text
                 else f"entry {position}: content is not stored as text",
             )
         elif claimed_index != position:
@@ -357,34 +276,38 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         prev = hexed
         # What the store keeps beside the entry.
         if entry is not None:
-            stored = (
-                _UNREADABLE_TIME if row[13] else row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                row[9],
-                _int(row[10]),
-                _float(row[11]),
-            )
+            # On a store that types its columns they arrive as the writer stored them.
+            stored = tuple(row[3:11]) if typed else (*row[3:9], _int(row[9]), _float(row[10]))
+            if row[12]:
+                stored = (_UNREADABLE_TIME, *stored[1:])
             values = indexed_values(entry)
-            if not _columns_ok(values, stored):
+            when = values[0]
+            if when is not None and when is not naive_of:
+                naive_of, naive = when, when.replace(tzinfo=None)
+            if not _columns_ok(values, stored, naive):
                 wrong = column_mismatches(entry, stored)
                 if wrong:
                     problem(
-                        derived,
+                        found,
                         index,
                         CHANGED_COLUMN,
                         f"entry {index}: stored {', '.join(wrong)} differ from the entry",
                     )
-            when = values[0]
             if when is not None:
                 if result.first_time is None:
                     result.first_time = (index, when)
-                result.last_time = (index, when)
-                reversed_time = order.step(index, when)
-                if reversed_time is not None:
-                    problem(derived, index, TIME_REVERSED, reversed_time)
+                # Entries of one batch share their time (the same object): only a new
+                # time can be out of order.
+                if when is not last_when:
+                    if last_when is not None and when < last_when - CLOCK_SKEW:
+                        problem(
+                            found,
+                            index,
+                            TIME_REVERSED,
+                            reversed_message(index, when, last_when, last_when_index),
+                        )
+                    last_when = when
+                last_when_index = index
             refs = subjects.get(index)
             why = (
                 None
@@ -393,13 +316,13 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
             )
             if why is not None:
                 problem(
-                    derived,
+                    found,
                     index,
                     CHANGED_SUBJECT_INDEX,
                     f"entry {index}: subject index {why}",
                 )
         if mac_valid is not None:
-            mac = row[12]
+            mac = row[11]
             if mac is None:
                 runs = result.unmacked
                 if runs and runs[-1][1] == index - 1:
@@ -408,40 +331,29 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
                     runs.append([index, index])
             elif type(mac) is not str or not mac_valid(index, digest, mac):
                 problem(
-                    derived,
+                    found,
                     index,
                     FORGED_ENTRY_MAC,
                     f"entry {index}: its MAC does not verify (not written by the gateway)",
                 )
-        # The tree: interior nodes are checked against the tree's own leaves (an edited
-        # entry is the leaf check's finding, not every node above it), the root against
-        # the entries.
+        # The tree's leaf: interior nodes are checked against the tree's own leaves (an
+        # edited entry is the leaf check's finding, not every node above it), the root
+        # against the entries. A missing or malformed leaf counts as the entry's hash.
         if node is None:
-            node = digest
-            result.missing.append((0, index, node))
-        elif len(node) != 32:
-            problem(derived, index, CHANGED_NODE, f"tree node 0/{index} is not a 32-byte hash")
-            node = digest  # reported once here, not again at every node above it
-        if tree is None and node != digest:
-            tree = list(acc)  # the two stacks part here; until now they were one
-        level, value = 0, digest
-        while acc and acc[-1][0] == level:
-            value = sha256(node_prefix + acc.pop()[1] + value).digest()
-            level += 1
-            if tree is None:
-                _check_node(level, index, value, stored_nodes, result, derived)
-        acc.append((level, value))
-        if tree is not None:
-            level, value = 0, node
-            while tree and tree[-1][0] == level:
-                value = sha256(node_prefix + tree.pop()[1] + value).digest()
-                level += 1
-                _check_node(level, index, value, stored_nodes, result, derived)
-            tree.append((level, value))
-        seen.add(index)
+            result.missing.append((0, index, digest))
+        elif node != digest:
+            if len(node) != 32:
+                tree_problems.append(
+                    (
+                        index,
+                        0,
+                        Problem(index, CHANGED_NODE, f"tree node 0/{index} is not a 32-byte hash"),
+                    )
+                )
+            else:
+                differing[position - start] = node
+        digests.append(digest)
         position += 1
-        if position in targets:
-            result.roots[position] = _fold(acc)
     if result.gap is None and job.filled and position < job.stop:
         # Where the single stream stops too: at the first missing index, not at the
         # broken link into the next range.
@@ -450,36 +362,110 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         )
     result.position = position
     result.last_digest = prev or ""
-    if position - start == 1 << job.level and acc:
-        result.top = acc[-1][1]
-        result.node_top = (tree or acc)[-1][1]
-    for index in sorted(set(subjects) - seen):
+    if last_when is not None:
+        result.last_time = (last_when_index, last_when)
+    levels = _levels(digests, job.level)
+    if differing:
+        tree_leaves = list(digests)
+        for offset, stored_leaf in differing.items():
+            tree_leaves[offset] = stored_leaf
+        tree_levels = _levels(tree_leaves, job.level)
+    else:
+        tree_levels = levels
+    for size in sorted(targets):
+        if size <= position:
+            result.roots[size] = _prefix_root(levels, size - start)
+    if position - start == 1 << job.level and digests:
+        result.top = levels[job.level][0]
+        result.node_top = tree_levels[job.level][0]
+    _check_nodes(tree_levels, rows, start, result, tree_problems)
+    result.missing.sort(key=lambda m: ((m[1] + 1 << m[0]) - 1, m[0]))
+    tree_problems.sort(key=lambda p: (p[0], p[1]))
+    ordered = sorted(
+        [(p.index, 0, n, p) for n, p in enumerate(found)]
+        + [(index, 1 + level, 0, p) for index, level, p in tree_problems],
+        key=lambda t: t[:3],
+    )
+    result.derived = [t[3] for t in ordered[:_PROBLEM_CAP]]
+    for index in sorted(subjects):
+        if start <= index < position:
+            continue
         if result.gap is not None and index > position:
             break  # past a gap nothing is read: those entries are not known to be missing
-        problem(derived, index, CHANGED_SUBJECT_INDEX, "index rows for an entry not stored")
+        problem(result.derived, index, CHANGED_SUBJECT_INDEX, "index rows for an entry not stored")
     return result
 
 
-def _check_node(
-    level: int,
-    last_leaf: int,
-    value: bytes,
-    stored: dict[tuple[int, int], bytes],
-    result: RangeResult,
-    derived: list[Problem],
-) -> None:
-    idx = (last_leaf + 1) // (1 << level) - 1
-    have = stored.get((level, idx))
-    if have is None:
-        result.missing.append((level, idx, value))
-    elif have != value and len(derived) < _PROBLEM_CAP:
-        derived.append(
-            Problem(last_leaf, CHANGED_NODE, f"tree node {level}/{idx} does not hash its entries")
-        )
+def _levels(leaves: list[bytes], top: int) -> list[list[bytes]]:
+    """The perfect subtrees of ``leaves`` at every level up to ``top``, left to right
+    (level 0 is ``leaves``; a level has one node per complete pair below it)."""
+    out = [leaves]
+    below = leaves
+    for _ in range(top):
+        pairs = iter(below)  # an odd node at the end completes nothing yet
+        below = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(pairs, pairs, strict=False)
+        ]
+        out.append(below)
+    return out
 
 
-def _fold(stack: list[tuple[int, bytes]]) -> bytes:
-    digest = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
+def _prefix_root(levels: list[list[bytes]], count: int) -> bytes:
+    """Root of the first ``count`` leaves (RFC 6962): the fold of the perfect subtrees
+    that make up ``count``, largest (leftmost) first."""
+    parts: list[bytes] = []
+    offset = 0
+    for height in range(len(levels) - 1, -1, -1):
+        if count >> height & 1:
+            parts.append(levels[height][offset >> height])
+            offset += 1 << height
+    digest = parts[-1]
+    for left in reversed(parts[:-1]):
         digest = node_hash(left, digest)
     return digest
+
+
+def _check_nodes(
+    levels: list[list[bytes]],
+    rows: RangeRows,
+    start: int,
+    result: RangeResult,
+    problems: list[tuple[int, int, Problem]],
+) -> None:
+    """The stored interior nodes against those hashed from the tree's leaves."""
+    for level in range(1, len(levels)):
+        computed = levels[level]
+        if not computed:
+            return
+        count = len(computed)
+        lo = start >> level
+        idxs, hashes = rows.nodes.get(level, ([], []))
+        # The stored indexes are distinct and ascending: the first and the count-th being
+        # lo and lo + count - 1 means every node in between is stored.
+        if (
+            len(idxs) >= count
+            and idxs[0] == lo
+            and idxs[count - 1] == lo + count - 1
+            and hashes[:count] == computed
+        ):
+            continue
+        stored = dict(zip(idxs, hashes, strict=True))
+        for offset, value in enumerate(computed):
+            idx = lo + offset
+            have = stored.get(idx)
+            if have is None:
+                result.missing.append((level, idx, value))
+            elif _blob(have) != value:
+                last_leaf = ((idx + 1) << level) - 1
+                problems.append(
+                    (
+                        last_leaf,
+                        level,
+                        Problem(
+                            last_leaf,
+                            CHANGED_NODE,
+                            f"tree node {level}/{idx} does not hash its entries",
+                        ),
+                    )
+                )

@@ -24,15 +24,15 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import cast
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from audit import node_hash
+from audit import CheckpointError, node_hash, open_checkpoint
 from gateway.auditlog.derived_checks import CHANGED_NODE, MISSING_NODE, DerivedChecks
 from gateway.auditlog.entry_macs import EntryMacs
-from gateway.auditlog.models import AuditEntryRow, AuditNode, AuditSequencer
 from gateway.auditlog.range_checks import RangeJob, RangeResult, check_range
 from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.time_order import TIME_REVERSED, TimeOrder
@@ -44,14 +44,11 @@ from gateway.auditlog.verify import (
     checkpoint_targets,
     close_report,
 )
+from gateway.auditlog.verify_repository import log_head, nodes_above
 from gateway.store.engine import make_store_engine
 
 RANGE_LEVEL = 16  # ranges of 65,536 entries: a second or two of work each
 _CORE_CAP = 100  # the single-stream verifier stops after this many problems
-
-_ENTRIES = cast(Table, AuditEntryRow.__table__)
-_NODES = cast(Table, AuditNode.__table__)
-_SEQUENCER = cast(Table, AuditSequencer.__table__)
 
 
 def plan(size_limit: int, level: int) -> list[RangeJob]:
@@ -95,58 +92,66 @@ def verify_stored(
     checks holding their problems, the runs of entries without a MAC and the missing
     nodes (what ``cdg audit repair`` restores); the caller runs ``finish`` on them.
     """
-    repo = AuditRepository(session)
     conn = session.connection()
-    # Checkpoints first, then both sizes in one statement: appends committed meanwhile
-    # can only add entries past what is read, never a checkpoint past the log.
-    checkpoints = [StoredCheckpoint(c.size, bytes(c.root), c.note) for c in repo.checkpoints()]
-    sequencer, highest = conn.execute(
-        select(
-            select(_SEQUENCER.c.size).where(_SEQUENCER.c.id == 1).scalar_subquery(),
-            select(func.max(_ENTRIES.c.index)).scalar_subquery(),
-        )
-    ).one()
-    expected = int(sequencer or 0)
+    head = log_head(conn)
+    checkpoints = [StoredCheckpoint(size, root, note) for size, root, note in head.checkpoints]
+    expected = head.sequencer or 0
     report = Report()
-    targets = checkpoint_targets(checkpoints, keys, origin, report, since, witnesses)
+    # The ranges compute the root at every stored checkpoint's size and the saved one's;
+    # which of them count (a genuine signature) is decided here while the ranges are
+    # being checked, and only those are compared.
+    sizes = {c.size for c in checkpoints} | _saved_size(since, keys, origin)
     jobs = [
         RangeJob(
             job.start,
             job.stop,
             job.level,
-            tuple(sorted(s for s in targets if job.start < s <= job.stop)),
+            tuple(sorted(s for s in sizes if job.start < s <= job.stop)),
             job.first,
-            filled=highest is not None,
+            filled=head.highest is not None,
         )
-        for job in plan(0 if highest is None else int(highest) + 1, level)
+        for job in plan(0 if head.highest is None else head.highest + 1, level)
     ]
-    upper = {
-        (int(lv), int(ix)): bytes(h)
-        for lv, ix, h in conn.execute(
-            select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(_NODES.c.level > level)
-        )
-    }
-    derived = DerivedChecks(repo, macs)
-    join = _Join(report, derived, targets, upper, level)
-    for result in _results(session, jobs, macs, workers):
-        if not join.add(result):
-            break
-        if progress is not None:
-            progress(join.position)
+    upper = nodes_above(conn, level)
+    derived = DerivedChecks(AuditRepository(session), macs)
+    with _results(session, jobs, macs, workers) as results:
+        targets = checkpoint_targets(checkpoints, keys, origin, report, since, witnesses)
+        if not set(targets) <= sizes:
+            raise RuntimeError("verification computed no root for a checkpoint it checks")
+        join = _Join(report, derived, targets, upper, level)
+        for result in results:
+            if not join.add(result):
+                break
+            if progress is not None:
+                progress(join.position)
     join.finish()
     close_report(report, join.position, targets, expected)
+    derived.read_stray_rows(report.entries)
     return report, derived
 
 
+def _saved_size(since: str | None, keys: Sequence[str], origin: str) -> set[int]:
+    """The size of the auditor's saved checkpoint, when it opens (``checkpoint_targets``
+    reports it when it does not)."""
+    if since is None:
+        return set()
+    try:
+        return {open_checkpoint(since, keys, origin=origin).size}
+    except CheckpointError:
+        return set()
+
+
+@contextmanager
 def _results(
     session: Session, jobs: list[RangeJob], macs: EntryMacs | None, workers: int
-) -> Iterator[RangeResult]:
+) -> Iterator[Iterator[RangeResult]]:
+    """The ranges' results in index order. With workers, every range is handed to the
+    pool before this returns, so the workers start (and check) while the caller goes on."""
     url = session.connection().engine.url
     in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
     if workers <= 1 or len(jobs) <= 1 or in_memory:
         conn = session.connection()
-        for job in jobs:
-            yield check_range(conn, job, macs)
+        yield (check_range(conn, job, macs) for job in jobs)
         return
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)),
@@ -154,7 +159,12 @@ def _results(
         initializer=_start_worker,
         initargs=(url.render_as_string(hide_password=False), macs),
     ) as pool:
-        yield from pool.map(_run_job, jobs)
+        futures = [pool.submit(_run_job, job) for job in jobs]
+        try:
+            yield (future.result() for future in futures)
+        finally:
+            for future in futures:
+                future.cancel()  # the ranges after a gap are not needed
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -238,6 +248,8 @@ class _Join:
         self.core.extend(result.core)
         prefix = self._prefix()
         for size, local in sorted(result.roots.items()):
+            if size not in self.targets:
+                continue  # a checkpoint whose signature does not verify: no root to match
             root = local
             for left in reversed(prefix):
                 root = node_hash(left, root)

@@ -30,10 +30,15 @@ class TimeOrder:
         last, last_index = self._last, self._last_index
         self._last, self._last_index = when, index
         if last is not None and when < last - CLOCK_SKEW:
-            seconds = (last - when).total_seconds()
-            return (
-                f"entry {index} is recorded {seconds:.0f} s before entry {last_index}, "
-                f"which precedes it (more than the {CLOCK_SKEW.total_seconds():.0f} s of "
-                "clock skew allowed between gateway processes)"
-            )
+            return reversed_message(index, when, last, last_index)
         return None
+
+
+def reversed_message(index: int, when: datetime, last: datetime, last_index: int) -> str:
+    """Why entry ``index`` (recorded ``when``) is out of order after ``last_index``."""
+    seconds = (last - when).total_seconds()
+    return (
+        f"entry {index} is recorded {seconds:.0f} s before entry {last_index}, "
+        f"which precedes it (more than the {CLOCK_SKEW.total_seconds():.0f} s of "
+        "clock skew allowed between gateway processes)"
+    )
