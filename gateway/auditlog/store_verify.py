@@ -23,7 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import cast
 
@@ -114,16 +114,22 @@ def verify_stored(
     ]
     upper = nodes_above(conn, level)
     derived = DerivedChecks(AuditRepository(session), macs)
-    with _results(session, jobs, macs, workers) as results:
-        targets = checkpoint_targets(checkpoints, keys, origin, report, since, witnesses)
-        if not set(targets) <= sizes:
-            raise RuntimeError("verification computed no root for a checkpoint it checks")
-        join = _Join(report, derived, targets, upper, level)
-        for result in results:
-            if not join.add(result):
-                break
-            if progress is not None:
-                progress(join.position)
+    # The checkpoints' signatures are verified in a thread while the workers start (the
+    # first start waits for the fork server to import the gateway).
+    with ThreadPoolExecutor(1, thread_name_prefix="cdg-verify-checkpoints") as checking:
+        signed = checking.submit(
+            checkpoint_targets, checkpoints, keys, origin, report, since, witnesses
+        )
+        with _results(session, jobs, macs, workers) as results:
+            targets = signed.result()
+            if not set(targets) <= sizes:
+                raise RuntimeError("verification computed no root for a checkpoint it checks")
+            join = _Join(report, derived, targets, upper, level)
+            for result in results:
+                if not join.add(result):
+                    break
+                if progress is not None:
+                    progress(join.position)
     join.finish()
     close_report(report, join.position, targets, expected)
     derived.read_stray_rows(report.entries)
@@ -177,7 +183,14 @@ def _worker_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
-        ["__main__", "gateway.auditlog.range_checks", "gateway.store.engine"]
+        [
+            "__main__",
+            "gateway.auditlog.range_checks",
+            "gateway.store.engine",
+            # What a worker's engine imports on its first connection (a missing one is skipped).
+            "psycopg",
+            "sqlalchemy.dialects.postgresql.psycopg",
+        ]
     )
     return context
 
