@@ -43,14 +43,6 @@ KNOWN_EXCEPTIONS = {
     "gateway/demo/seed.py": "the seeding looks up principals and requests it made before",
 }
 
-# Allowed for now: their SQL is moved by a parallel change (issue #12). Not held to the
-# last test, since that change lands on its own; empty this set once it has.
-MOVED_BY_A_PARALLEL_CHANGE = {
-    "gateway/auditlog/writer.py",
-    "gateway/auditlog/store_verify.py",
-    "gateway/auditlog/range_checks.py",
-}
-
 _BUILDERS = {
     "select",
     "insert",
@@ -153,9 +145,7 @@ def test_only_repositories_the_store_and_migrations_hold_sql() -> None:
     stray = {
         path: where
         for path, where in modules_with_sql().items()
-        if not allowed(path)
-        and path not in KNOWN_EXCEPTIONS
-        and path not in MOVED_BY_A_PARALLEL_CHANGE
+        if not allowed(path) and path not in KNOWN_EXCEPTIONS
     }
     assert stray == {}, (
         "SQL outside a repository module (move it into the domain's repository.py or a "
