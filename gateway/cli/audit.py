@@ -60,7 +60,7 @@ from gateway.cli.common import (
     output_file,
     read_text,
 )
-from gateway.cli.receipt_fields import differing_fields
+from gateway.cli.receipt_fields import differing_fields, recorded_at_differs, shape_problem
 from gateway.cli.remote import DEFAULT_URL, KeyOption, UrlOption, connected
 from gateway.cli.text import _
 from gateway.context import GatewayContext
@@ -493,6 +493,7 @@ def verify_receipt(
     trust = trust_from_file(keys, origin, 0)
     try:
         data = loads_strict(read_text(receipt))
+        problem = shape_problem(data)
         bundle = data.get("receipt", data)
         note, text = str(bundle["checkpoint"]), str(bundle["entry"])
         index, size = int(bundle["entry_index"]), int(bundle["tree_size"])
@@ -502,6 +503,8 @@ def verify_receipt(
         raise fail(f"not a receipt: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
         raise fail(_("not a receipt: expected a run response or its receipt (JSON)")) from None
+    if problem is not None:
+        raise fail(f"not a run response or its receipt: {problem}")
     try:
         cp = open_checkpoint(note, trust.log_keys, origin=trust.origin)
     except CheckpointError as exc:
@@ -515,12 +518,16 @@ def verify_receipt(
         or not verify_inclusion(leaf, index, cp.size, proof, cp.root)
     ):
         raise fail(_("the receipt's entry is not proven to be in the log"))
+    if recorded_at_differs(bundle, entry):
+        raise fail(
+            _("the receipt's recorded_at differs from what entry %(index)s records", index=index)
+        )
     result: dict[str, Any] = {
         "verified": True, "entry_index": index, "origin": cp.origin, "tree_size": cp.size,
         "rows_checked": False, "result_digest": None,
     }  # fmt: skip
     computed: str | None = None
-    if "rows" in data and "columns" in data:
+    if "receipt" in data:  # a whole response (its rows and columns are there: see above)
         # Rows first: a receipt whose rows were changed is refused before anything is
         # said to verify.
         try:

@@ -13,8 +13,15 @@ an integer (not 41.0, not true) and a flag a boolean, on either side: JSON's 41.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from gateway.queries.schemas import ReceiptOut, RunResult
+
+# What a run response holds, and what its receipt holds: a file is one or the other.
+RESPONSE_FIELDS = frozenset(RunResult.model_fields)
+RECEIPT_FIELDS = frozenset(ReceiptOut.model_fields)
 
 # (response field, entry field): the same value on both sides.
 _SAME = (
@@ -25,6 +32,40 @@ _SAME = (
 )
 _COUNTS = ("row_count", "suppressed_cells", "withheld_values")
 _MISSING = object()
+
+
+def shape_problem(data: dict[str, Any]) -> str | None:
+    """Why ``data`` is neither a whole run response nor a bare receipt (None when it is
+    one). A response must carry its rows and columns, or a tampered answer could pass
+    for "the receipt only" by dropping them; and neither may carry fields the check does
+    not know, which would stand beside the proof unverified."""
+    if "receipt" in data:
+        unknown = sorted(set(data) - RESPONSE_FIELDS)
+        if unknown:
+            return "fields a run response does not have: " + ", ".join(unknown)
+        missing = [name for name in ("columns", "rows") if name not in data]
+        if missing:
+            return "a run response without its " + " and ".join(missing)
+        return None
+    unknown = sorted(set(data) - RECEIPT_FIELDS)
+    if unknown:
+        return "fields a receipt does not have: " + ", ".join(unknown)
+    return None
+
+
+def recorded_at_differs(receipt: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """The receipt's recorded_at, when it carries one (the console's download does not),
+    against the entry's: the same moment (the API writes it in its own ISO form, the entry
+    in the log's)."""
+    said, recorded = receipt.get("recorded_at"), entry.get("recorded_at")
+    if said is None:
+        return False
+    if type(said) is not str or type(recorded) is not str:
+        return True
+    try:
+        return datetime.fromisoformat(said) != datetime.fromisoformat(recorded)
+    except ValueError:
+        return True
 
 
 def _is_count(value: Any) -> bool:

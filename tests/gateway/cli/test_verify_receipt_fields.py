@@ -94,6 +94,24 @@ def test_row_release_fields(gateway: Gateway, tmp_path: Path, small_community: C
     ]:
         refused_naming(tmp_path, gateway, altered(response, field, value), field)
 
+    # A tampered answer cannot pass for "the receipt only" by dropping its rows or columns,
+    # nor carry fields the check does not know.
+    tampered = altered(altered(response, "row_count", 99), "query_id", "qr_other")
+    for dropped in ("columns", "rows"):
+        code, out = verify(tmp_path, gateway, altered(tampered, dropped, None))
+        assert code == 1 and f"without its {dropped}" in out, out
+        assert "receipt verified" not in out
+    code, out = verify(tmp_path, gateway, {**response, "Columns": response["columns"]})
+    assert code == 1 and "does not have: Columns" in out, out
+    code, out = verify(tmp_path, gateway, {**response["receipt"], "rows": response["rows"]})
+    assert code == 1 and "a receipt does not have: rows" in out, out
+    # The receipt alone still verifies (its rows unchecked); its recorded_at is compared.
+    code, out = verify(tmp_path, gateway, response["receipt"])
+    assert code == 0 and "rows not checked" in out, out
+    moved = altered(response, "receipt.recorded_at", "2020-01-01T00:00:00Z")
+    code, out = verify(tmp_path, gateway, moved)
+    assert code == 1 and "recorded_at differs" in out, out
+
 
 def test_withheld_values_are_compared(gateway: Gateway, tmp_path: Path) -> None:
     dataset = register(gateway, make_source(tmp_path), TYPED_POLICY)
