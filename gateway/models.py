@@ -13,8 +13,7 @@ from gateway.auditlog.models import (
     ResidentLink,
 )
 from gateway.auth.models import ApiKey, ConsoleSession, Principal
-from gateway.budget.claims import ReleaseClaim
-from gateway.budget.models import BudgetSpend, DatasetBudget, StoredRelease
+from gateway.budget.models import BudgetSpend, DatasetBudget, ReleaseClaim, StoredRelease
 from gateway.catalog.models import Dataset, PolicyVersion, Source, SourceIdentity
 from gateway.requests.models import QueryRequest
 from gateway.store.base import Base

@@ -92,8 +92,7 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and store reachability")
     def healthz() -> dict[str, str]:
-        with context.store.sessions() as session:
-            session.connection().exec_driver_sql("SELECT 1")
+        context.store.ping()
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["operations"], response_class=Response)

@@ -1,4 +1,5 @@
-"""Privacy budget spends per (app, dataset, purpose) and the DP releases they paid for."""
+"""Privacy budget spends per (app, dataset, purpose), the DP releases they paid for and
+the claims that make identical DP runs single-flight."""
 
 from __future__ import annotations
 
@@ -53,3 +54,13 @@ class StoredRelease(Base):
     cost_micro: Mapped[int] = mapped_column(BigInteger)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReleaseClaim(Base):
+    """A DP run holding a release key (gateway/budget/claims_repository.py: single flight)."""
+
+    __tablename__ = "dp_release_claims"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # the release key
+    holder: Mapped[str] = mapped_column(String(32))  # the run holding it (random)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -26,11 +25,12 @@ from audit import CheckpointError, canonical_json, leaf_hash, open_checkpoint, v
 from gateway.access.permissions import require
 from gateway.auditlog import service
 from gateway.auditlog.events import EVENTS, OUTCOMES, REASONS, Kind
-from gateway.auditlog.models import AuditCheckpoint, AuditEntryRow
+from gateway.auditlog.repository import AuditRepository
 from gateway.auditlog.residents import is_subject_ref
 from gateway.auditlog.schemas import SubjectLookup
 from gateway.auditlog.signing import verifier_keys
 from gateway.catalog.repository import CatalogRepository
+from gateway.console.auditor_repository import AuditorRepository
 from gateway.context import GatewayContext
 from gateway.errors import InvalidRequest, NotFound
 from gateway.oversight import listings
@@ -181,9 +181,7 @@ def latest_checkpoint(
     session: Session, ctx: GatewayContext, principal: AuthPrincipal
 ) -> CheckpointInfo | None:
     require("checkpoint.read", principal)
-    row = session.scalars(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1)
-    ).first()
+    row = AuditRepository(session).latest_checkpoint()
     if row is None:
         return None
     origin = ctx.settings.log_origin
@@ -277,25 +275,13 @@ def activity(
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, time(), tzinfo=zone)
     datasets, principals = listings.visible_scope(session, principal)
-    e = AuditEntryRow
-    # Counted by the database per UTC hour (a handful of rows per hour, however busy the
-    # log), then placed in local days here: exact for zones whose offset is whole hours.
-    hour = _hour(session, e.recorded_at)
-    counted = (e.event == "query.run") & (e.decision == "allowed") | (e.decision == "denied")
-    stmt = (
-        select(hour, e.principal, e.dataset, e.event, e.decision, func.count())
-        .where(e.recorded_at >= since, counted)
-        .group_by(hour, e.principal, e.dataset, e.event, e.decision)
-    )
-    if datasets is not None:
-        stmt = stmt.where(e.dataset.in_(datasets))
-    if principals is not None:
-        stmt = stmt.where(e.principal.in_(principals))
     by_app: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     by_dataset: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     denials = [0] * days
     try:
-        rows = session.execute(stmt).all()
+        # Counted by the database per UTC hour (a handful of rows per hour, however busy the
+        # log), then placed in local days here: exact for zones whose offset is whole hours.
+        rows = AuditorRepository(session).hourly_counts(since, datasets, principals)
         for bucket, who, dataset, event, decision, n in rows:
             slot = (_utc(bucket).astimezone(zone).date() - first).days
             if not 0 <= slot < days:
@@ -317,16 +303,6 @@ def activity(
     )
 
 
-def _hour(session: Session, column: Any) -> Any:
-    """``column`` cut to its UTC hour, in the store's own SQL."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return func.date_trunc("hour", column)
-    if dialect in ("mysql", "mariadb"):
-        return func.date_format(column, "%Y-%m-%d %H:00:00")
-    return func.strftime("%Y-%m-%d %H:00:00", column)
-
-
 def _utc(bucket: object) -> datetime:
     """An hour bucket as the driver returns it (text on SQLite), as an aware UTC time."""
     value = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
@@ -342,10 +318,7 @@ def known_apps(session: Session, principal: AuthPrincipal) -> list[str]:
     datasets, principals = listings.visible_scope(session, principal)
     if principals is not None:
         return sorted(principals)
-    stmt = select(AuditEntryRow.principal).distinct()
-    if datasets is not None:
-        stmt = stmt.where(AuditEntryRow.dataset.in_(datasets))
-    return sorted(n for (n,) in session.execute(stmt).all())
+    return sorted(AuditorRepository(session).principals_in_log(datasets))
 
 
 def known_datasets(session: Session, principal: AuthPrincipal) -> list[tuple[str, str]]:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.auth.models import ApiKey, ConsoleSession, Principal
+from gateway.auth.models import ConsoleSession
 from gateway.auth.service import authenticate
 from gateway.auth.service import digest as key_digest
+from gateway.console.session_repository import ConsoleSessionRepository
 from gateway.context import GatewayContext
 from gateway.principal import AuthPrincipal
 from gateway.store.base import utcnow
@@ -61,12 +61,11 @@ class Ended:
 def sign_in(session: Session, ctx: GatewayContext, api_key: str) -> tuple[str, AuthPrincipal]:
     """A new session for the holder of ``api_key`` (raises ``Unauthenticated`` otherwise)."""
     principal = authenticate(session, api_key)
-    key_id = session.execute(
-        select(ApiKey.id).where(ApiKey.digest == key_digest(api_key))
-    ).scalar_one()
+    repo = ConsoleSessionRepository(session)
+    key_id = repo.key_id(key_digest(api_key))
     token = new_token()
     now = utcnow()
-    session.add(
+    repo.add(
         ConsoleSession(
             digest=digest(token),
             principal_id=principal.id,
@@ -75,7 +74,6 @@ def sign_in(session: Session, ctx: GatewayContext, api_key: str) -> tuple[str, A
             last_seen_at=now,
         )
     )
-    session.flush()
     return token, principal
 
 
@@ -90,51 +88,28 @@ def resolve(ctx: GatewayContext, token: str) -> Live | Ended:
     key = digest(token)
     idle = timedelta(minutes=ctx.settings.console_idle_minutes)
     with ctx.store.sessions() as session:
-        row = session.execute(
-            select(
-                ConsoleSession.created_at,
-                ConsoleSession.last_seen_at,
-                Principal.id,
-                Principal.name,
-                Principal.kind,
-                Principal.role,
-                Principal.domain,
-                Principal.active,
-                Principal.display_name,
-                ApiKey.id.label("key_live"),
-            )
-            .join(Principal, Principal.id == ConsoleSession.principal_id)
-            .outerjoin(
-                ApiKey,
-                (ApiKey.id == ConsoleSession.key_id)
-                & ApiKey.revoked_at.is_(None)
-                & or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
-            )
-            .where(ConsoleSession.digest == key)
-        ).first()
+        repo = ConsoleSessionRepository(session)
+        row = repo.find(key, utcnow())
         now = utcnow()
-        if row is None or row.key_live is None:
+        if row is None or not row.key_live:
             # Unknown, or the key that signed in was revoked or expired since: end it.
             if row is not None:
-                session.execute(delete(ConsoleSession).where(ConsoleSession.digest == key))
+                repo.delete(key)
                 session.commit()
             return Ended()
         if not row.active or _expired(row.created_at, row.last_seen_at, now, idle):
-            session.execute(delete(ConsoleSession).where(ConsoleSession.digest == key))
+            repo.delete(key)
             session.commit()
             return Ended()
         if now - row.last_seen_at > _TOUCH_EVERY:
-            session.execute(
-                update(ConsoleSession).where(ConsoleSession.digest == key).values(last_seen_at=now)
-            )
+            repo.touch(key, now)
             session.commit()
-        principal = AuthPrincipal(
-            id=row.id, name=row.name, kind=row.kind, role=row.role, domain=row.domain
+        return Live(
+            digest=key, principal=row.principal, display_name=row.display_name or row.principal.name
         )
-        return Live(digest=key, principal=principal, display_name=row.display_name or row.name)
 
 
 def sign_out(ctx: GatewayContext, session_digest: str) -> None:
     with ctx.store.sessions() as session:
-        session.execute(delete(ConsoleSession).where(ConsoleSession.digest == session_digest))
+        ConsoleSessionRepository(session).delete(session_digest)
         session.commit()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.auth.models import Principal
 from gateway.console.navigation import N_
+from gateway.console.repository import ConsoleRepository
 from gateway.context import GatewayContext
 from gateway.i18n import Translator
 
@@ -58,8 +57,7 @@ FUNCTIONS = (N_("count"), N_("persons"), N_("sum"), N_("mean"))
 
 def display_names(session: Session) -> dict[str, str]:
     """Principal name -> the name people use (区民政局, 和平社区居委会), where one is set."""
-    rows = session.execute(select(Principal.name, Principal.display_name)).all()
-    return {name: shown for name, shown in rows if shown}
+    return ConsoleRepository(session).display_names()
 
 
 def who_label(names: dict[str, str], name: str) -> str:

@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.auth.models import Principal
+from gateway.auth.repository import AuthRepository
 from gateway.auth.service import add_principal, as_principal, authenticate, issue_key
 from gateway.catalog.repository import CatalogRepository
 from gateway.catalog.schemas import DatasetCreate, SourceCreate
@@ -24,10 +24,10 @@ from gateway.catalog.source_paths import department_dir
 from gateway.context import GatewayContext
 from gateway.demo.catalog import DATASETS, PRINCIPALS, QUERIES, SOURCE_OWNERS
 from gateway.demo.community import generate_community
+from gateway.demo.seed_repository import SeedRepository
 from gateway.demo.sources import SOURCE_TABLES, write_sources
 from gateway.errors import Unauthenticated
 from gateway.home import private_dir, private_file
-from gateway.requests.models import QueryRequest
 from gateway.requests.schemas import Approval, QueryRequestCreate
 from gateway.requests.service import approve, file_request
 from gateway.settings import Settings
@@ -71,7 +71,7 @@ def _ensure_principals(
 ) -> dict[str, tuple[Principal, str]]:
     out: dict[str, tuple[Principal, str]] = {}
     for name, kind, domain, role, display in PRINCIPALS:
-        row = session.scalars(select(Principal).where(Principal.name == name)).first()
+        row = AuthRepository(session).by_name(name)
         if row is None:
             row, key = add_principal(
                 session, name=name, kind=kind, domain=domain, role=role, display_name=display
@@ -116,14 +116,7 @@ def seed_demo(ctx: GatewayContext, residents: int = 10_000, seed: int = 20261127
     for app, dataset_name, purpose, justification, query, params in QUERIES:
         dataset_id = datasets[dataset_name]
         with ctx.store.transaction() as session:
-            found = session.scalars(
-                select(QueryRequest).where(
-                    QueryRequest.app_id == who[app].id,
-                    QueryRequest.dataset_id == dataset_id,
-                    QueryRequest.purpose == purpose,
-                    QueryRequest.status == "approved",
-                )
-            ).first()
+            found = SeedRepository(session).approved_request(who[app].id, dataset_id, purpose)
             if found is None:
                 request = QueryRequestCreate.model_validate(
                     {

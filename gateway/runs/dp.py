@@ -23,7 +23,7 @@ from typing import Any
 from audit.digest import result_digest
 from gateway.auditlog.service import record
 from gateway.budget.caps import EXHAUSTED, caps_of
-from gateway.budget.claims import ClaimRepository
+from gateway.budget.claims_repository import ClaimRepository
 from gateway.budget.models import StoredRelease
 from gateway.budget.repository import BudgetRepository
 from gateway.budget.service import budget_view

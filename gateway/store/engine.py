@@ -141,6 +141,11 @@ class Store:
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    def ping(self) -> None:
+        """One round trip to the store (the /healthz probe); raises when it cannot answer."""
+        with self.sessions() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self._lock_file is not None:

@@ -12,19 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from gateway.store.base import Base, UTCDateTime, utcnow
-
-
-class ReleaseClaim(Base):
-    __tablename__ = "dp_release_claims"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # the release key
-    holder: Mapped[str] = mapped_column(String(32))  # the run holding it (random)
-    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+from gateway.budget.models import ReleaseClaim
+from gateway.store.base import utcnow
 
 
 class ClaimRepository:
