@@ -6,6 +6,7 @@ import itertools
 import os
 import secrets
 import threading
+from hashlib import blake2b
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,9 +18,11 @@ class RequestIds:
 
     A uuid4 per request read the kernel's random source on the event loop, and that call
     lets go of the interpreter lock: under load the loop then waited for a worker thread
-    to hand it back, for a large share of its time. An id only has to be unique (it is
-    not a secret: the client is shown it), so each process draws a random prefix once and
-    counts: 32 hex characters, as before.
+    to hand it back, for a large share of its time. So each process draws a random key
+    once and counts. The count itself must not be shown: ids a caller sees would tell it
+    how many requests others made in between. The id is the count under a keyed BLAKE2b
+    (a pseudorandom function of the key; hashing eight bytes keeps the interpreter lock):
+    unique, unpredictable, 32 hex characters as before.
     """
 
     def __init__(self) -> None:
@@ -29,16 +32,16 @@ class RequestIds:
         os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._prefix = secrets.token_hex(8)
+        self._key = secrets.token_bytes(32)
         self._counter = itertools.count()
 
     def next(self) -> str:
         number = next(self._counter)
-        if number >= 1 << 64:  # never in practice; a fresh prefix keeps ids unique
+        if number >= 1 << 64:  # never in practice; a fresh key keeps ids unique
             with self._lock:
                 self._reset()
                 number = next(self._counter)
-        return f"{self._prefix}{number:016x}"
+        return blake2b(number.to_bytes(8, "big"), key=self._key, digest_size=16).hexdigest()
 
 
 class RequestIdMiddleware:

@@ -1,4 +1,5 @@
-"""Request ids: unique within a process, across forked children, and 32 hex characters."""
+"""Request ids: unique within a process and across forked children, 32 hex characters, and
+nothing a caller can count other requests by."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ def test_ids_are_unique_hex_of_the_old_length() -> None:
     made = [ids.next() for _ in range(10_000)]
     assert len(set(made)) == len(made)
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in made)
-    assert RequestIds().next()[:16] != made[0][:16]  # each holder draws its own prefix
+    assert RequestIds().next() != made[0]  # each holder draws its own key
+
+
+def test_ids_do_not_show_how_many_requests_came_between() -> None:
+    """Ids in order share no prefix and do not count up: a caller seeing two of its own
+    cannot tell how many requests others made in between."""
+    ids = RequestIds()
+    made = [ids.next() for _ in range(1_000)]
+    assert len({i[:8] for i in made}) > 990  # a counter under a fixed prefix would give 1
+    assert sum(int(a, 16) < int(b, 16) for a, b in zip(made, made[1:], strict=False)) < 600
 
 
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
@@ -29,7 +39,7 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     child = os.read(read, 64).decode()
     os.waitpid(pid, 0)
     os.close(read)
-    assert child[:16] != ids.next()[:16]
+    assert child != ids.next()
 
 
 def test_every_response_carries_a_distinct_id(gateway: Gateway) -> None:
