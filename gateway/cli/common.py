@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from gateway import yaml_documents
 from gateway.catalog.rules import rebuild_rules
@@ -233,14 +234,29 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(plain(data), ensure_ascii=False, indent=2, default=str))
 
 
+# Control characters (C0 but tab and newline, DEL, C1) and bidirectional overrides, shown
+# as escapes: a value comes from a department's database, and written raw it could move
+# the cursor, retitle the terminal, clear it, or reorder what the operator reads.
+_INVISIBLE = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
+              *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}  # fmt: skip
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``)."""
+    return text.translate(_INVISIBLE)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+        return visible(json.dumps(value, ensure_ascii=False, default=str))
+    return visible(str(value))
 
 
 def table(
@@ -259,9 +275,10 @@ def table(
     for i, name in enumerate(names):
         widest = max((len(_cell(r.get(name))) for r in rows), default=0) if i == 0 else 0
         # no_wrap, not min_width: rich crops a table whose minimum widths overflow the line.
-        out.add_column(name, overflow="fold", no_wrap=i == 0 and 0 < widest <= 40)
+        out.add_column(Text(visible(name)), overflow="fold", no_wrap=i == 0 and 0 < widest <= 40)
     for row in rows:
-        out.add_row(*(_cell(row.get(name)) for name in names))
+        # Text, not str: rich would read "[...]" in a value as markup.
+        out.add_row(*(Text(_cell(row.get(name))) for name in names))
     return out
 
 
@@ -289,7 +306,7 @@ def rows_view(
         block.add_column(style="bold", overflow="fold")
         block.add_column(overflow="fold")
         for name in names:
-            block.add_row(name, _cell(row.get(name)))
+            block.add_row(Text(visible(name)), Text(_cell(row.get(name))))
         blocks.append(block)
     return Group(*blocks)
 
