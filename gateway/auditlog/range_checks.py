@@ -278,7 +278,7 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         if entry is not None:
             # On a store that types its columns they arrive as the writer stored them.
             stored = tuple(row[3:11]) if typed else (*row[3:9], _int(row[9]), _float(row[10]))
-            if row[12]:
+            if stored[0] is None and not row[12]:  # a stored time that does not read back
                 stored = (_UNREADABLE_TIME, *stored[1:])
             values = indexed_values(entry)
             when = values[0]

@@ -57,7 +57,8 @@ _HIGHEST = 2**63 - 1
 
 # The columns of an entry row, in this order (``range_checks`` reads them by position):
 # index, entry, leaf_hash, recorded_at, principal, dataset, purpose, event, decision,
-# row_count, privacy_cost, mac, and whether recorded_at is a time that does not read back.
+# row_count, privacy_cost, mac, and whether the stored recorded_at is null (recorded_at is
+# read as null also when it holds a time that does not read back).
 # recorded_at .. privacy_cost (positions 3 to 10) are the indexed columns as stored.
 
 
@@ -217,7 +218,7 @@ def _entries_statement(dialect: str, *, first: bool, last: bool, utf8: bool) -> 
         e.leaf_hash,
         # As stored: SQLite keeps text, and only its exact form is the derived value.
         # A PostgreSQL time no datetime holds (infinity) would fail the whole read:
-        # it is read as null and flagged (the last column) instead.
+        # it is read as null instead, and told apart from a null by the last column.
         type_coerce(case((readable, e.recorded_at), else_=None), String),
         e.principal,
         e.dataset,
@@ -227,7 +228,9 @@ def _entries_statement(dialect: str, *, first: bool, last: bool, utf8: bool) -> 
         e.row_count,
         e.privacy_cost,
         e.mac,
-        case((readable, False), (e.recorded_at.is_(None), False), else_=True),
+        # Null stored times read as null too: with this, a null above is a time that does not
+        # read back (the readable test is not evaluated twice per row).
+        e.recorded_at.is_(None),
     ).order_by(e.index)
     if not first:
         stmt = stmt.where(e.index >= bindparam("lo"))
