@@ -38,15 +38,18 @@ router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 )
 async def run(
     query_request: str,
-    body: RunRequest,
     request: Request,
     api_key: BearerToken,
+    # Optional: a query whose parameters all have defaults runs with no body at all.
+    body: RunRequest | None = None,
 ) -> Response:
     # The context and the request id are read here rather than as dependencies: each
     # dependency FastAPI resolves costs the busiest route time on the event loop.
     ctx: GatewayContext = request.app.state.ctx
     client = request.client.host if request.client else None
     context = RunContext(request_id=request_id_of(request), client=client)
-    call = functools.partial(run_query, ctx, api_key, query_request, body.params, context)
+    call = functools.partial(
+        run_query, ctx, api_key, query_request, body.params if body else {}, context
+    )
     result = await _RUNS.call(call)
     return Response(result.model_dump_json(), media_type="application/json")
