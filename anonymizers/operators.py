@@ -68,6 +68,7 @@ from anonymizers.tokens import (
 )
 
 __all__ = [
+    "CONSTANT_TREATMENTS",
     "DEFAULT_REDACTION",
     "PSEUDONYM_KEY_PURPOSE",
     "PSEUDONYM_LINKAGE_KEY_PURPOSE",
@@ -100,6 +101,11 @@ __all__ = [
 ]
 
 DEFAULT_REDACTION: Final = "[REDACTED]"
+# Treatments whose output does not depend on the values (redact: its constant, None
+# included; nullify: None). Every other operator reads the value (mask and generalise
+# keep None as None; pseudonyms and tokens are of the value). The release reads nothing
+# of a column under one of these: not even whether its stored value is of its type.
+CONSTANT_TREATMENTS: Final = frozenset({"redact", "nullify"})
 # Context label of pseudonym keys; also keeps them apart from other derived keys.
 PSEUDONYM_KEY_PURPOSE: Final = "pseudonym"
 # Label of keys for a shared linkage domain: a label of its own, so no domain

@@ -11,7 +11,10 @@ holding one to k-1 persons.
 
 Every released value (a row's column, an aggregate's group key) is first held to its
 column's declared type (``conformance``): one that does not conform is released as
-null and counted in ``withheld_values``, over the rows actually released.
+null and counted in ``withheld_values``, over the rows actually released. The count
+never tells of a value the recipient cannot see: a column under a constant treatment
+(redact, nullify) is not checked, and a withheld quasi-identifier is a value of its own
+for k-anonymity, counted only where it is released (shared by k persons).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any, Literal
 
 from anonymizers import OperatorContext, build_operator
 from anonymizers.kanonymity import enforce_k_anonymity, suppress_small_groups
-from anonymizers.operators import narrows_birth_date, without_birth_year
+from anonymizers.operators import CONSTANT_TREATMENTS, narrows_birth_date, without_birth_year
 from audit.digest import result_digest
 from gateway.queries.conformance import WITHHELD, conform_all, count_withheld
 from gateway.queries.conformance import plain as _plain
@@ -82,14 +85,25 @@ def release_rows(
             name in quasi_identifiers,
         )
     } | {name for name in constrained if name in quasi_identifiers}
+    # What k-anonymity groups by: a withheld value there is a class value of its own.
+    in_class = quasi_identifiers if class_columns is None else class_columns
+    qi = [i for i, name in enumerate(columns) if name in in_class]
+    k = decision.k_anonymity
+    k_anonymous = k is not None and bool(qi)
+    types = declared or {}
     vectors: list[list[Any]] = []
     withheld = 0
     for position, name in enumerate(columns):
         rule = decision.columns[name]
-        held = conform_all([r[position] for r in rows], (declared or {}).get(name))
-        withheld += sum(1 for v in held if v is WITHHELD)
+        # Under a constant treatment the release is the same whatever was stored: nothing
+        # is read of the value, not even whether it is of its type (a count of withheld
+        # values would tell that much of a value the recipient cannot see).
+        constant = rule.treatment in CONSTANT_TREATMENTS
+        held = [] if constant else conform_all([r[position] for r in rows], types.get(name))
         # A withheld value is null before any treatment: no operator sees what was stored.
-        values: Sequence[Any] = [None if v is WITHHELD else _plain(v) for v in held]
+        values: Sequence[Any] = (
+            [None] * len(rows) if constant else [None if v is WITHHELD else _plain(v) for v in held]
+        )
         if rule.treatment != "keep":
             params = (
                 without_birth_year(rule.treatment, rule.params)
@@ -99,28 +113,40 @@ def release_rows(
             # Each column's own context: token keys are bound to the column.
             column_context = replace(context, column=name)
             values = build_operator(rule.treatment, params, column_context).apply(values)
-        vectors.append(list(values))
+        vector = list(values)
+        if not constant:
+            if k_anonymous and position in qi:
+                # Kept as the marker through k-anonymity: a class of its own, so a withheld
+                # cell is released (and counted) only where k persons share it; one that
+                # k-anonymity hides is a suppressed cell like any other.
+                for i, v in enumerate(held):
+                    if v is WITHHELD:
+                        vector[i] = WITHHELD
+            else:
+                withheld += sum(1 for v in held if v is WITHHELD)
+        vectors.append(vector)
     released = [list(r) for r in zip(*vectors, strict=True)] if vectors else []
     subjects = [r[subject_at] for r in rows]
     residents = [r[resident_at] for r in rows]
     suppressed_cells = 0
-    if decision.k_anonymity is not None:
+    if k is not None and k_anonymous:
         # Locally suppress the cells that can single a person out (after their treatments)
         # until every combination of them is shared by at least k distinct persons.
-        in_class = quasi_identifiers if class_columns is None else class_columns
-        qi = [i for i, name in enumerate(columns) if name in in_class]
-        if qi:
-            released, report = enforce_k_anonymity(
-                released, qi, decision.k_anonymity, persons=subjects
-            )
-            suppressed_cells = report.cells_suppressed
-        if len(set(subjects)) < decision.k_anonymity:
-            # The filters and the scope are known to the recipient: every released row lies
-            # in the class "matches this query", which must itself hold k persons. The answer
-            # is then exactly that of a query matching no one: a count of withheld cells
-            # would tell how many persons matched.
-            released, subjects, residents, suppressed_cells = [], [], [], 0
-            withheld = 0  # like suppressed_cells: a count would tell how many matched
+        released, report = enforce_k_anonymity(released, qi, k, persons=subjects)
+        suppressed_cells = report.cells_suppressed
+        # The markers k-anonymity left are released as null, and counted.
+        for row in released:
+            for i in qi:
+                if row[i] is WITHHELD:
+                    row[i] = None
+                    withheld += 1
+    if k is not None and len(set(subjects)) < k:
+        # The filters and the scope are known to the recipient: every released row lies
+        # in the class "matches this query", which must itself hold k persons. The answer
+        # is then exactly that of a query matching no one: a count of withheld cells
+        # would tell how many persons matched.
+        released, subjects, residents, suppressed_cells = [], [], [], 0
+        withheld = 0  # like suppressed_cells: a count would tell how many matched
     return Release(
         columns=columns,
         rows=released,
