@@ -28,12 +28,14 @@ CONNECT_TIMEOUT_SECONDS = 10
 def make_source_engine(url: str, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         # Pooled like the store: a connection past the pool is opened and closed per run.
-        return create_engine(
+        sqlite = create_engine(
             read_only(url),
             connect_args={"check_same_thread": False},
             pool_size=pool_size * 2,
             max_overflow=pool_size * 2,
         )
+        event.listen(sqlite, "connect", _lenient_sqlite_text)
+        return sqlite
     parsed = make_url(url)
     args: dict[str, Any] = (
         {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
@@ -51,7 +53,38 @@ def make_source_engine(url: str, pool_size: int) -> Engine:
     )
     if mysql:
         event.listen(engine, "connect", _lift_mysql_read_timeout)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        event.listen(engine, "connect", _lenient_dates)
     return engine
+
+
+def _lenient_sqlite_text(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite stores any bytes as TEXT; sqlite3 fails the whole read on bytes that are not
+    UTF-8, which failed the run (and told, by failing, that the scope held such a row).
+    Decoded here instead, on every read: a read that failed and was retried leniently
+    would take longer whenever the scope held one, which a recipient can time."""
+    dbapi_connection.text_factory = _lenient_text
+
+
+def _lenient_text(data: bytes) -> str | bytes:
+    """Text as str, or as its bytes when it is not UTF-8: bytes are no value of any
+    declared type, so conformance releases the cell as null and counts it."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
+
+
+def _lenient_dates(dbapi_connection: Any, _record: Any) -> None:
+    """Dates and timestamps Python cannot hold load as their raw bytes.
+
+    PostgreSQL keeps ``infinity``, BC dates, years past 9999 (and a timestamptz that is
+    year 0 in the session's zone); psycopg's loaders raise on them, which failed the
+    whole run (and told, by failing, that the scope held one). As bytes they are no date
+    of any declared type: conformance releases them as null and counts them."""
+    from gateway.catalog.pg_dates import register_lenient_date_loaders
+
+    register_lenient_date_loaders(dbapi_connection.adapters)
 
 
 def _seconds(value: object, default: float) -> float:

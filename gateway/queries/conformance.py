@@ -13,6 +13,10 @@ fail the whole release on a DATE text that does not parse: the check here sees
 what the source holds. Sums and means read only numeric values (``numeric_only``):
 on SQLite a text value is left out like a NULL, where SQLite's SUM would read it
 as 0 and a DP clamp would read it as the upper bound.
+
+Values a driver cannot read are read as their bytes (``gateway.catalog.engines``:
+PostgreSQL dates Python cannot hold, SQLite text that is not UTF-8), which no declared
+type accepts: withheld like the rest, where the driver's error failed the whole run.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, type_coerce
+from sqlalchemy import ColumnElement, func, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -165,7 +169,7 @@ def numeric_only(column: ColumnElement[Any], declared: str) -> ColumnElement[Any
     return _IntegerOnly(column) if declared == "integer" else _NumericOnly(column)
 
 
-def _argument(element: _NumericOnly, compiler: SQLCompiler, **kw: Any) -> str:
+def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.process(next(iter(element.clauses)), **kw))
 
 
@@ -189,3 +193,56 @@ def _numeric_only_postgresql(element: _NumericOnly, compiler: SQLCompiler, **kw:
     if element.integer:
         return column
     return f"CASE WHEN CAST({column} AS TEXT) <> 'NaN' THEN {column} END"
+
+
+class _Sum(FunctionElement[Any]):
+    """The sum of a numeric column's values of its declared type (``numeric_only``)."""
+
+    inherit_cache = True
+    integer = False
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+class _IntegerSum(_Sum):
+    inherit_cache = True
+    integer = True
+
+
+def exact_sum(column: ColumnElement[Any], declared: str) -> ColumnElement[Any]:
+    """SUM of ``column``'s numbers of the declared type, which on SQLite never fails.
+
+    SQLite's SUM raises on a 64-bit integer overflow, failing the whole statement: the
+    error would tell of a group that suppression then hides. There the integers are
+    summed as their high and low 32 bits (neither sum can overflow below 2**31 rows) and
+    recombined with SQLite's arithmetic, which turns an overflow into a REAL: exact in
+    range, approximate beyond it. Other dialects widen integer sums themselves
+    (PostgreSQL to numeric, MariaDB to DECIMAL)."""
+    return _IntegerSum(column) if declared == "integer" else _Sum(column)
+
+
+@compiles(_Sum)
+def _sum_default(element: _Sum, compiler: SQLCompiler, **kw: Any) -> str:
+    column = next(iter(element.clauses))
+    declared = "integer" if element.integer else "number"
+    return str(compiler.process(func.sum(numeric_only(column, declared)), **kw))
+
+
+@compiles(_Sum, "sqlite")
+def _sum_sqlite(element: _Sum, compiler: SQLCompiler, **kw: Any) -> str:
+    column = _argument(element, compiler, **kw)
+    ints = f"CASE WHEN typeof({column}) = 'integer' THEN {column} END"
+    high, low = f"sum(({ints}) >> 32)", f"sum(({ints}) & 4294967295)"
+    # The low sum's carry joins the high sum first: (high + carry) * 2**32 is the total
+    # rounded down to a multiple of 2**32, in range whenever the total is.
+    exact = f"(({high} + ({low} >> 32)) * 4294967296 + ({low} & 4294967295))"
+    if element.integer:
+        return exact
+    reals = f"CASE WHEN typeof({column}) = 'real' THEN {column} END"
+    # SQLite's sum of integers and reals together is a real: so is this one.
+    return (
+        f"CASE WHEN count({reals}) = 0 THEN {exact} WHEN count({ints}) = 0 THEN sum({reals})"
+        f" ELSE {exact} + sum({reals}) END"
+    )

@@ -32,7 +32,7 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 from sqlalchemy.types import TypeEngine
 
 from gateway.queries.binding import DatasetView
-from gateway.queries.conformance import numeric_only, raw
+from gateway.queries.conformance import exact_sum, numeric_only, raw
 from gateway.queries.spec import Filter, ParamRef, QuerySpec
 from policies import Decision
 
@@ -204,11 +204,12 @@ def plan(
         order_cols: dict[str, ColumnElement[Any]] = {name: t.c[name] for name in spec.select}
     else:
         keys = [t.c[name] for name in spec.group_by]
-        # Sums and means read numbers only (a text value in a SQLite numeric column is
-        # left out, not read as 0); group keys are read as stored, like released columns.
+        # Sums (``exact_sum``) and means read numbers only (a text value in a SQLite numeric
+        # column is left out, not read as 0); group keys are read as stored, like released
+        # columns.
         numeric = {
             name: numeric_only(t.c[name], view.columns[name].type)
-            for name in {a.column for a in spec.aggregates if a.fn in ("sum", "mean")}
+            for name in {a.column for a in spec.aggregates if a.fn == "mean"}
             if name is not None
         }
         # Layout: group keys, the aggregates in the spec's order, then the person count.
@@ -222,7 +223,8 @@ def plan(
             elif agg.fn == "persons":
                 expr = func.count(t.c[view.privacy_unit].distinct())
             elif agg.fn == "sum":
-                expr = func.sum(numeric[str(agg.column)])
+                column = str(agg.column)
+                expr = exact_sum(t.c[column], view.columns[column].type)
             else:
                 expr = func.avg(numeric[str(agg.column)])
             outputs[agg.alias] = expr.label(agg.alias)
