@@ -510,8 +510,16 @@ MALFORMED: list[tuple[str, bytes, str]] = [
 BODY_ENDPOINTS = ["source", "dataset", "request", "approve", "run"]
 
 
-@pytest.mark.parametrize("endpoint", BODY_ENDPOINTS)
-@pytest.mark.parametrize(("content", "ctype"), [pytest.param(c, t, id=i) for i, c, t in MALFORMED])
+@pytest.mark.parametrize(
+    ("content", "ctype", "endpoint"),
+    [
+        pytest.param(c, t, e, id=f"{i}-{e}")
+        for e in BODY_ENDPOINTS
+        for i, c, t in MALFORMED
+        # A run may be sent with no body at all (tests/gateway/runs/test_run_body.py).
+        if not (e == "run" and i == "empty")
+    ],
+)
 def test_malformed_body(world: World, endpoint: str, content: bytes, ctype: str) -> None:
     who, method, url, _ = world.base(endpoint)
     with leaves_unchanged(world.gw, world.source):

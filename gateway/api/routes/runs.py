@@ -21,6 +21,7 @@ from gateway.api.dependencies import BearerToken, request_id_of
 from gateway.api.run_threads import RunThreads
 from gateway.api.schemas import ERRORS
 from gateway.context import GatewayContext
+from gateway.errors import InvalidRequest
 from gateway.queries.schemas import RunRequest, RunResult
 from gateway.runs.context import RunContext
 from gateway.runs.pipeline import run_query
@@ -45,6 +46,8 @@ async def run(
 ) -> Response:
     # The context and the request id are read here rather than as dependencies: each
     # dependency FastAPI resolves costs the busiest route time on the event loop.
+    if body is None and await request.body():  # JSON null: a body, but no run request
+        raise InvalidRequest("body: the run request must be an object, e.g. {\"params\": {}}")
     ctx: GatewayContext = request.app.state.ctx
     client = request.client.host if request.client else None
     context = RunContext(request_id=request_id_of(request), client=client)

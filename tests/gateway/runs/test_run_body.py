@@ -30,3 +30,6 @@ def test_a_query_whose_parameters_all_have_defaults_runs_with_no_body(
         headers={**gateway.auth("heping-committee"), "Content-Type": "application/json"},
     )
     assert wrong.status_code == 422 and wrong.json()["error"] == "InvalidRequest", wrong.text
+    headers = {**gateway.auth("heping-committee"), "Content-Type": "application/json"}
+    null = gateway.client.post(path, content=b"null", headers=headers)
+    assert null.status_code == 422 and "must be an object" in null.json()["detail"], null.text
