@@ -496,7 +496,9 @@ def verify_receipt(
         problem = shape_problem(data)
         bundle = data.get("receipt", data)
         note, text = str(bundle["checkpoint"]), str(bundle["entry"])
-        index, size = int(bundle["entry_index"]), int(bundle["tree_size"])
+        index, size = bundle["entry_index"], bundle["tree_size"]
+        if type(index) is not int or type(size) is not int:
+            raise TypeError("entry_index and tree_size are integers")
         proof = [base64.b64decode(h, validate=True) for h in bundle["inclusion_proof"]]
         entry = loads_strict(text)
     except DuplicateKey as exc:

@@ -231,17 +231,24 @@ def plain(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(plain(data), ensure_ascii=False, indent=2, default=str))
+    text = json.dumps(plain(data), ensure_ascii=False, indent=2, default=str)
+    # JSON escapes only U+0000-U+001F; C1 controls, separators and bidi overrides (all
+    # inside strings here) are written as \\u escapes too, which read back the same.
+    typer.echo(text.translate(_JSON_INVISIBLE))
 
 
-# Control characters (C0 but tab and newline, DEL, C1) and bidirectional overrides, shown
+# Control characters (C0 but tab and newline, DEL, C1), line and paragraph separators and
+# bidirectional overrides, shown
 # as escapes: a value comes from a department's database, and written raw it could move
 # the cursor, retitle the terminal, clear it, or reorder what the operator reads.
 _INVISIBLE = {
     c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
     for c in [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
-              *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+              0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 }  # fmt: skip
+
+
+_JSON_INVISIBLE = {c: f"\\u{c:04x}" for c in _INVISIBLE if c >= 0x7F}
 
 
 def visible(text: str) -> str:
@@ -334,7 +341,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     label = _("error")
     err_console.print(f"[red]{label}:[/red] ", end="")
     # soft_wrap: the terminal wraps; no line breaks inside a path or an id to copy.
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    # visible: a message may quote what a file or a server sent (a field name, a value).
+    err_console.print(visible(message), markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

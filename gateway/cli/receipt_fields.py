@@ -17,11 +17,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway.queries.schemas import ReceiptOut, RunResult
+from gateway.queries.schemas import DPInfo, ReceiptOut, RunResult
 
 # What a run response holds, and what its receipt holds: a file is one or the other.
 RESPONSE_FIELDS = frozenset(RunResult.model_fields)
 RECEIPT_FIELDS = frozenset(ReceiptOut.model_fields)
+DP_FIELDS = frozenset(DPInfo.model_fields)
 
 # (response field, entry field): the same value on both sides.
 _SAME = (
@@ -43,6 +44,10 @@ def shape_problem(data: dict[str, Any]) -> str | None:
         unknown = sorted(set(data) - RESPONSE_FIELDS)
         if unknown:
             return "fields a run response does not have: " + ", ".join(unknown)
+        dp = data.get("dp")
+        unknown = sorted(set(dp) - DP_FIELDS) if isinstance(dp, dict) else []
+        if unknown:
+            return "fields a run response's dp does not have: " + ", ".join(unknown)
         missing = [name for name in ("columns", "rows") if name not in data]
         if missing:
             return "a run response without its " + " and ".join(missing)
@@ -57,10 +62,10 @@ def recorded_at_differs(receipt: dict[str, Any], entry: dict[str, Any]) -> bool:
     """The receipt's recorded_at, when it carries one (the console's download does not),
     against the entry's: the same moment (the API writes it in its own ISO form, the entry
     in the log's)."""
-    said, recorded = receipt.get("recorded_at"), entry.get("recorded_at")
-    if said is None:
+    if "recorded_at" not in receipt:
         return False
-    if type(said) is not str or type(recorded) is not str:
+    said, recorded = receipt["recorded_at"], entry.get("recorded_at")
+    if type(said) is not str or type(recorded) is not str or not said.isprintable():
         return True
     try:
         return datetime.fromisoformat(said) != datetime.fromisoformat(recorded)
@@ -102,6 +107,8 @@ def _dp_differs(response: dict[str, Any], entry: dict[str, Any]) -> list[str]:
     if not isinstance(dp, dict) or not recorded_dp:
         return ["dp"]
     differing = []
+    if dp.get("window_start") != entry.get("budget_window"):
+        differing.append("dp.window_start")
     if _epsilon_differs(dp.get("epsilon"), entry.get("privacy_cost")):
         differing.append("dp.epsilon")
     cached, recorded = dp.get("cached"), entry.get("cached")

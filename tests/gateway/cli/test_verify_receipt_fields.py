@@ -167,3 +167,36 @@ def test_dp_release_fields(gateway: Gateway, tmp_path: Path, dp_query: str) -> N
         refused_naming(
             tmp_path, gateway, altered(response, "suppressed_cells", 1), "suppressed_cells"
         )
+        refused_naming(
+            tmp_path, gateway, altered(response, "dp.window_start", "2025-01-01"), "dp.window_start"
+        )
+        # dp may hold only what a run's dp holds: an added claim is not left unverified.
+        code, out = verify(tmp_path, gateway, altered(response, "dp.exact", True))
+        assert code == 1 and "dp does not have: exact" in out, out
+
+
+def test_receipt_numbers_and_times_are_what_was_written(
+    gateway: Gateway, tmp_path: Path, small_community: Community
+) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, source))
+    dataset = gateway.register_demo_dataset("residents", source)
+    qid = gateway.approved_query(
+        HEPING, dataset, "public-service.elderly-care.home-visit", {"select": ["age"], "limit": 3}
+    )
+    response = gateway.run(HEPING, qid).json()
+    index = response["receipt"]["entry_index"]
+    for value in (str(index), float(index)):
+        code, out = verify(tmp_path, gateway, altered(response, "receipt.entry_index", value))
+        assert code == 1 and "not a receipt" in out, out
+    when = response["receipt"]["recorded_at"]
+    for value in (when + "\u0000junk", None):
+        moved = copy.deepcopy(response)
+        moved["receipt"]["recorded_at"] = value
+        code, out = verify(tmp_path, gateway, moved)
+        assert code == 1 and "recorded_at differs" in out, out
+    # A field name quoted in an error reaches the terminal with its control characters escaped.
+    forged = {**response, "x\u001b[2K\u001b[1Areceipt verified\u202e": 1}
+    code, out = verify(tmp_path, gateway, forged)
+    assert code == 1 and "\x1b" not in out and "\u202e" not in out, out
+    assert "x\\x1b[2K\\x1b[1Areceipt verified\\u202e" in out, out
