@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.base import Base, UTCDateTime
@@ -98,3 +99,11 @@ class ResidentLink(Base):
     session_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     session_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+# The log's tables as Core tables, for the repositories' driver and Core statements.
+ENTRIES = cast(Table, AuditEntryRow.__table__)
+NODES = cast(Table, AuditNode.__table__)
+SUBJECTS = cast(Table, AuditSubject.__table__)
+CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+SEQUENCER = cast(Table, AuditSequencer.__table__)

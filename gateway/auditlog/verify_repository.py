@@ -26,7 +26,6 @@ from sqlalchemy import (
     Connection,
     Select,
     String,
-    Table,
     bindparam,
     case,
     func,
@@ -35,20 +34,8 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from gateway.auditlog.models import (
-    AuditCheckpoint,
-    AuditEntryRow,
-    AuditNode,
-    AuditSequencer,
-    AuditSubject,
-)
+from gateway.auditlog.models import CHECKPOINTS, ENTRIES, NODES, SEQUENCER, SUBJECTS
 from gateway.auditlog.repository import readable_time
-
-_ENTRIES = cast(Table, AuditEntryRow.__table__)
-_NODES = cast(Table, AuditNode.__table__)
-_SEQUENCER = cast(Table, AuditSequencer.__table__)
-_SUBJECTS = cast(Table, AuditSubject.__table__)
-_CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
 
 ENTRY_CHUNK = 8192  # entries per statement on PostgreSQL: about 11 MB of rows
 _FETCH = 10_000  # rows per fetch when streaming through SQLAlchemy
@@ -75,15 +62,15 @@ class LogHead:
 def log_head(conn: Connection) -> LogHead:
     # Checkpoints first, then both sizes in one statement: appends committed meanwhile
     # can only add entries past what is read, never a checkpoint past the log.
-    c = _CHECKPOINTS.c
+    c = CHECKPOINTS.c
     checkpoints = [
         (int(size), bytes(root), str(note))
         for size, root, note in conn.execute(select(c.size, c.root, c.note).order_by(c.size))
     ]
     sequencer, highest = conn.execute(
         select(
-            select(_SEQUENCER.c.size).where(_SEQUENCER.c.id == 1).scalar_subquery(),
-            select(func.max(_ENTRIES.c.index)).scalar_subquery(),
+            select(SEQUENCER.c.size).where(SEQUENCER.c.id == 1).scalar_subquery(),
+            select(func.max(ENTRIES.c.index)).scalar_subquery(),
         )
     ).one()
     return LogHead(
@@ -95,7 +82,7 @@ def log_head(conn: Connection) -> LogHead:
 
 def nodes_above(conn: Connection, level: int) -> dict[tuple[int, int], bytes]:
     """Every stored tree node above ``level`` (the few that span several ranges)."""
-    n = _NODES.c
+    n = NODES.c
     rows = conn.execute(select(n.level, n.idx, n.hash).where(n.level > level))
     return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
 
@@ -159,7 +146,7 @@ def read_range(
 
 
 def _subjects(conn: Connection, start: int, stop: int) -> dict[int, list[str]]:
-    s = _SUBJECTS.c
+    s = SUBJECTS.c
     found: dict[int, list[str]] = {}
     rows = conn.execute(
         select(s.entry_index, s.subject_ref).where(s.entry_index >= start, s.entry_index < stop)
@@ -180,7 +167,7 @@ def _nodes(
 ) -> dict[int, tuple[list[int], list[Any]]]:
     """Stored nodes of levels 0..``level`` whose last leaf lies in the range, one ordered
     statement per level (each an index range scan, no sort)."""
-    n = _NODES.c
+    n = NODES.c
     stmt: Any = (
         select(n.idx, n.hash)
         .where(
@@ -208,7 +195,7 @@ def _nodes(
 
 
 def _entries_statement(dialect: str, *, first: bool, last: bool, utf8: bool) -> Select[Any]:
-    e = _ENTRIES.c
+    e = ENTRIES.c
     readable = readable_time(dialect)
     stmt = select(
         e.index,

@@ -49,7 +49,7 @@ from gateway.auditlog.derived import (
     subjects_digest,
 )
 from gateway.auditlog.entry_macs import EntryMacs
-from gateway.auditlog.models import AuditCheckpoint
+from gateway.auditlog.models import CHECKPOINTS, ENTRIES, NODES, SUBJECTS, AuditCheckpoint
 from gateway.auditlog.nodestore import NodeKey, SqlNodeStore
 from gateway.auditlog.tail import check_tail
 from gateway.auditlog.witnessing import configured_witnesses, cosign
@@ -267,15 +267,15 @@ class BatchBuilder:
         )
         new = nodes.new
         tables: Tables = [
-            (sql.ENTRIES, Rows(_ENTRY_COLUMNS, self._entries)),
+            (ENTRIES, Rows(_ENTRY_COLUMNS, self._entries)),
             (
-                sql.NODES,
+                NODES,
                 Rows(
                     ("level", "idx", "hash"),
                     [[n[0] for n in new], [n[1] for n in new], [n[2] for n in new]],
                 ),
             ),
-            (sql.SUBJECTS, Rows(("subject_ref", "entry_index"), [self._refs, self._ref_entries])),
+            (SUBJECTS, Rows(("subject_ref", "entry_index"), [self._refs, self._ref_entries])),
         ]
         wanted = False
         if appender._due(checkpoint_size, checkpoint_at, end, now):
@@ -285,7 +285,7 @@ class BatchBuilder:
                 checkpoint = Rows(
                     ("size", "root", "note", "signed_at"), [[end], [root], [note], [now]]
                 )
-                tables.append((sql.CHECKPOINTS, checkpoint))
+                tables.append((CHECKPOINTS, checkpoint))
                 checkpoint_size, checkpoint_at = end, now
         frontier = {key: nodes.nodes[key] for key in frontier_keys(end)}
         # The receipts' paths share most of their hashes: each is folded and encoded once.

@@ -13,25 +13,18 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Dialect, LargeBinary, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
+    CHECKPOINTS,
+    SEQUENCER,
     AuditCheckpoint,
-    AuditEntryRow,
-    AuditNode,
     AuditSequencer,
-    AuditSubject,
 )
-
-ENTRIES = cast(Table, AuditEntryRow.__table__)
-NODES = cast(Table, AuditNode.__table__)
-SUBJECTS = cast(Table, AuditSubject.__table__)
-CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
-SEQUENCER = cast(Table, AuditSequencer.__table__)
 
 
 @dataclass(frozen=True)

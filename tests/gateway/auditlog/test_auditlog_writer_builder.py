@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from audit import canonical_json, leaf_hash
+from gateway.auditlog.models import ENTRIES, SUBJECTS
 from gateway.auditlog.service import verify_store
 from gateway.auditlog.writer import (
     AuditLog,
@@ -17,7 +18,6 @@ from gateway.auditlog.writer import (
     _Waiter,
     build_entry,
 )
-from gateway.auditlog.writer_repository import ENTRIES, SUBJECTS
 from gateway.context import GatewayContext
 from tests.conftest import make_settings
 
