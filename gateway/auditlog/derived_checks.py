@@ -118,8 +118,9 @@ class DerivedChecks:
             self._problem(
                 0,
                 EXTRA_ROWS,
-                f"{subjects} subject index rows and {nodes} tree nodes at negative positions, "
-                f"{sequencers} sequencer rows besides the log's one",
+                f"{subjects} subject index rows and {nodes} tree nodes at negative or "
+                f"non-integer positions, {sequencers} sequencer or checkpoint rows besides "
+                "the log's (another id, or a size that is not an integer)",
             )
 
     def _check_entry(

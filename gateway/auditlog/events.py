@@ -428,9 +428,12 @@ PROBLEMS: dict[str, Kind] = {
         ),
         Kind(
             "extra_rows",
-            "subject index rows or tree nodes lie past the last entry or at negative "
-            "positions, or the sequencer has more than its one row",
-            "最后条目之后或负位置存在多余的索引或节点,或序列器多于一行",
+            "subject index rows or tree nodes lie past the last entry or at negative or "
+            "non-integer positions (SQLite keeps 56.25 or a blob in an integer column; such a "
+            "row is no entry's, never read as the integer near it), or the sequencer has more "
+            "than its one row, or a sequencer or checkpoint size is not an integer",
+            "最后条目之后、负位置或非整数位置存在多余的索引或节点,或序列器多于一行,"
+            "或序列器、检查点的大小不是整数",
         ),
         Kind(
             "time_reversed",

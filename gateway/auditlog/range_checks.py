@@ -30,7 +30,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 import orjson
@@ -124,17 +124,14 @@ def _blob(value: object) -> bytes:
 
 
 def _int(value: object) -> object:
-    try:
-        return None if value is None else int(cast(Any, value))
-    except (TypeError, ValueError):
-        return value  # a stored value of another type: it will not match the entry
+    """A stored integer as it is: a value of another type (SQLite keeps text or a blob
+    holding "4" in an integer column) must not be converted into a match."""
+    return value
 
 
 def _float(value: object) -> object:
-    try:
-        return None if value is None else float(cast(Any, value))
-    except (TypeError, ValueError):
-        return value
+    """A stored real as the writer stores it (an integer only where SQLite kept one)."""
+    return float(value) if type(value) is int else value
 
 
 def _parse_whole(data: bytes) -> dict[str, Any] | None:

@@ -64,8 +64,10 @@ def log_head(conn: Connection) -> LogHead:
     # can only add entries past what is read, never a checkpoint past the log.
     c = CHECKPOINTS.c
     checkpoints = [
-        (int(size), bytes(root), str(note))
+        (size, bytes(root), note)
         for size, root, note in conn.execute(select(c.size, c.root, c.note).order_by(c.size))
+        # A size or note of another type is no checkpoint (``stray_rows`` counts it).
+        if type(size) is int and type(note) is str and isinstance(root, bytes | memoryview)
     ]
     sequencer, highest = conn.execute(
         select(
@@ -84,7 +86,7 @@ def nodes_above(conn: Connection, level: int) -> dict[tuple[int, int], bytes]:
     """Every stored tree node above ``level`` (the few that span several ranges)."""
     n = NODES.c
     rows = conn.execute(select(n.level, n.idx, n.hash).where(n.level > level))
-    return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+    return {(lv, ix): bytes(h) for lv, ix, h in rows if type(lv) is int and type(ix) is int}
 
 
 @dataclass
@@ -152,7 +154,10 @@ def _subjects(conn: Connection, start: int, stop: int) -> dict[int, list[str]]:
         select(s.entry_index, s.subject_ref).where(s.entry_index >= start, s.entry_index < stop)
     )
     for index, ref in rows:
-        found.setdefault(int(index), []).append(str(ref))
+        # A row at a non-integer position (SQLite keeps 56.25 in an integer column) belongs
+        # to no entry: it is not read as entry 56's (``stray_rows`` counts it).
+        if type(index) is int:
+            found.setdefault(index, []).append(str(ref))
     return found
 
 
@@ -189,8 +194,9 @@ def _nodes(
             hi = stop // (1 << lv) - 1
             if lo > hi:
                 continue
-        rows = run(stmt, {"level": lv, "lo": lo, "hi": hi})
-        out[lv] = ([int(r[0]) for r in rows], [r[1] for r in rows])
+        # A node at a non-integer position is at none (``stray_rows`` counts it).
+        rows = [r for r in run(stmt, {"level": lv, "lo": lo, "hi": hi}) if type(r[0]) is int]
+        out[lv] = ([r[0] for r in rows], [r[1] for r in rows])
     return out
 
 

@@ -19,6 +19,7 @@ from gateway.catalog.connect_errors import OTHER, ConnectFailure, classify
 from gateway.catalog.source_urls import read_only
 from gateway.errors import SourceError, SourceTimeout
 from gateway.queries.source_result import SourceResult
+from gateway.store.engine import lenient_text
 
 # Seconds to wait for a server to accept a connection, unless the URL sets connect_timeout:
 # without one, a host that drops packets holds a request for minutes (the kernel's retries).
@@ -63,16 +64,8 @@ def _lenient_sqlite_text(dbapi_connection: Any, _record: Any) -> None:
     UTF-8, which failed the run (and told, by failing, that the scope held such a row).
     Decoded here instead, on every read: a read that failed and was retried leniently
     would take longer whenever the scope held one, which a recipient can time."""
-    dbapi_connection.text_factory = _lenient_text
-
-
-def _lenient_text(data: bytes) -> str | bytes:
-    """Text as str, or as its bytes when it is not UTF-8: bytes are no value of any
-    declared type, so conformance releases the cell as null and counts it."""
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        return data
+    # Bytes are no value of any declared type: conformance releases the cell as null.
+    dbapi_connection.text_factory = lenient_text
 
 
 def _lenient_dates(dbapi_connection: Any, _record: Any) -> None:

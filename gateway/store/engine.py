@@ -19,7 +19,19 @@ except ImportError:  # not on Windows: the busy handler alone serialises process
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def lenient_text(data: bytes) -> str | bytes:
+    """SQLite text as str, or as its bytes when it is not UTF-8 (SQLite stores any bytes
+    as TEXT, and sqlite3 fails the whole read on them): the reader sees a value of another
+    type instead of an error. For the store that reader is verification, which locates
+    such a value as a changed one rather than failing."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.text_factory = lenient_text
     # WAL lets readers run while one writer appends; busy_timeout makes several
     # gateway processes wait for the write lock instead of failing at once.
     cursor = dbapi_connection.cursor()

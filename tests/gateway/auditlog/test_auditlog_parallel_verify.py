@@ -253,3 +253,25 @@ def test_ranges_find_what_one_stream_finds(
     assert not found.intact
     assert found.first is not None and (found.first.kind, found.first.index) == (kind, index)
     assert summary(found) == summary(serial(log)), label
+
+
+SQLITE_ONLY = [
+    "UPDATE audit_subjects SET entry_index = entry_index + 0.25 WHERE entry_index = 99",
+    "INSERT INTO audit_nodes (level, idx, hash) VALUES (0, 40.5, zeroblob(32))",
+    "UPDATE audit_nodes SET idx = idx + 0.5 WHERE level = 2 AND idx = 9",
+    "UPDATE audit_entries SET entry = CAST(entry AS BLOB) || x'ff' WHERE \"index\" = 64",
+    'UPDATE audit_entries SET row_count = CAST(CAST(row_count AS TEXT) AS BLOB) WHERE "index" = 70',
+    "UPDATE audit_checkpoints SET size = size || 'x'"
+    " WHERE size = (SELECT min(size) FROM audit_checkpoints)",
+]
+
+
+@pytest.mark.parametrize("log", ["sqlite"], indirect=True)  # PostgreSQL's columns cannot
+@pytest.mark.parametrize("statement", SQLITE_ONLY)
+def test_ranges_find_values_of_another_type(log: GatewayContext, statement: str) -> None:
+    """SQLite keeps any value in any column: a position of 99.25, text that is not UTF-8,
+    a blob for a count. Ranges locate each as one stream does, and never fail on one."""
+    tamper(engine(log), statement)
+    found = parallel(log)
+    assert not found.intact, statement
+    assert summary(found) == summary(serial(log)), statement
