@@ -123,12 +123,6 @@ def _blob(value: object) -> bytes:
     return str(value).encode("utf-8", "replace")
 
 
-def _int(value: object) -> object:
-    """A stored integer as it is: a value of another type (SQLite keeps text or a blob
-    holding "4" in an integer column) must not be converted into a match."""
-    return value
-
-
 def _float(value: object) -> object:
     """A stored real as the writer stores it (an integer only where SQLite kept one)."""
     return float(value) if type(value) is int else value
@@ -274,7 +268,8 @@ def _check_rows(  # one tight loop, run a million times: kept in one piece
         # What the store keeps beside the entry.
         if entry is not None:
             # On a store that types its columns they arrive as the writer stored them.
-            stored = tuple(row[3:11]) if typed else (*row[3:9], _int(row[9]), _float(row[10]))
+            # row_count as stored (a blob holding "4" is no 4); only a real may need a float.
+            stored = tuple(row[3:11]) if typed else (*row[3:10], _float(row[10]))
             if stored[0] is None and not row[12]:  # a stored time that does not read back
                 stored = (_UNREADABLE_TIME, *stored[1:])
             values = indexed_values(entry)

@@ -125,21 +125,27 @@ def make_source(tmp_path: Path) -> str:
     return f"sqlite:///{db}"
 
 
-def register(gateway: Gateway, url: str, policy: dict[str, Any]) -> str:
+DECLARED = {
+    "tag": "string",
+    "grp": "integer",
+    "alone": "boolean",
+    "visits": "integer",
+    "income": "number",
+    "born": "date",
+    "note": "string",
+    "community": "string",
+}
+
+
+def register(
+    gateway: Gateway, url: str, policy: dict[str, Any], declared: dict[str, str] = DECLARED
+) -> str:
+    """Table ``people`` at ``url`` as civil-affairs' dataset: ``person`` the privacy unit,
+    the other columns attributes of the ``declared`` types."""
     assert (
         gateway.post("civil-affairs", "/v1/sources", {"name": "people-db", "url": url}).status_code
         == 201
     )
-    declared = {
-        "tag": "string",
-        "grp": "integer",
-        "alone": "boolean",
-        "visits": "integer",
-        "income": "number",
-        "born": "date",
-        "note": "string",
-        "community": "string",
-    }
     dataset = {
         "name": "people",
         "source": "people-db",

@@ -21,9 +21,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from audit.digest import result_digest
 from tests.conftest import Gateway
-from tests.gateway.runs.test_declared_types import DP_POLICY, HEPING, PLANNING, POLICY, ROWS
+from tests.gateway.runs.test_declared_types import DP_POLICY, PLANNING, POLICY, ROWS, register, run
 
 DATES = ("d", "ts", "tz")
 # Per person: (date, timestamp, timestamptz) as PostgreSQL reads them (session zone UTC).
@@ -76,37 +75,6 @@ def keep_policy(policy: dict[str, Any], columns: tuple[str, ...]) -> dict[str, A
     return policy
 
 
-def register(gateway: Gateway, url: str, types: dict[str, str], policy: dict[str, Any]) -> str:
-    assert (
-        gateway.post("civil-affairs", "/v1/sources", {"name": "src", "url": url}).status_code == 201
-    )
-    dataset = {
-        "name": "people",
-        "source": "src",
-        "table": "people",
-        "privacy_unit": "person",
-        "columns": [
-            {"name": "person", "type": "string", "classification": "direct_identifier"},
-            *({"name": n, "type": t, "classification": "attribute"} for n, t in types.items()),
-        ],
-        "policy": policy,
-    }
-    created = gateway.post("civil-affairs", "/v1/datasets", dataset)
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
-def run(gateway: Gateway, dataset: str, purpose: str, spec: dict[str, Any]) -> dict[str, Any]:
-    qid = gateway.approved_query(HEPING, dataset, purpose, spec)
-    r = gateway.run(HEPING, qid)
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    entry = json.loads(body["receipt"]["entry"])
-    assert entry.get("withheld_values", 0) == body["withheld_values"]
-    assert entry["result_digest"] == result_digest(body["columns"], body["rows"])
-    return body
-
-
 PG_TYPES = {"community": "string", "tag": "string", "grp": "integer"} | dict.fromkeys(DATES, "date")
 
 
@@ -115,7 +83,7 @@ def test_postgresql_dates_python_cannot_hold_are_released_as_null(
     gateway: Gateway, pg_url: str
 ) -> None:
     columns = tuple(PG_TYPES)
-    dataset = register(gateway, pg_source(pg_url), PG_TYPES, keep_policy(POLICY, columns))
+    dataset = register(gateway, pg_source(pg_url), keep_policy(POLICY, columns), PG_TYPES)
     body = run(gateway, dataset, ROWS, {"select": ["tag", *DATES], "limit": 100})
     rows = {row[0]: row[1:] for row in body["rows"]}
     assert len(rows) == len(STORED)
@@ -152,7 +120,7 @@ def test_postgresql_dp_groups_on_unreadable_dates_are_not_released(
     dp.pop("bounds")
     dp["delta"] = 1e-6
     dp["epsilon_lifetime"] = dp["epsilon_dataset"] = 100.0  # three runs of ε = 10
-    dataset = register(gateway, pg_source(pg_url), PG_TYPES, policy)
+    dataset = register(gateway, pg_source(pg_url), policy, PG_TYPES)
     for key in DATES:
         spec = {"aggregates": [{"fn": "count", "as": "n"}], "group_by": [key]}
         body = run(gateway, dataset, PLANNING, spec)
@@ -188,7 +156,7 @@ SQLITE_TYPES = {
 def test_sqlite_text_that_is_not_utf8_is_released_as_null(gateway: Gateway, tmp_path: Path) -> None:
     people = [(f"p{n:02d}", f"t{n:02d}", 1, "same" if n else "", n, 1.5) for n in range(6)]
     url = sqlite_source(tmp_path, people)
-    dataset = register(gateway, url, SQLITE_TYPES, keep_policy(POLICY, tuple(SQLITE_TYPES)))
+    dataset = register(gateway, url, keep_policy(POLICY, tuple(SQLITE_TYPES)), SQLITE_TYPES)
     body = run(gateway, dataset, ROWS, {"select": ["tag", "note"], "limit": 100})
     assert dict(body["rows"]) == {"t00": None, **{f"t{n:02d}": "same" for n in range(1, 6)}}
     assert body["withheld_values"] == 1
@@ -232,7 +200,7 @@ def test_sqlite_integer_sums_past_64_bits_do_not_fail_the_run(
     ]
     policy = keep_policy(POLICY, tuple(SQLITE_TYPES))
     policy["purposes"][1]["min_group_size"] = 3
-    dataset = register(gateway, sqlite_source(tmp_path, people), SQLITE_TYPES, policy)
+    dataset = register(gateway, sqlite_source(tmp_path, people), policy, SQLITE_TYPES)
     spec = {
         "aggregates": [
             {"fn": "persons", "as": "n"},
