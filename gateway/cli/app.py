@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -36,6 +36,7 @@ from gateway.cli.common import (
     initialise,
     settings,
 )
+from gateway.cli.serve_workers import serve_spread, spreads_connections
 from gateway.cli.text import _
 from gateway.context import GatewayContext
 from gateway.logs import log_config
@@ -87,6 +88,9 @@ def init(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     emit(initialise(settings()), as_json)
 
 
+APP_FACTORY = "gateway.api.asgi:app_factory"
+
+
 def _listen_on(host: str | None, port: int | None) -> None:
     """--host/--port as settings: the workers rebuild settings from the environment, so the
     links they make (resident links) name the address served when CDG_PUBLIC_URL is unset."""
@@ -105,19 +109,23 @@ def _serve(host: str | None, port: int | None, workers: int) -> None:
     # client address the sign-in throttle and the access log see.
     trusted = [a.strip() for a in s.forwarded_allow_ips.split(",") if a.strip()]
     clear_multiprocess_dir()  # PROMETHEUS_MULTIPROC_DIR: the workers report one set
-    uvicorn.run(
-        "gateway.api.asgi:app_factory",
-        factory=True,
-        host=s.host,
-        port=s.port,
-        workers=workers,
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or None,
-        log_level=s.log_level.lower(),
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": s.host,
+        "port": s.port,
+        "workers": workers,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or None,
+        "log_level": s.log_level.lower(),
         # uvicorn's access log writes raw paths; the gateway logs route templates instead.
-        access_log=False,
-        log_config=log_config(s.log_level.upper(), s.log_format),
-    )
+        "access_log": False,
+        "log_config": log_config(s.log_level.upper(), s.log_format),
+    }
+    if workers > 1 and spreads_connections():
+        # Each worker on its own socket, so connections opened together spread over them.
+        serve_spread(uvicorn.Config(APP_FACTORY, **options))
+        return
+    uvicorn.run(APP_FACTORY, **options)
 
 
 @cli.command()

@@ -1,0 +1,127 @@
+"""`cdg serve --workers N`: uvicorn's supervisor, with one listening socket per worker.
+
+uvicorn's workers share one listening socket, and a worker's event loop accepts every
+connection waiting when it wakes (up to the backlog). A client that opens its keep-alive
+connections in a burst (a load balancer's pool, an app's HTTP client) lands them all on
+whichever worker woke first, and the others idle: two workers measured no faster than
+one. With ``SO_REUSEPORT`` each worker listens on a socket of its own, bound to the same
+address, and the kernel spreads new connections over the sockets by their addresses.
+
+Linux only: elsewhere ``SO_REUSEPORT`` does not spread connections (on macOS the last
+socket bound takes them all), so there the workers share one socket as uvicorn does.
+Linux lets only sockets of the same user share a port this way.
+
+The supervisor (this process) keeps every socket open, so a worker that dies leaves its
+socket's waiting connections to its replacement instead of refusing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+from uvicorn import Config
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+log = logging.getLogger("uvicorn.error")
+
+
+def spreads_connections() -> bool:
+    """Whether this platform's ``SO_REUSEPORT`` spreads connections over sockets."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to one address with ``SO_REUSEPORT`` (port 0: a free port).
+    Exits as uvicorn does when the address cannot be bound or is in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        # First without SO_REUSEPORT: it fails when anything listens there already, so a
+        # second server started on the same port stops instead of quietly taking a share
+        # of this one's connections.
+        with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+            port = probe.getsockname()[1]
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.set_inheritable(True)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        log.error("%s", exc)
+        sys.exit(STARTUP_FAILURE)
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
+    return sockets
+
+
+class SpreadWorkers(Multiprocess):
+    """uvicorn's supervisor (health checks, restarts, signals), each worker on its own
+    socket: worker ``i`` and every replacement of it listen on ``sockets[i]``."""
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.slots = sockets
+
+    def _worker(self, slot: int) -> Process:
+        process = Process(self.config, [self.slots[slot]])
+        process.start()
+        return process
+
+    def init_processes(self) -> None:
+        self.processes = [self._worker(slot) for slot in range(len(self.slots))]
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker, bringing its replacement into service on the same
+        socket before retiring the old one (as uvicorn does)."""
+        for slot, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._worker(slot)
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    log.error("a new worker was not ready in time; keeping the old one")
+                return
+            old.terminate()
+            old.join()
+            self.processes[slot] = new
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for slot, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # hung: killed; dead: reaped
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # It failed before serving (the app, settings or store is broken): every
+                # replacement would fail the same way.
+                log.error("a worker failed to start; stopping")
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            log.info("worker process [%s] died; starting another", process.pid)
+            self.processes[slot] = self._worker(slot)
+
+
+def serve_spread(config: Config) -> None:
+    """Serve ``config.workers`` workers, each on its own socket; returns when stopped."""
+    sockets = listening_sockets(config.host, config.port, config.workers)
+    try:
+        SpreadWorkers(config, sockets).run()
+    finally:
+        for sock in sockets:
+            sock.close()
