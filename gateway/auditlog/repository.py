@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Result, String, and_, case, func, or_, select, true, type_coerce, update
+from sqlalchemy import (
+    Result,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gateway.auditlog.models import (
@@ -50,6 +62,18 @@ def _blob(value: object) -> bytes:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     return str(value).encode("utf-8", "replace")
+
+
+# Read before every checkpoint that signs entries another process appended (a moved
+# head): built once, with bound bounds.
+_LEAF = AuditNode.__table__.alias("leaf")
+_ENTRY = AuditEntryRow.__table__
+_ENTRIES_WITH_LEAVES = (
+    select(_ENTRY.c.index, _ENTRY.c.entry, _ENTRY.c.mac, _LEAF.c.hash)
+    .outerjoin(_LEAF, (_LEAF.c.level == 0) & (_LEAF.c.idx == _ENTRY.c.index))
+    .where(_ENTRY.c.index >= bindparam("start"), _ENTRY.c.index < bindparam("end"))
+    .order_by(_ENTRY.c.index)
+)
 
 
 class AuditRepository:
@@ -186,14 +210,7 @@ class AuditRepository:
     def entries_with_leaves(self, start: int, end: int) -> Result[Any, Any, Any, Any]:
         """Rows (index, entry, MAC, tree leaf or None) of the entries in ``[start, end)``,
         in index order, read as they are iterated."""
-        leaf = AuditNode.__table__.alias("leaf")
-        e = AuditEntryRow.__table__
-        return self.session.execute(
-            select(e.c.index, e.c.entry, e.c.mac, leaf.c.hash)
-            .outerjoin(leaf, (leaf.c.level == 0) & (leaf.c.idx == e.c.index))
-            .where(e.c.index >= start, e.c.index < end)
-            .order_by(e.c.index)
-        )
+        return self.session.execute(_ENTRIES_WITH_LEAVES, {"start": start, "end": end})
 
     def lock_sequencer(self) -> None:
         """Take the appenders' lock (a no-op update of the sequencer row) until the

@@ -80,13 +80,15 @@ def lock_sequencer(session: Session) -> None:
     )
 
 
+# Read on every batch that finds the head moved by another process: built once.
+_LAST_CHECKPOINT = (
+    select(CHECKPOINTS.c.size, CHECKPOINTS.c.signed_at).order_by(CHECKPOINTS.c.size.desc()).limit(1)
+)
+
+
 def last_checkpoint(session: Session) -> tuple[int, datetime | None]:
     """Size and signing time of the newest stored checkpoint ((0, None) if none)."""
-    last = session.execute(
-        select(CHECKPOINTS.c.size, CHECKPOINTS.c.signed_at)
-        .order_by(CHECKPOINTS.c.size.desc())
-        .limit(1)
-    ).first()
+    last = session.execute(_LAST_CHECKPOINT).first()
     return (int(last[0]), last[1]) if last else (0, None)
 
 
