@@ -58,6 +58,23 @@ def error_response(
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
 
 
+class RepeatedKey(HTTPException):
+    """A JSON body gives one key twice in an object (gateway/api/json_body.py).
+
+    An HTTPException so that FastAPI's body parsing passes it on (it turns any other
+    exception into a bare 400); answered ``422 InvalidRequest`` below. The key is named
+    only when it looks like a simple name, and its values never appear.
+    """
+
+    def __init__(self, key: str) -> None:
+        shown = f"'{key}'" if _NAME.fullmatch(key) else "<key>"
+        super().__init__(
+            status_code=422,
+            detail=f"body: the key {shown} appears twice in one object; "
+            "a JSON object may give each key only once",
+        )
+
+
 def _location(loc: tuple[Any, ...]) -> str:
     # Dictionary keys supplied by the client are part of a location: only names are shown.
     parts = [str(p) if isinstance(p, int) or _NAME.fullmatch(str(p)) else "<key>" for p in loc]
@@ -87,6 +104,8 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if isinstance(exc, RepeatedKey):
+            return error_response(request, 422, "InvalidRequest", exc.detail)
         if exc.status_code == 400:  # FastAPI could not parse the body (too deep, undecodable)
             detail = "the request body is not valid JSON"
             return error_response(request, 422, "InvalidRequest", detail)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from gateway.access.permissions import require
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.auditlog import residents, service
 from gateway.auditlog.export import as_csv, as_jsonl
@@ -33,9 +34,9 @@ from gateway.errors import NotFound
 from gateway.oversight import listings, resident_links
 from gateway.oversight import residents as resident_history
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
-subjects_router = APIRouter(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
-public_router = APIRouter(tags=["audit"])
+router = api_router(prefix="/v1/audit", tags=["audit"], responses=ERRORS)
+subjects_router = api_router(prefix="/v1/subjects", tags=["residents"], responses=ERRORS)
+public_router = api_router(tags=["audit"])
 
 Decision = Literal["allowed", "denied", "none"]
 Outcome = Literal["ok", "refused", "source_error", "timeout", "error"]  # events.OUTCOMES

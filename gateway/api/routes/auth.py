@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from gateway.access.permissions import require
 from gateway.api.dependencies import AuditRecorder, Context, CurrentPrincipal, DbSession
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.auth import keys
 from gateway.auth.schemas import KeyIssuedOut, KeyRequest, KeysExpiredOut, PrincipalOut
 
-router = APIRouter(prefix="/v1", tags=["principals"], responses=ERRORS)
+router = api_router(prefix="/v1", tags=["principals"], responses=ERRORS)
 
 
 @router.get("/principals/me", summary="The principal the API key belongs to")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway.api.dependencies import CurrentPrincipal, DbSession
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.budget.schemas import BudgetOut
 from gateway.budget.service import list_budgets
 
-router = APIRouter(prefix="/v1", tags=["budgets"], responses=ERRORS)
+router = api_router(prefix="/v1", tags=["budgets"], responses=ERRORS)
 
 
 @router.get("/budgets", summary="Privacy budgets: an app's own; a department's datasets'")

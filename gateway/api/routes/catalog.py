@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, EpsilonLeftLookup
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.catalog import service
 from gateway.catalog.schemas import (
@@ -16,7 +15,7 @@ from gateway.catalog.schemas import (
     SourceOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERRORS)
+router = api_router(prefix="/v1", tags=["catalog"], responses=ERRORS)
 
 
 @router.post("/sources", status_code=201, summary="Register a department database")

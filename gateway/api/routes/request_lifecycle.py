@@ -6,9 +6,8 @@ their paths and bodies belong to the catalogue (tag ``catalog``).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.catalog.schemas import (
     DatasetOut,
@@ -20,7 +19,7 @@ from gateway.catalog.schemas import (
 )
 from gateway.requests import lifecycle
 
-router = APIRouter(prefix="/v1", tags=["catalog"], responses=ERRORS)
+router = api_router(prefix="/v1", tags=["catalog"], responses=ERRORS)
 
 
 @router.post(

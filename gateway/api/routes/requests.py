@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.requests import service
 from gateway.requests.schemas import Approval, QueryRequestCreate, QueryRequestOut, Rejection
 
-router = APIRouter(prefix="/v1/query-requests", tags=["query requests"], responses=ERRORS)
+router = api_router(prefix="/v1/query-requests", tags=["query requests"], responses=ERRORS)
 
 Status = Literal["pending", "approved", "rejected", "expired", "revoked"]
 

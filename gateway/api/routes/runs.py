@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import functools
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from gateway.api.dependencies import BearerToken, request_id_of
+from gateway.api.json_body import api_router
 from gateway.api.run_threads import RunThreads
 from gateway.api.schemas import ERRORS
 from gateway.context import GatewayContext
@@ -29,7 +30,7 @@ from gateway.runs.pipeline import run_query
 RUN_THREADS = 16
 _RUNS = RunThreads(RUN_THREADS, "cdg-run")
 
-router = APIRouter(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
+router = api_router(prefix="/v1/queries", tags=["queries"], responses=ERRORS)
 
 
 @router.post(

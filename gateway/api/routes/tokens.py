@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession, RequestId
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.tokens.schemas import ReverseOut, ReverseRequest
 from gateway.tokens.service import reverse
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=ERRORS)
+router = api_router(prefix="/v1/tokens", tags=["tokens"], responses=ERRORS)
 
 
 @router.post("/reverse", summary="Reverse a token of your own dataset (departments; logged)")

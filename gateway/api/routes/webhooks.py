@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from gateway.api.dependencies import Context, CurrentPrincipal, DbSession
+from gateway.api.json_body import api_router
 from gateway.api.schemas import ERRORS
 from gateway.webhooks import service
 from gateway.webhooks.schemas import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERRORS)
+router = api_router(prefix="/v1/webhooks", tags=["webhooks"], responses=ERRORS)
 
 
 @router.post(
