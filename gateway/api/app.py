@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None, ctx: GatewayContext | None = No
         docs_url=None,  # served by gateway.api.openapi from the package, not a CDN
         redoc_url=None,
         dependencies=[Depends(reject_nul_characters), Depends(reject_unknown_query_parameters)],
+        # A path with a slash too many or too few is a 404 in the error shape, not a 307 to
+        # the other spelling, whose absolute Location Starlette builds from the client's Host
+        # header. /console -> /console/ is a route of its own (gateway/console/mount.py).
+        redirect_slashes=False,
     )
     app.state.ctx = context
     errors.install(app)

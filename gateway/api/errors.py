@@ -133,6 +133,7 @@ def _allowed(request: Request) -> str:
 
 
 _HTTP_DETAILS = {
+    404: "no such path; the API's paths do not end with a slash",
     405: "this path does not accept that method; the Allow header lists those it does",
     413: "the request body is larger than the gateway accepts",
 }
