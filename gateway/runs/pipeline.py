@@ -3,7 +3,7 @@
 authenticate → load → decide → take quota → plan → execute → release → append →
 respond, in that order, each step a call to the domain that owns it. The route
 hands over the API key as sent; authentication, the load and the decision share
-one read transaction and one read of the policy epoch.
+one read session (no transaction on a server store) and one read of the policy epoch.
 
 Each step that must survive a crash commits on its own: the run is counted
 before the source is touched, and the access-log entry is committed before the
@@ -52,12 +52,12 @@ def run_query(
     params: dict[str, Any],
     run: RunContext,
 ) -> RunResult:
-    # Authenticate, load and decide: one read transaction, one SELECT for the policy epoch
+    # Authenticate, load and decide: one read session, one SELECT for the policy epoch
     # (the principal cache and the decision are both valid for it) with the request, its
     # dataset, source and policy; nothing is shown before the key is authenticated.
     if not isinstance(caller, AuthPrincipal):
         check_key_form(caller)  # nothing is read for what cannot be a key
-    with ctx.store.transaction() as session:
+    with ctx.store.reading() as session:
         epoch, found = RunRepository(session).runnable(query_request_id)
         # An API key as sent (the API), or a principal a console session already holds.
         principal = (

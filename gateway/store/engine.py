@@ -115,6 +115,25 @@ class Store:
             yield session
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only (the run's load, authentication and decision).
+
+        On a server store its statements run outside a transaction: at the store's READ
+        COMMITTED each statement reads its own snapshot either way, and the BEGIN and
+        COMMIT round trips are saved (two of the run's round trips on PostgreSQL).
+        Nothing written here would be held back on an error, so only reads belong in it.
+        On SQLite it is ``transaction()``: its driver opens no transaction for a SELECT.
+        """
+        if self._write_lock is not None:
+            with self.transaction() as session:
+                yield session
+            return
+        with self.engine.connect() as conn:
+            autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with Session(bind=autocommit, expire_on_commit=False) as session:
+                yield session
+
+    @contextmanager
     def writing(self) -> Iterator[Session]:
         """A short write transaction (serialised within the process on SQLite)."""
         if self._write_lock is None:

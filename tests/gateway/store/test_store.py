@@ -147,3 +147,39 @@ def test_full_flow_with_the_store_on_postgresql(
     finally:
         gw.client.close()
         gw.ctx.close()
+
+
+@pytest.mark.postgres
+def test_reads_run_outside_a_transaction_and_leave_the_pool_transactional(pg_url: str) -> None:
+    """``Store.reading`` (the run's load) sends no BEGIN or COMMIT on PostgreSQL; the
+    connection it used goes back to the pool transactional again."""
+    from psycopg.pq import TransactionStatus
+
+    upgrade(pg_url)
+    store = Store.from_url(pg_url, pool_size=1)  # one pooled connection: the same one reused
+    try:
+        with store.reading() as session:
+            conn = session.connection()
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            assert driver.info.transaction_status == TransactionStatus.IDLE  # no BEGIN sent
+            first = id(driver)
+        # Back in the pool, the connection is transactional: an error rolls a write back.
+        with pytest.raises(RuntimeError), store.transaction() as session:
+            conn = session.connection()
+            driver = conn.connection.driver_connection
+            assert driver is not None and id(driver) == first
+            conn.exec_driver_sql(
+                "INSERT INTO principals (id, name, kind, domain, role, display_name, active,"
+                " created_at) VALUES ('pr_t', 'reading-test', 'app', 'd', 'r', '', true, now())"
+            )
+            assert driver.info.transaction_status == TransactionStatus.INTRANS
+            raise RuntimeError
+        with store.reading() as session:
+            found = session.connection().exec_driver_sql(
+                "SELECT count(*) FROM principals WHERE name = 'reading-test'"
+            )
+            assert found.scalar() == 0
+    finally:
+        store.dispose()
