@@ -17,9 +17,13 @@ socket's waiting connections to its replacement instead of refusing them.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import socket
 import sys
+from pathlib import Path
+from typing import Any
 
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
@@ -33,9 +37,10 @@ def spreads_connections() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
-    """``count`` sockets bound to one address with ``SO_REUSEPORT`` (port 0: a free port).
-    Exits as uvicorn does when the address cannot be bound or is in use."""
+def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """``count`` sockets listening on one address with ``SO_REUSEPORT`` (port 0: a free
+    port). Exits as uvicorn does when the address cannot be bound or another process
+    listens on it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sockets: list[socket.socket] = []
     try:
@@ -53,7 +58,15 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
             port = sock.getsockname()[1]
+            # Listening at once, not when a worker has started: a socket that is only
+            # bound would let another server's probe through while the workers start.
+            sock.listen(backlog)
             sock.set_inheritable(True)
+        # Two servers started together can both pass their probes: whichever looks after
+        # both listen sees the other's sockets and stops.
+        bound = sockets[0].getsockname()[0]
+        if foreign_listeners(bound, port, {os.fstat(s.fileno()).st_ino for s in sockets}):
+            raise OSError(f"another process listens on {host}:{port} as well")
     except OSError as exc:
         for sock in sockets:
             sock.close()
@@ -62,6 +75,45 @@ def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
     return sockets
+
+
+def _overlap(a: ipaddress.IPv4Address | ipaddress.IPv6Address, b: Any) -> bool:
+    """Whether a socket at ``a`` takes connections for ``b`` (``::`` takes IPv4 ones too,
+    unless IPv6-only: counted, to be safe)."""
+    if a == b:
+        return True
+    if not a.is_unspecified:
+        return False
+    return a.version == b.version or a.version == 6
+
+
+def foreign_listeners(address: str, port: int, ours: set[int]) -> list[str]:
+    """Listening TCP sockets, other than ``ours`` (inodes), that would take connections
+    for ``address``:``port``: on that port, at that address or at a wildcard one (or
+    ``address`` is the wildcard). From /proc/net; empty where it cannot be read."""
+    mine = ipaddress.ip_address(address)
+    found: list[str] = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], int(fields[9])
+            if state != "0A" or inode in ours:  # 0A: LISTEN
+                continue
+            hex_address, hex_port = local.split(":")
+            if int(hex_port, 16) != port or len(hex_address) != width:
+                continue
+            # The kernel prints each 32-bit word of the address in host (little-endian) order.
+            raw = b"".join(bytes.fromhex(hex_address[i : i + 8])[::-1] for i in range(0, width, 8))
+            theirs = ipaddress.ip_address(raw)
+            if isinstance(theirs, ipaddress.IPv6Address) and theirs.ipv4_mapped is not None:
+                theirs = theirs.ipv4_mapped
+            if _overlap(mine, theirs) or _overlap(theirs, mine):
+                found.append(f"{theirs}:{port}")
+    return found
 
 
 class SpreadWorkers(Multiprocess):
@@ -119,7 +171,7 @@ class SpreadWorkers(Multiprocess):
 
 def serve_spread(config: Config) -> None:
     """Serve ``config.workers`` workers, each on its own socket; returns when stopped."""
-    sockets = listening_sockets(config.host, config.port, config.workers)
+    sockets = listening_sockets(config.host, config.port, config.workers, config.backlog)
     try:
         SpreadWorkers(config, sockets).run()
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli.serve_workers import spreads_connections
+from gateway.cli.serve_workers import foreign_listeners, spreads_connections
 from tests.gateway.cli.test_serve_addresses import CDG, ROOT, _free_port
 
 pytestmark = pytest.mark.skipif(
@@ -165,3 +165,53 @@ def test_an_address_in_use_stops_the_server(tmp_path: Path, shared: bool) -> Non
         )
     assert done.returncode != 0
     assert "in use" in done.stderr + done.stdout
+
+
+def _listener(address: str, port: int = 0) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((address, port))
+    sock.listen()
+    return sock
+
+
+def test_foreign_listeners_are_those_that_would_take_the_connections() -> None:
+    with _listener("127.0.0.1") as ours:
+        port = ours.getsockname()[1]
+        mine = {os.fstat(ours.fileno()).st_ino}
+        assert foreign_listeners("127.0.0.1", port, mine) == []
+        with _listener("127.0.0.2", port):  # another address: takes none of ours
+            assert foreign_listeners("127.0.0.1", port, mine) == []
+            assert foreign_listeners("0.0.0.0", port, mine) == [f"127.0.0.2:{port}"]
+        with _listener("127.0.0.1", port):  # same address: shares our connections
+            assert foreign_listeners("127.0.0.1", port, mine) == [f"127.0.0.1:{port}"]
+        with _listener("0.0.0.0", port):  # the wildcard: takes connections for ours
+            assert foreign_listeners("127.0.0.1", port, mine) == [f"0.0.0.0:{port}"]
+
+
+def test_two_servers_started_together_do_not_both_serve(tmp_path: Path) -> None:
+    """Both can pass their probes before either listens; a server that looks once both
+    listen sees the other's sockets and stops, so at most one keeps serving."""
+    port = _free_port()
+    servers = []
+    for name in ("a", "b"):
+        env = _home(tmp_path / name)
+        servers.append(
+            subprocess.Popen(
+                [*CDG, "serve", "--workers", "2", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and all(s.poll() is None for s in servers):
+            time.sleep(0.5)
+        time.sleep(5)  # a server still starting has had its checks by now
+        assert not all(s.poll() is None for s in servers), "both serve one port"
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=60)
