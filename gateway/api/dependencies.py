@@ -51,8 +51,15 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def bearer_token(request: Request) -> str:
-    """The API key the caller sent, unchecked (no I/O: the route authenticates it)."""
-    header = request.headers.get("authorization", "")
+    """The API key the caller sent, unchecked (no I/O: the route authenticates it).
+
+    A request with two ``Authorization`` headers is refused: the gateway would read one
+    and a proxy or a log another, so it could be counted as one caller and seen as another.
+    """
+    sent = [value for name, value in request.scope["headers"] if name == b"authorization"]
+    if len(sent) > 1:
+        raise Unauthenticated("send one Authorization header, not several")
+    header = sent[0].decode("latin-1") if sent else ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")

@@ -110,7 +110,10 @@ def install(app: FastAPI) -> None:
             detail = "the request body is not valid JSON"
             return error_response(request, 422, "InvalidRequest", detail)
         name = _HTTP_NAMES.get(exc.status_code, "HTTPError")
-        detail = _HTTP_DETAILS.get(exc.status_code, name)
+        if exc.status_code == 404:  # no route matched this path
+            detail = _NO_SUCH_PATH if _slashed(request) else "no such path"
+        else:
+            detail = _HTTP_DETAILS.get(exc.status_code, name)
         allow = {"Allow": _allowed(request)} if exc.status_code == 405 else None
         return error_response(request, exc.status_code, name, detail, headers=allow)
 
@@ -132,8 +135,16 @@ def _allowed(request: Request) -> str:
     )
 
 
+_NO_SUCH_PATH = "no such path; the API's paths do not end with a slash"
+
+
+def _slashed(request: Request) -> bool:
+    """Whether the path ends with a slash (and is not just "/"): the hint is then useful."""
+    path = str(request.scope.get("path", ""))
+    return len(path) > 1 and path.endswith("/")
+
+
 _HTTP_DETAILS = {
-    404: "no such path; the API's paths do not end with a slash",
     405: "this path does not accept that method; the Allow header lists those it does",
     413: "the request body is larger than the gateway accepts",
 }

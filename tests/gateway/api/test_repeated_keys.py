@@ -82,25 +82,60 @@ def world(gateway: Gateway, small_community: Community, tmp_path: Path) -> tuple
         b'{"params": {"min_age": 85, "room": "1", "blds": [1, 2, 3]}}',
         b'{"a": [{"b": 1}, {"b": 2}], "b": {"a": {"b": null}}}',
         '{"名": "\u00e9\U0001f600", "x": "\\ud800"}'.encode(),
-        '{"utf16": true}'.encode("utf-16"),
-        '{"utf32": true}'.encode("utf-32"),
-        b'\xef\xbb\xbf{"bom": 1}',
+        b'\xef\xbb\xbf{"bom": 1}',  # a UTF-8 byte order mark is skipped (RFC 8259 allows it)
         b'[1, 2.5, -0, 1e400, NaN, "s", true, false, null]',
         b'"only a string"',
     ],
 )
-def test_loads_reads_what_json_loads_reads(text: bytes) -> None:
+def test_loads_reads_utf8_as_json_loads_does(text: bytes) -> None:
     assert json.dumps(loads(text)) == json.dumps(json.loads(text))
 
 
 @pytest.mark.parametrize(
     "text",
-    [b"", b"{", b'{"a": 1,}', b"{'a': 1}", b'{"a": 1} x', b"\xff\xfe\x00\x01", b"[" * 100_000],
+    [b"", b"{", b'{"a": 1,}', b"{'a': 1}", b'{"a": 1} x', b"[" * 100_000],
 )
 def test_loads_refuses_what_json_loads_refuses(text: bytes) -> None:
     with pytest.raises(Exception) as theirs:  # the same type, whatever it is
         json.loads(text)
     with pytest.raises(type(theirs.value)):
+        loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"utf16": true}'.encode("utf-16"),
+        '{"utf16": true}'.encode("utf-16-le"),
+        '{"utf16": true}'.encode("utf-16-be"),
+        '{"utf32": true}'.encode("utf-32"),
+        '{"utf32": true}'.encode("utf-32-le"),
+        '{"utf32": true}'.encode("utf-32-be"),
+        b'{"surrogate": "\xed\xa0\x80"}',  # U+D800 encoded as if it were a character
+    ],
+)
+def test_loads_reads_nothing_but_utf8_where_json_loads_would_guess(text: bytes) -> None:
+    """RFC 8259 §8.1: JSON between systems is UTF-8; json.loads guesses UTF-16 and UTF-32."""
+    json.loads(text)  # Python would read it
+    # Not UTF-8 (UnicodeDecodeError), or UTF-8 whose NUL characters are not JSON
+    # (JSONDecodeError): either is answered as a body that is not valid JSON.
+    with pytest.raises(ValueError):
+        loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"\xff\xfe\x00\x01",
+        '{"latin1": "caf\u00e9"}'.encode("latin-1"),
+        b'\xef\xbb\xbf\xef\xbb\xbf{"two boms": 1}',
+        b"\xef\xbb\xbf",
+    ],
+)
+def test_loads_refuses_what_is_not_json_in_any_encoding(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):  # UnicodeDecodeError or JSONDecodeError
         loads(text)
 
 
