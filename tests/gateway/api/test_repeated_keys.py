@@ -1,4 +1,5 @@
-"""A JSON body whose object gives one key twice is refused, at any depth, on every route.
+"""A JSON body whose object gives one key twice is refused, at any depth, on every route that
+takes a JSON body (a route that takes none does not read one).
 
 Python keeps the last of two equal keys, other readers the first or neither: one body must
 not mean one thing to the gateway and another to whoever reads it. Each refusal is the
