@@ -11,7 +11,6 @@ when the path has one.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -21,33 +20,13 @@ from fastapi.testclient import TestClient
 
 from gateway.api import errors
 from gateway.api.query_params import declared_list_names, reject_unknown_query_parameters
-from gateway.demo.community import Community
-from gateway.demo.sources import SOURCE_TABLES, write_sources
 from tests.conftest import ERROR_KEYS, Gateway, assert_error, leaves_unchanged
+from tests.gateway.api.test_repeated_keys import HIDDEN, HOME_VISIT, SPEC, runs_used, world
 
-HOME_VISIT = "public-service.elderly-care.home-visit"
-SPEC: dict[str, Any] = {
-    "select": ["age"],
-    "filters": [{"column": "age", "op": ">=", "value": {"param": "min_age"}}],
-    "params": {"min_age": {"type": "integer", "default": 80}},
-}
+__all__ = ["world"]  # a fixture: used by name
+
 BOGUS = "cdg_bogus-never-echoed-41"
-HIDDEN = "value-never-echoed-7f3a"
 NOT_JSON = "the request body is not valid JSON"
-
-
-@pytest.fixture
-def world(gateway: Gateway, small_community: Community, tmp_path: Path) -> tuple[str, str, str]:
-    """(source URL, residents dataset id, an approved query with a parameter)."""
-    url = f"sqlite:///{tmp_path / 'source.db'}"
-    write_sources(small_community, dict.fromkeys(SOURCE_TABLES, url))
-    dataset = gateway.register_demo_dataset("residents", url)
-    qid = gateway.approved_query("heping-committee", dataset, HOME_VISIT, SPEC)
-    return url, dataset, qid
-
-
-def runs_used(gateway: Gateway, qid: str) -> int:
-    return int(gateway.get("civil-affairs", f"/v1/query-requests/{qid}").json()["runs_used"])
 
 
 # -- two Authorization headers -------------------------------------------------------------
