@@ -75,7 +75,11 @@ def _not_utf8(content_type: str) -> bool:
         return False
     for parameter in lowered.split(";")[1:]:
         name, _, value = parameter.partition("=")
-        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+        # "charset*" (RFC 2231's form) too: read as UTF-8 it would be another reading.
+        if name.strip() in ("charset", "charset*") and value.strip().strip('"') not in (
+            "utf-8",
+            "utf8",
+        ):
             return True
     return False
 
@@ -86,10 +90,12 @@ class ApiRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            if _not_utf8(self.headers.get("content-type", "")):
+            # Two Content-Type headers could name two charsets, one for each reader.
+            types = [v for n, v in self.scope["headers"] if n == b"content-type"]
+            if len(types) > 1 or (types and _not_utf8(types[0].decode("latin-1"))):
                 # FastAPI answers a ValueError here as a body it could not parse (400),
                 # which the error handlers turn into 422 "not valid JSON".
-                raise ValueError("a JSON body is UTF-8")
+                raise ValueError("a JSON body is UTF-8, with one Content-Type")
             self._json = loads(body)
         return self._json
 

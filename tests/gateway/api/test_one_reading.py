@@ -180,6 +180,31 @@ def test_a_run_body_that_is_not_utf8_is_refused_and_counts_nothing(
 
 
 @pytest.mark.parametrize(
+    "content_types",
+    [
+        pytest.param(
+            ["application/json", "application/json; charset=latin-1"], id="utf-8-then-latin-1"
+        ),
+        pytest.param(["application/json", "application/json"], id="twice-the-same"),
+        pytest.param(["application/json; charset*=iso-8859-1''x"], id="rfc2231-charset"),
+    ],
+)
+def test_two_content_types_or_a_charset_star_are_refused_and_count_nothing(
+    gateway: Gateway, world: tuple[str, str, str], content_types: list[str]
+) -> None:
+    """Two Content-Type headers could name two charsets, one for the gateway and one for
+    a proxy or a log; RFC 2231's ``charset*`` is another way to name one."""
+    source, _, qid = world
+    headers = [*gateway.auth("heping-committee").items()]
+    headers += [("Content-Type", value) for value in content_types]
+    with leaves_unchanged(gateway, source):
+        r = gateway.client.post(f"/v1/queries/{qid}/run", content=RUN_BODY, headers=headers)
+    body = assert_error(r, 422)
+    assert (body["error"], body["detail"]) == ("InvalidRequest", NOT_JSON), body
+    assert runs_used(gateway, qid) == 0
+
+
+@pytest.mark.parametrize(
     ("content", "content_type"),
     [
         pytest.param(RUN_BODY.encode(), "application/json; charset=utf-8", id="utf-8"),
