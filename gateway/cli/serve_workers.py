@@ -17,9 +17,11 @@ socket's waiting connections to its replacement instead of refusing them.
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -116,6 +118,25 @@ def foreign_listeners(address: str, port: int, ours: set[int]) -> list[str]:
     return found
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class _Worker(Process):
+    """A worker that stops when its supervisor dies, even by SIGKILL: left running, it
+    would keep serving (and holding the port) with nobody to replace it or stop it."""
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        self.supervisor = os.getpid()
+        super().__init__(config, sockets)
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != self.supervisor:  # it died before the line above
+            return
+        super().target(sockets)
+
+
 class SpreadWorkers(Multiprocess):
     """uvicorn's supervisor (health checks, restarts, signals), each worker on its own
     socket: worker ``i`` and every replacement of it listen on ``sockets[i]``."""
@@ -125,7 +146,7 @@ class SpreadWorkers(Multiprocess):
         self.slots = sockets
 
     def _worker(self, slot: int) -> Process:
-        process = Process(self.config, [self.slots[slot]])
+        process = _Worker(self.config, [self.slots[slot]])
         process.start()
         return process
 

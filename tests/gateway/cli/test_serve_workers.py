@@ -215,3 +215,22 @@ def test_two_servers_started_together_do_not_both_serve(tmp_path: Path) -> None:
             if server.poll() is None:
                 server.terminate()
                 server.wait(timeout=60)
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no time to stop its workers: they stop by themselves
+    (left running, they would hold the port with nobody to replace or stop them)."""
+    port = _free_port()
+    with _two_workers(tmp_path, port) as server:
+        workers = set(_burst(port, server.pid))
+        assert len(workers) == 2
+        server.kill()
+        server.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.2)
+        with socket.socket() as again:  # nothing listens on the port any more
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # closed ones may linger
+            again.bind(("127.0.0.1", port))
+            again.listen()
