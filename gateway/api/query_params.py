@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from typing import Any
 
 from fastapi import Request
@@ -116,9 +117,7 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     if unknown:
         raise InvalidRequest(unknown_parameters_detail(unknown, declared))
     if len(params.multi_items()) != len(params):  # some name is given twice
-        counts: dict[str, int] = {}
-        for name, _ in params.multi_items():
-            counts[name] = counts.get(name, 0) + 1
+        counts = Counter(name for name, _ in params.multi_items())
         repeated = [name for name, n in counts.items() if n > 1 and name not in lists]
         if repeated:
             raise InvalidRequest(repeated_parameters_detail(repeated))

@@ -25,7 +25,6 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from uvicorn import Config
 from uvicorn.config import STARTUP_FAILURE
@@ -79,7 +78,10 @@ def listening_sockets(host: str, port: int, count: int, backlog: int) -> list[so
     return sockets
 
 
-def _overlap(a: ipaddress.IPv4Address | ipaddress.IPv6Address, b: Any) -> bool:
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _overlap(a: _Address, b: _Address) -> bool:
     """Whether a socket at ``a`` takes connections for ``b`` (``::`` takes IPv4 ones too,
     unless IPv6-only: counted, to be safe)."""
     if a == b:
@@ -141,17 +143,13 @@ class SpreadWorkers(Multiprocess):
     """uvicorn's supervisor (health checks, restarts, signals), each worker on its own
     socket: worker ``i`` and every replacement of it listen on ``sockets[i]``."""
 
-    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
-        super().__init__(config, sockets)
-        self.slots = sockets
-
     def _worker(self, slot: int) -> Process:
-        process = _Worker(self.config, [self.slots[slot]])
+        process = _Worker(self.config, [self.sockets[slot]])
         process.start()
         return process
 
     def init_processes(self) -> None:
-        self.processes = [self._worker(slot) for slot in range(len(self.slots))]
+        self.processes = [self._worker(slot) for slot in range(len(self.sockets))]
 
     def restart_all(self) -> None:
         """SIGHUP: replace each worker, bringing its replacement into service on the same

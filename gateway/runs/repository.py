@@ -162,6 +162,7 @@ class _DriverStatement:
         return None if row is None else tuple(row)
 
 
+_CONVERTED: tuple[_Processors, ...] = tuple([None] * width for width in _WIDTHS)
 _DRIVER_STATEMENTS: dict[str, _DriverStatement] = {}
 _DRIVERS = {"sqlite", "postgresql"}  # the stores whose drivers are known here
 
@@ -226,20 +227,19 @@ class RunRepository:
         if statement is None:
             found = conn.execute(_RUNNABLE, {"query_request_id": query_request_id}).first()
             row = None if found is None else tuple(found)
-            q, d, s = _WIDTHS
-            processed: tuple[_Processors, ...] = ([None] * q, [None] * d, [None] * s)
+            processors = _CONVERTED  # Core converted the values already
         else:
             row = statement.first(conn, query_request_id)
-            processed = (statement.queries, statement.datasets, statement.sources)
+            processors = (statement.queries, statement.datasets, statement.sources)
         if row is None:
             raise RuntimeError("the store has no policy epoch row")  # made by migration 0003
         epoch, *values = row
         q, d, _ = _WIDTHS
         if values[0] is None:  # the request's primary key: no such request
             return int(epoch), None
-        query: QueryRequest = _QUERIES.get(tuple(values[:q]), processed[0])
-        dataset: Dataset = _DATASETS.get(tuple(values[q : q + d]), processed[1])
-        source: Source = _SOURCES.get(tuple(values[q + d :]), processed[2])
+        query: QueryRequest = _QUERIES.get(tuple(values[:q]), processors[0])
+        dataset: Dataset = _DATASETS.get(tuple(values[q : q + d]), processors[1])
+        source: Source = _SOURCES.get(tuple(values[q + d :]), processors[2])
         return int(epoch), (query, dataset, source)
 
 

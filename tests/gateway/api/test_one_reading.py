@@ -152,6 +152,19 @@ def test_a_list_parameter_may_be_repeated() -> None:
 RUN_BODY = '{"params": {"min_age": 85}}'
 
 
+def refused_as_not_json(
+    gateway: Gateway, world: tuple[str, str, str], content: bytes, sent: list[tuple[str, str]]
+) -> None:
+    """A run with this body and these headers is refused as not JSON, and counts nothing."""
+    source, _, qid = world
+    headers = [*gateway.auth("heping-committee").items(), *sent]
+    with leaves_unchanged(gateway, source):
+        r = gateway.client.post(f"/v1/queries/{qid}/run", content=content, headers=headers)
+    body = assert_error(r, 422)
+    assert (body["error"], body["detail"]) == ("InvalidRequest", NOT_JSON), body
+    assert runs_used(gateway, qid) == 0
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [
@@ -170,13 +183,7 @@ RUN_BODY = '{"params": {"min_age": 85}}'
 def test_a_run_body_that_is_not_utf8_is_refused_and_counts_nothing(
     gateway: Gateway, world: tuple[str, str, str], content: bytes, content_type: str
 ) -> None:
-    source, _, qid = world
-    headers = {**gateway.auth("heping-committee"), "Content-Type": content_type}
-    with leaves_unchanged(gateway, source):
-        r = gateway.client.post(f"/v1/queries/{qid}/run", content=content, headers=headers)
-    body = assert_error(r, 422)
-    assert (body["error"], body["detail"]) == ("InvalidRequest", NOT_JSON), body
-    assert runs_used(gateway, qid) == 0
+    refused_as_not_json(gateway, world, content, [("Content-Type", content_type)])
 
 
 @pytest.mark.parametrize(
@@ -194,14 +201,8 @@ def test_two_content_types_or_a_charset_star_are_refused_and_count_nothing(
 ) -> None:
     """Two Content-Type headers could name two charsets, one for the gateway and one for
     a proxy or a log; RFC 2231's ``charset*`` is another way to name one."""
-    source, _, qid = world
-    headers = [*gateway.auth("heping-committee").items()]
-    headers += [("Content-Type", value) for value in content_types]
-    with leaves_unchanged(gateway, source):
-        r = gateway.client.post(f"/v1/queries/{qid}/run", content=RUN_BODY, headers=headers)
-    body = assert_error(r, 422)
-    assert (body["error"], body["detail"]) == ("InvalidRequest", NOT_JSON), body
-    assert runs_used(gateway, qid) == 0
+    sent = [("Content-Type", value) for value in content_types]
+    refused_as_not_json(gateway, world, RUN_BODY.encode(), sent)
 
 
 @pytest.mark.parametrize(
